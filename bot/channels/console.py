@@ -1,0 +1,100 @@
+"""The terminal channel: `python -m bot chat`. Replies as readable text; buttons become numbered choices."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.context import AppContext
+from bot.messages import Button, Click, Reply, Request
+from bot.router import handle
+
+QUIT = {"quit", "exit", "bye", ":q"}
+
+
+def to_text(reply: Reply, *, color: bool = False, width: int = 100) -> str:
+    """Render a reply for a terminal; `color` adds ANSI bold for headers and **bold** text."""
+    bold = (lambda s: f"\033[1m{s}\033[0m") if color else (lambda s: s)
+    dim = (lambda s: f"\033[2m{s}\033[0m") if color else (lambda s: s)
+    out: list[str] = []
+    if reply.header:
+        out += [bold(reply.header), "=" * min(len(reply.header), width)]
+    for section in reply.sections:
+        if section.title:
+            out += ["", bold(section.title)]
+        for line in section.text.splitlines():
+            out.append(_wrap(_inline(line, bold), width))
+        for label, value in section.fields:
+            out.append(f"  {label}: {_inline(value, bold)}")
+    if reply.buttons:
+        out.append("")
+        out += [f"  [{i}] {button.label}" for i, button in enumerate(reply.buttons, 1)]
+        out.append(dim("  (type a number to choose)"))
+    if reply.context:
+        out += ["", dim(_inline(reply.context, lambda s: s))]
+    return "\n".join(out).strip("\n")
+
+
+def _inline(text: str, bold) -> str:  # type: ignore[no-untyped-def]
+    text = re.sub(r"\[([^\]]+)\]\((\S+?)\)", r"\1 <\2>", text)
+    text = re.sub(r"\*\*(.+?)\*\*", lambda m: bold(m.group(1)), text)
+    return re.sub(r"(?<!\w)_(.+?)_(?!\w)", r"\1", text)
+
+
+def _wrap(line: str, width: int) -> str:
+    if len(line) <= width or "\033" in line:
+        return line
+    indent = "  " if line.startswith("- ") else ""
+    return textwrap.fill(
+        line, width=width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+
+
+@dataclass
+class ConsoleConversation:
+    """One person chatting in the terminal; remembers the last buttons so "2" means the second choice."""
+
+    ctx: AppContext
+    workspace_id: int
+    person_id: int
+    last_buttons: tuple[Button, ...] = field(default=())
+
+    def say(self, text: str) -> Reply:
+        choice = text.strip()
+        if choice.isdigit() and 1 <= int(choice) <= len(self.last_buttons):
+            button = self.last_buttons[int(choice) - 1]
+            request = Request(self.workspace_id, self.person_id, click=Click(button.action, button.value))
+        else:
+            request = Request(self.workspace_id, self.person_id, text=text, channel_id="console")
+        reply = handle(self.ctx, request)
+        self.last_buttons = reply.buttons
+        return reply
+
+
+def run(
+    conversation: ConsoleConversation, name: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> None:
+    """Read one message per line until EOF or "quit"; interactive terminals get a prompt and colour."""
+    interactive = stdin.isatty() and stdout.isatty()
+    if interactive:
+        stdout.write(f'Chatting as {name}. Try "what\'s next for Acme?" or "help"; "quit" to leave.\n\n')
+    while True:
+        if interactive:
+            stdout.write("you> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text.lower() in QUIT:
+            break
+        reply = conversation.say(text)
+        if not interactive:
+            stdout.write(f"> {text}\n")
+        stdout.write(to_text(reply, color=interactive) + "\n\n")
+        stdout.flush()

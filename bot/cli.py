@@ -1,0 +1,216 @@
+"""The command line (`python -m bot ...`), as listed in ../shared/CONTRACT.md."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot import db
+from bot.context import AppContext
+from bot.settings import Settings
+from bot.yamlfile import YamlFileError
+
+log = logging.getLogger("bot")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code attached."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Sales-enablement bot for Slack, Teams and the terminal."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="chat with the bot in the terminal")
+    chat.add_argument(
+        "--as", dest="email", default="rep@example.com", help="who you are (default: the demo rep)"
+    )
+
+    serve = commands.add_parser("serve", help="run the web app (Slack and Teams endpoints, /healthz)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 3978)")
+
+    check = commands.add_parser(
+        "check-playbooks", help="validate playbook files; prints file:line: message per error"
+    )
+    check.add_argument("dir", nargs="?", type=Path, default=None, help="folder (default: $PLAYBOOKS_DIR)")
+
+    imp = commands.add_parser("import", help="import people or deals from CSV")
+    imp.add_argument("kind", choices=["people", "deals"])
+    imp.add_argument("file", type=Path)
+    imp.add_argument(
+        "--workspace", default="local", help='"local" (default), "slack:TEAM_ID" or "teams:TENANT_ID"'
+    )
+
+    database = commands.add_parser("db", help="database schema")
+    database.add_argument("action", choices=["upgrade", "status"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"invalid configuration: {problems}") from exc
+
+
+def load_context(settings: Settings | None = None) -> AppContext:
+    """Settings, playbooks and database; an invalid playbook stops start-up with its file:line errors."""
+    settings = settings or load_settings()
+    try:
+        return AppContext.create(settings)
+    except YamlFileError as exc:
+        raise CliError(f"refusing to start: the playbooks have errors\n{exc}", code=1) from exc
+
+
+def ensure_schema(ctx: AppContext) -> None:
+    """SQLite (the embedded default) upgrades itself; PostgreSQL must be upgraded on purpose, once per release."""
+    if ctx.settings.is_sqlite:
+        db.upgrade(ctx.engine)
+        return
+    try:
+        current, head = db.schema_status(ctx.engine)
+    except Exception as exc:  # noqa: BLE001 - any connection problem is reported the same way
+        raise CliError(f"cannot reach the database at {ctx.engine.url.render_as_string()}: {exc}") from exc
+    if current != head:
+        raise CliError(
+            f"the database schema is at {current or 'nothing'} but this code needs {head}: run `python -m bot db upgrade`"
+        )
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.channels.console import ConsoleConversation, run
+    from bot.demo import load_if_empty
+    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
+
+    ctx = load_context()
+    logging.getLogger().setLevel(logging.WARNING)
+    try:
+        ensure_schema(ctx)
+        with ctx.sessions.begin() as session:
+            workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
+            load_if_empty(session, workspace, ctx.playbooks)
+            person = person_by_email(session, workspace, args.email)
+            if person is None:
+                from sqlalchemy import select
+
+                from bot.models import Person
+
+                emails = session.scalars(
+                    select(Person.email).where(Person.workspace_id == workspace.id).order_by(Person.email)
+                ).all()
+                raise CliError(
+                    f"no person {args.email} here. Known people: {', '.join(emails) or 'none'} "
+                    "(add people with `python -m bot import people FILE.csv`)"
+                )
+            conversation = ConsoleConversation(ctx, workspace.id, person.id)
+            name = person.name
+        run(conversation, name)
+    finally:
+        ctx.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from bot.web import create_app
+
+    ctx = load_context()
+    ensure_schema(ctx)
+    port = args.port or ctx.settings.port
+    log.info("serving on port %s with %d playbooks", port, len(ctx.playbooks.playbooks))
+    web.run_app(create_app(ctx), port=port, print=None)
+    ctx.close()
+    return 0
+
+
+def cmd_check_playbooks(args: argparse.Namespace) -> int:
+    from playbooks.loader import check_folder
+
+    folder = args.dir or load_settings().playbooks_dir
+    playbooks, errors = check_folder(folder)
+    for error in errors:
+        print(error)
+    if errors:
+        print(f"{len(errors)} {'error' if len(errors) == 1 else 'errors'} in {folder}", file=sys.stderr)
+        return 1
+    stages = sum(len(p.stages) for p in playbooks)
+    print(f"OK: {len(playbooks)} playbooks, {stages} stages in {folder}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from bot.importers import CsvFileError, import_deals, import_people
+    from bot.people import LOCAL_WORKSPACE, find_workspace, get_or_create_workspace
+
+    ctx = load_context()
+    try:
+        ensure_schema(ctx)
+        with ctx.sessions.begin() as session:
+            if args.workspace == "local":
+                workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
+            else:
+                workspace = find_workspace(session, args.workspace)
+                if workspace is None:
+                    raise CliError(
+                        f"no workspace {args.workspace} (install the app there first, or use --workspace local)"
+                    )
+            try:
+                if args.kind == "people":
+                    result = import_people(session, workspace, args.file)
+                else:
+                    result = import_deals(session, workspace, args.file, ctx.playbooks)
+            except CsvFileError as exc:
+                raise CliError(f"{exc}\nnothing was imported", code=1) from exc
+        print(result.summary("people" if args.kind == "people" else "deals"))
+        return 1 if result.errors else 0
+    finally:
+        ctx.close()
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    engine = db.make_engine(settings.database_url)
+    try:
+        if args.action == "upgrade":
+            db.upgrade(engine)
+        current, head = db.schema_status(engine)
+        state = "up to date" if current == head else f"behind: run `python -m bot db upgrade` to reach {head}"
+        print(f"schema revision {current or 'none'} ({state})")
+        return 0
+    except Exception as exc:  # noqa: BLE001
+        raise CliError(f"database error: {exc}") from exc
+    finally:
+        engine.dispose()
+
+
+COMMANDS = {
+    "chat": cmd_chat,
+    "serve": cmd_serve,
+    "check-playbooks": cmd_check_playbooks,
+    "import": cmd_import,
+    "db": cmd_db,
+}

@@ -1,0 +1,53 @@
+"""Demo data for the embedded default: a small team with deals, loaded on first run of `chat`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.importers import import_deals, import_people
+from bot.models import CriterionEvent, Deal, Person, Workspace
+from bot.people import person_by_email
+from playbooks.loader import PlaybookLibrary
+
+DEMO_DIR = Path(__file__).resolve().parent
+DEMO_REP = "rep@example.com"
+
+
+def load_if_empty(db: Session, workspace: Workspace, library: PlaybookLibrary) -> bool:
+    """Load the demo people and deals into an empty workspace; returns whether it did."""
+    if db.scalar(select(Person.id).where(Person.workspace_id == workspace.id).limit(1)) is not None:
+        return False
+    import_people(db, workspace, DEMO_DIR / "people.csv")
+    if all(library.get(pid) for pid in ("enterprise", "transactional")):
+        import_deals(db, workspace, DEMO_DIR / "deals.csv", library)
+        _confirm_one(db, workspace, library)
+    return True
+
+
+def _confirm_one(db: Session, workspace: Workspace, library: PlaybookLibrary) -> None:
+    """One confirmed criterion on Acme, so "what's next for Acme?" shows what is still open."""
+    deal = db.scalar(select(Deal).where(Deal.workspace_id == workspace.id, Deal.crm_id == "DEMO-001"))
+    playbook = library.get("enterprise")
+    stage = playbook.stage("discovery") if playbook else None
+    criterion = stage.criterion("pain-confirmed") if stage else None
+    rep = person_by_email(db, workspace, DEMO_REP)
+    if deal is None or criterion is None or rep is None:
+        return
+    db.add(
+        CriterionEvent(
+            workspace_id=workspace.id,
+            deal_id=deal.id,
+            playbook_id="enterprise",
+            stage_id="discovery",
+            criterion_id=criterion.id,
+            criterion_text=criterion.text,
+            confirmed=True,
+            actor_id=rep.id,
+            buyer_name="Dana Lee",
+            buyer_role="VP Operations",
+            evidence="Discovery call notes: late shipments cost about $40k a month",
+        )
+    )

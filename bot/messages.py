@@ -1,0 +1,97 @@
+"""Platform-neutral requests and replies: what handlers take and return, and channels translate.
+
+A Reply is a header, sections (light markup text plus label/value fields), buttons and a footnote. The
+text markup is a small Markdown subset that every channel can render: **bold**, _italic_,
+[title](https://url), and lines starting with "- " as bullets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+ButtonStyle = Literal["primary", "danger"] | None
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button press: the button's action id and its value, exactly as the reply defined them."""
+
+    action: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who said or clicked what, where. Channels build it; handlers never see platform payloads."""
+
+    workspace_id: int
+    person_id: int
+    text: str = ""
+    click: Click | None = None
+    channel_id: str | None = None  # the conversation it came from (a linked channel resolves "this deal")
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+    value: str = ""
+    style: ButtonStyle = None
+
+
+@dataclass(frozen=True)
+class Section:
+    text: str = ""
+    title: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message from the bot. `text` is a plain one-line summary (notifications, fallbacks)."""
+
+    text: str
+    header: str | None = None
+    sections: tuple[Section, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    context: str | None = None
+    kind: str = "answer"  # answer, choice, error, refusal: lets channels style and tests assert
+
+    def with_buttons(self, *buttons: Button) -> Reply:
+        return Reply(self.text, self.header, self.sections, self.buttons + buttons, self.context, self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, stored in the outbox and read back by the drainer."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        return cls(
+            text=data["text"],
+            header=data.get("header"),
+            sections=tuple(
+                Section(s.get("text", ""), s.get("title"), tuple(tuple(f) for f in s.get("fields", ())))
+                for s in data.get("sections", ())
+            ),
+            buttons=tuple(Button(**b) for b in data.get("buttons", ())),
+            context=data.get("context"),
+            kind=data.get("kind", "answer"),
+        )
+
+    def plain_text(self) -> str:
+        """Everything the reply says, as one string (search in tests, logs, fallbacks)."""
+        parts = [self.header or ""]
+        for section in self.sections:
+            parts += [section.title or "", section.text, *(f"{k}: {v}" for k, v in section.fields)]
+        parts += [b.label for b in self.buttons] + [self.context or ""]
+        return "\n".join(p for p in parts if p)
+
+
+@dataclass
+class ReplyDraft:
+    """Mutable builder the template parser fills in."""
+
+    header: str | None = None
+    sections: list[Section] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)

@@ -1,0 +1,365 @@
+"""Database tables for the whole mission.
+
+Every row that belongs to a customer carries `workspace_id`, so one Slack workspace, Teams tenant or the
+local terminal workspace never sees another's data. Exit-criteria confirmations and coaching sessions are
+append-only events; current state is derived from them. The outbox is the only way proactive messages
+leave the bot (see scheduler/).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, on SQLite (which stores naive text) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utcnow_column() -> Mapped[datetime]:
+    """Set in Python (so a frozen test clock applies) and by the database for rows written in SQL."""
+    return mapped_column(UTCDateTime(), default=utcnow, server_default=func.now(), nullable=False)
+
+
+class Platform(enum.StrEnum):
+    LOCAL = "local"
+    SLACK = "slack"
+    TEAMS = "teams"
+
+
+class Role(enum.StrEnum):
+    REP = "rep"
+    MANAGER = "manager"
+    ENABLEMENT = "enablement"
+
+
+class DealStatus(enum.StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+def _enum(kind: type[enum.Enum], name: str) -> Enum:
+    """Store enums as their readable values in a plain string column (no PostgreSQL ENUM type to migrate)."""
+    return Enum(kind, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class Workspace(Base):
+    """A Slack workspace, a Teams tenant, or the local terminal workspace: the unit of data isolation."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
+    external_id: Mapped[str] = mapped_column(String(64))  # Slack team id, Teams tenant id, "local"
+    enterprise_id: Mapped[str | None] = mapped_column(String(64))  # Slack Enterprise Grid id
+    name: Mapped[str] = mapped_column(String(200), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # per-workspace knobs (quiz count, ...)
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
+class Person(Base):
+    """A rep, manager or enablement member, matched to chat users by platform id or email."""
+
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "email"),
+        Index("ix_people_workspace_slack", "workspace_id", "slack_user_id"),
+        Index("ix_people_workspace_teams", "workspace_id", "teams_user_id"),
+        Index("ix_people_manager", "manager_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))  # stored lower-case
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.REP)
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    slack_user_id: Mapped[str | None] = mapped_column(String(64))
+    teams_user_id: Mapped[str | None] = mapped_column(String(200))
+    teams_aad_object_id: Mapped[str | None] = mapped_column(String(64))
+    # Quiet hours and working days apply to every proactive message (local time of `timezone`).
+    quiet_start: Mapped[str] = mapped_column(String(5), default="19:00")
+    quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
+    working_days: Mapped[str] = mapped_column(String(20), default="mon,tue,wed,thu,fri")
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)  # quiz count, nudge time, pause...
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _utcnow_column()
+
+    manager: Mapped[Person | None] = relationship(remote_side="Person.id", foreign_keys=[manager_id])
+
+
+class Deal(Base):
+    """An opportunity in the deal registry, at one stage of one playbook."""
+
+    __tablename__ = "deals"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "crm_id"),
+        Index("ix_deals_workspace_owner_status", "workspace_id", "owner_id", "status"),
+        Index("ix_deals_workspace_stage", "workspace_id", "playbook_id", "stage_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
+    playbook_id: Mapped[str] = mapped_column(String(64))
+    stage_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    close_date: Mapped[date | None] = mapped_column(Date)
+    crm_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[DealStatus] = mapped_column(_enum(DealStatus, "deal_status"), default=DealStatus.OPEN)
+    stage_entered_at: Mapped[datetime] = _utcnow_column()
+    created_at: Mapped[datetime] = _utcnow_column()
+
+    owner: Mapped[Person] = relationship(foreign_keys=[owner_id])
+
+
+class DealStageChange(Base):
+    """Stage history: every move, with the exit criteria that were still unconfirmed (a skipped gate)."""
+
+    __tablename__ = "deal_stage_changes"
+    __table_args__ = (Index("ix_stage_changes_deal", "deal_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    from_stage_id: Mapped[str | None] = mapped_column(String(64))  # None when the deal was created
+    to_stage_id: Mapped[str] = mapped_column(String(64))
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    skipped_criteria: Mapped[list[Any]] = mapped_column(default=list)  # criterion ids unconfirmed at move
+    changed_at: Mapped[datetime] = _utcnow_column()
+
+
+class ChannelLink(Base):
+    """A chat channel linked to a deal, so "what's next for this deal?" there needs no name."""
+
+    __tablename__ = "channel_links"
+    __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(200))
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
+class CriterionEvent(Base):
+    """One confirmation or revocation of an exit criterion for a deal: append-only, never updated."""
+
+    __tablename__ = "criterion_events"
+    __table_args__ = (
+        Index("ix_criterion_events_deal", "deal_id", "stage_id", "criterion_id", "created_at"),
+        Index("ix_criterion_events_workspace_created", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    playbook_id: Mapped[str] = mapped_column(String(64))
+    stage_id: Mapped[str] = mapped_column(String(64))
+    criterion_id: Mapped[str] = mapped_column(String(64))
+    criterion_text: Mapped[str] = mapped_column(Text, default="")  # text at the time, readable after removal
+    confirmed: Mapped[bool] = mapped_column(Boolean)  # True = confirm, False = revoke
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    buyer_name: Mapped[str | None] = mapped_column(String(200))
+    buyer_role: Mapped[str | None] = mapped_column(String(200))
+    evidence: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
+class CoachingSession(Base):
+    """A logged coaching conversation between a manager and a rep (append-only)."""
+
+    __tablename__ = "coaching_sessions"
+    __table_args__ = (
+        Index("ix_coaching_manager_time", "manager_id", "occurred_at"),
+        Index("ix_coaching_rep_time", "rep_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    manager_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    area: Mapped[str] = mapped_column(
+        String(40)
+    )  # lead-opportunity, pipeline, skills-behaviors, account, territory
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    rep_takeaway: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
+class QuizQuestion(Base):
+    """A micro-learning question; `external_id` is the author's stable id (re-import updates in place)."""
+
+    __tablename__ = "quiz_questions"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(100))
+    topic: Mapped[str] = mapped_column(String(100))
+    question: Mapped[str] = mapped_column(Text)
+    choices: Mapped[list[Any]] = mapped_column()
+    answer: Mapped[int] = mapped_column(Integer)
+    explanation: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[str] = mapped_column(String(320), default="all reps")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(
+        Integer, default=1
+    )  # bumped when the question text or answer changes
+    updated_at: Mapped[datetime] = _utcnow_column()
+
+
+class ReviewCard(Base):
+    """Spaced-repetition state of one question for one rep (an fsrs Card, serialized)."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (
+        UniqueConstraint("person_id", "question_id"),
+        Index("ix_review_cards_due", "workspace_id", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
+    card: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    due: Mapped[datetime] = mapped_column(UTCDateTime())
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())  # asked, not answered
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
+class ReviewLog(Base):
+    """Every answer a rep gave, with its rating and response time, so FSRS parameters can be optimized."""
+
+    __tablename__ = "review_logs"
+    __table_args__ = (Index("ix_review_logs_card_time", "card_id", "reviewed_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("review_cards.id", ondelete="CASCADE"))
+    question_version: Mapped[int] = mapped_column(Integer, default=1)
+    rating: Mapped[int] = mapped_column(Integer)  # fsrs Rating value
+    chosen: Mapped[int | None] = mapped_column(Integer)  # None = "I'm not sure"
+    correct: Mapped[bool] = mapped_column(Boolean)
+    response_ms: Mapped[int | None] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConversationRef(Base):
+    """Where a person can be reached proactively on a platform (Teams conversation reference, Slack DM)."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (UniqueConstraint("person_id", "platform"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    unreachable_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _utcnow_column()
+
+
+class OutboxMessage(Base):
+    """A proactive message waiting to be sent, enqueued in the same transaction as the decision to send it.
+
+    `idempotency_key` (e.g. "nudge:42:2026-W48") makes enqueuing twice a no-op.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_ready", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))  # nudge, quiz, digest, followup, ...
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
+    target: Mapped[dict[str, Any]] = mapped_column(default=dict)  # channel / conversation to send to
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the neutral Reply, serialized
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    platform_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _utcnow_column()
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,106 @@
+"""Jinja2 templates to neutral Replies.
+
+Wording lives in `handlers/templates/*.j2`. A template renders a small document:
+
+    # Header                     the message header (first one only)
+    text                         a section; the lines before any "##" form an untitled first section
+    ## Section title             starts a titled section
+    Label:: value                a field (label/value pair) of the current section
+    > footnote                   context shown small at the end
+
+Buttons are not written in templates: they carry action ids and values, so handlers add them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from bot.messages import Button, Reply, ReplyDraft, Section
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "handlers" / "templates"
+FIELD = re.compile(r"^([^:\s][^:]{0,60})::\s?(.*)$")
+
+
+class Renderer:
+    """Owns the Jinja2 environment; one per process, passed around in the AppContext."""
+
+    def __init__(self, folder: Path = TEMPLATES_DIR):
+        self.env = Environment(
+            loader=FileSystemLoader(str(folder)),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            autoescape=False,  # output is chat markup, not HTML; channels escape for their platform
+        )
+        self.env.filters["money"] = money
+        self.env.filters["plural"] = plural
+
+    def render(
+        self, template: str, *, buttons: tuple[Button, ...] = (), kind: str = "answer", **values: Any
+    ) -> Reply:
+        text = self.env.get_template(template).render(**values)
+        return parse(text, buttons=buttons, kind=kind)
+
+
+def parse(text: str, *, buttons: tuple[Button, ...] = (), kind: str = "answer") -> Reply:
+    """Split rendered template text into header, sections, fields and footnote."""
+    draft = ReplyDraft()
+    title: str | None = None
+    body: list[str] = []
+    fields: list[tuple[str, str]] = []
+
+    def close_section() -> None:
+        content = _tidy("\n".join(body))
+        if content or fields or title:
+            draft.sections.append(Section(content, title, tuple(fields)))
+
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line.startswith("# ") and draft.header is None and not draft.sections and not body:
+            draft.header = line[2:].strip()
+        elif line.startswith("## "):
+            close_section()
+            title, body, fields = line[3:].strip(), [], []
+        elif line.startswith("> ") or line == ">":
+            draft.context.append(line[2:].strip())
+        elif (match := FIELD.match(line)) and match.group(2).strip():
+            fields.append((match.group(1).strip(), match.group(2).strip()))
+        else:
+            body.append(line)
+    close_section()
+    summary = draft.header or next((s.text.splitlines()[0] for s in draft.sections if s.text), "")
+    return Reply(
+        text=strip_markup(summary),
+        header=draft.header,
+        sections=tuple(draft.sections),
+        buttons=buttons,
+        context=" ".join(draft.context) or None,
+        kind=kind,
+    )
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+def strip_markup(text: str) -> str:
+    """Markup to plain text: **b** -> b, [t](u) -> t."""
+    text = re.sub(r"\[([^\]]+)\]\((\S+?)\)", r"\1", text)
+    return re.sub(r"\*\*(.+?)\*\*|(?<!\w)_(.+?)_(?!\w)", lambda m: m.group(1) or m.group(2), text)
+
+
+def money(value: Any) -> str:
+    if value is None:
+        return "not set"
+    amount = float(value)
+    return f"${amount:,.0f}" if amount == int(amount) else f"${amount:,.2f}"
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count} {word}"

@@ -1,0 +1,172 @@
+"""From an utterance or a click to the handler that answers it, inside one database transaction.
+
+Utterances are matched against an explicit, ordered table of patterns (first match wins); anything no
+pattern claims is tried as a playbook search, and only then gets the "didn't understand" reply.
+Clicks carry an action id chosen by the handler that made the button.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.context import AppContext
+from bot.messages import Reply, Request
+from bot.models import Person, Workspace
+from handlers import deals, help, playbook
+from handlers.common import Turn
+
+log = logging.getLogger(__name__)
+
+STAGE = r"(?:the )?(?P<stage>[\w&' -]+?)(?: stage| phase)?"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    pattern: re.Pattern[str]
+    handler: Callable[[Turn, re.Match[str]], Reply]
+
+
+def _r(name: str, pattern: str, handler: Callable[[Turn, re.Match[str]], Reply]) -> Route:
+    return Route(name, re.compile(pattern, re.IGNORECASE), handler)
+
+
+UTTERANCES: tuple[Route, ...] = (
+    _r(
+        "help",
+        r"(?:help|\?|commands|menu|start|hi|hello|hey|what can you do|how do(?:es)? (?:this|you) work)(?: me)?",
+        lambda t, m: help.show_help(t),
+    ),
+    _r(
+        "my-deals",
+        r"(?:show |list )?(?:my |all my )?(?:open )?(?:deals|pipeline|opportunities|opps)",
+        lambda t, m: deals.my_deals(t),
+    ),
+    _r(
+        "new-deal",
+        rf"(?:new|add|create|start)(?: a)?(?: new)? deal:? (?P<name>.+?)(?: (?:in|at) {STAGE})?",
+        lambda t, m: deals.create(t, m["name"], m["stage"]),
+    ),
+    _r(
+        "move",
+        rf"(?:move|advance|set|put|update|change|progress) (?P<deal>.+?)(?: back)? (?:to|into|in) {STAGE}",
+        lambda t, m: deals.move(t, m["deal"], m["stage"]),
+    ),
+    _r(
+        "moved",
+        rf"(?P<deal>.+?) (?:moved|advanced|progressed|is now|has moved) (?:to|into|in) {STAGE}",
+        lambda t, m: deals.move(t, m["deal"], m["stage"]),
+    ),
+    _r(
+        "next",
+        r"(?:what'?s|what is|whats) next(?: steps?)?(?: (?:for|on|with|in) (?P<deal>.+))?",
+        lambda t, m: deals.whats_next(t, m["deal"]),
+    ),
+    _r(
+        "next-short",
+        r"next(?: steps?)?(?: (?:for|on) )?(?: ?(?P<deal>.+))?",
+        lambda t, m: deals.whats_next(t, m["deal"]),
+    ),
+    _r(
+        "next-do",
+        r"what (?:should|do|can) i do (?:next )?(?:for|on|with) (?P<deal>.+)",
+        lambda t, m: deals.whats_next(t, m["deal"]),
+    ),
+    _r(
+        "status",
+        r"(?:where are we|status|deal|show deal|open deal)(?: (?:with|on|of|for))? (?P<deal>.+)",
+        lambda t, m: deals.whats_next(t, m["deal"]),
+    ),
+    _r(
+        "stage-topic",
+        rf"(?:show |what are )?(?:the )?(?:exit criteria|criteria|exit gate|gate|objectives|tasks|questions(?: to ask)?|"
+        rf"talk tracks|content|buyer roles) (?:for|of|in|at|during) {STAGE}",
+        lambda t, m: playbook.stage_card(t, m["stage"]),
+    ),
+    _r(
+        "stage-do",
+        rf"what (?:do i do|should i do|do i need to do|happens|are the exit criteria|are the objectives) "
+        rf"(?:in|at|during|for) {STAGE}",
+        lambda t, m: playbook.stage_card(t, m["stage"]),
+    ),
+    _r(
+        "stage",
+        rf"(?:stage|show stage|show the|tell me about|explain|guide for|playbook for) {STAGE}",
+        lambda t, m: playbook.stage_card(t, m["stage"]),
+    ),
+    _r(
+        "stage-bare",
+        r"(?:the )?(?P<stage>[\w&' -]+?) (?:stage|phase)",
+        lambda t, m: playbook.stage_card(t, m["stage"]),
+    ),
+    _r(
+        "search",
+        r"(?:search|find|look up|lookup|search for|search the playbook for) (?P<q>.+)",
+        lambda t, m: playbook.search(t, m["q"]),
+    ),
+)
+
+CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
+    "deal.next": deals.next_clicked,
+    "deal.move": deals.move_clicked,
+    "deal.move-pick": deals.move_picked,
+    "deals.page": deals.page_clicked,
+    "stage.show": playbook.stage_clicked,
+}
+
+
+def normalize(text: str) -> str:
+    """Tidy what people type: curly quotes, spacing, trailing punctuation, a leading "please"."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
+    text = " ".join(text.split()).strip().rstrip("?!. ")
+    return re.sub(r"^(?:please|pls|hey bot|bot)[, ]+|[, ]+please$", "", text, flags=re.IGNORECASE).strip()
+
+
+def match(text: str) -> tuple[Route, re.Match[str]] | None:
+    """The first route whose pattern matches the whole utterance."""
+    for route in UTTERANCES:
+        found = route.pattern.fullmatch(text)
+        if found:
+            return route, found
+    return None
+
+
+def dispatch(turn: Turn) -> Reply:
+    click = turn.request.click
+    if click is not None:
+        handler = CLICKS.get(click.action)
+        if handler is None:
+            return turn.render(
+                "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
+            )
+        return handler(turn, click.value)
+    text = normalize(turn.request.text)
+    if not text:
+        return help.show_help(turn)
+    found = match(text)
+    if found is None:
+        return playbook.search(turn, text, fallback=True)
+    route, groups = found
+    return route.handler(turn, groups)
+
+
+def handle(ctx: AppContext, request: Request) -> Reply:
+    """Answer one request in its own transaction; an unexpected error becomes an apology with a reference."""
+    with ctx.sessions() as db:
+        try:
+            person = db.get(Person, request.person_id)
+            workspace = db.get(Workspace, request.workspace_id)
+            if person is None or workspace is None or person.workspace_id != workspace.id:
+                raise LookupError(f"person {request.person_id} is not in workspace {request.workspace_id}")
+            reply = dispatch(Turn(ctx, db, request, person, workspace))
+            db.commit()
+            return reply
+        except Exception:
+            db.rollback()
+            reference = uuid.uuid4().hex[:8]
+            log.exception("error %s answering %r", reference, request)
+            return ctx.renderer.render("error.j2", kind="error", reference=reference)

@@ -1,0 +1,46 @@
+"""Settings read from the environment (names and defaults are part of ../shared/CONTRACT.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import playbooks
+
+BUNDLED_PLAYBOOKS_DIR = Path(playbooks.__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Every knob the bot reads from the environment, validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = "sqlite:///enablement.db"
+    playbooks_dir: Path = BUNDLED_PLAYBOOKS_DIR
+    port: int = Field(default=3978, ge=1, le=65535)
+
+    slack_signing_secret: str | None = None
+    slack_bot_token: str | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_state_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = None
+    microsoft_app_tenant_id: str | None = None
+    microsoft_app_type: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

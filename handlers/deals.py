@@ -1,0 +1,339 @@
+"""Deals: "what's next for Acme?", moving stages, adding deals, "my deals"."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from bot.messages import Button, Reply
+from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
+from handlers.common import (
+    Turn,
+    can_see,
+    confirmed_criteria,
+    deal_playbook_stage,
+    find_deal,
+    visible_deals,
+)
+from playbooks.schema import Playbook, Stage
+
+THIS_DEAL = {"", "this deal", "this one", "my deal", "the deal", "it", "this", "this opportunity", "this opp"}
+PAGE_SIZE = 10
+
+
+def whats_next(turn: Turn, words: str | None) -> Reply:
+    """The deal's stage guidance with the exit criteria not yet confirmed for this deal."""
+    deal_or_reply = resolve_deal(turn, words, action="deal.next")
+    if isinstance(deal_or_reply, Reply):
+        return deal_or_reply
+    return deal_card(turn, deal_or_reply)
+
+
+def deal_card(turn: Turn, deal: Deal) -> Reply:
+    found = deal_playbook_stage(turn, deal)
+    if found is None:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f"{deal.name} is at stage '{deal.stage_id}' of playbook '{deal.playbook_id}', which the playbooks "
+            "no longer contain. Ask enablement to restore it, or move the deal to a current stage.",
+        )
+    playbook, stage = found
+    next_stage = playbook.next_stage(stage.id)
+    days = max((turn.now() - deal.stage_entered_at).days, 0)
+    buttons = (
+        (Button(f"Move to {next_stage.name}", "deal.move", f"{deal.id}:{next_stage.id}"),)
+        if next_stage
+        else ()
+    )
+    return turn.render(
+        "deal_next.j2",
+        buttons=buttons,
+        deal=deal,
+        playbook=playbook,
+        stage=stage,
+        next_stage=next_stage,
+        confirmed=confirmed_criteria(turn.db, deal),
+        days_in_stage=days,
+    )
+
+
+def resolve_deal(turn: Turn, words: str | None, *, action: str, value_suffix: str = "") -> Deal | Reply:
+    """Find the deal the person means, or the reply that asks them (choice) or tells them why not."""
+    words = (words or "").strip()
+    if words.casefold() in THIS_DEAL:
+        return _this_deal(turn, action, value_suffix)
+    match = find_deal(turn.db, turn.person, words)
+    if match.deal is not None:
+        return match.deal
+    if match.candidates:
+        reason = "ambiguous" if len(match.candidates) > 1 else "suggest"
+        return _choice(turn, list(match.candidates), action, value_suffix, reason=reason, words=words)
+    if match.hidden:
+        return turn.render(
+            "refused.j2",
+            kind="refusal",
+            what=f'the deal "{words}"',
+            why="it belongs to someone outside your team.",
+        )
+    own = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
+    return turn.render("deal_not_found.j2", kind="error", words=words, deals=own[:PAGE_SIZE])
+
+
+def _this_deal(turn: Turn, action: str, value_suffix: str) -> Deal | Reply:
+    if turn.request.channel_id:
+        link = turn.db.scalar(
+            select(ChannelLink).where(
+                ChannelLink.workspace_id == turn.workspace.id,
+                ChannelLink.channel_id == turn.request.channel_id,
+            )
+        )
+        if link is not None:
+            deal = turn.db.get(Deal, link.deal_id)
+            if deal is not None and can_see(turn.db, turn.person, deal):
+                return deal
+    own = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
+    if len(own) == 1:
+        return own[0]
+    if not own:
+        return turn.render("no_open_deals.j2", kind="error")
+    return _choice(turn, own, action, value_suffix, reason="several-open", words="")
+
+
+def _choice(
+    turn: Turn, deals: list[Deal], action: str, value_suffix: str, *, reason: str, words: str
+) -> Reply:
+    shown = deals[:PAGE_SIZE]
+    buttons = tuple(Button(_deal_label(turn, d), action, f"{d.id}{value_suffix}") for d in shown)
+    return turn.render(
+        "deal_choice.j2", buttons=buttons, kind="choice", reason=reason, words=words, deals=shown
+    )
+
+
+def _deal_label(turn: Turn, deal: Deal) -> str:
+    found = deal_playbook_stage(turn, deal)
+    stage = found[1].name if found else deal.stage_id
+    owner = "" if deal.owner_id == turn.person.id else f", {deal.owner.name}"
+    return f"{deal.name} ({stage}{owner})"
+
+
+def deal_by_id(turn: Turn, deal_id: str) -> Deal | Reply:
+    """A deal from a button value; refuses deals the clicker may not see (values can be forged)."""
+    deal = turn.db.get(Deal, int(deal_id)) if deal_id.isdigit() else None
+    if deal is None or deal.workspace_id != turn.workspace.id:
+        return turn.render("message.j2", kind="error", text="That deal no longer exists.")
+    if not can_see(turn.db, turn.person, deal):
+        return turn.render(
+            "refused.j2",
+            kind="refusal",
+            what=f'the deal "{deal.name}"',
+            why="it belongs to someone outside your team.",
+        )
+    return deal
+
+
+def next_clicked(turn: Turn, value: str) -> Reply:
+    deal = deal_by_id(turn, value)
+    return deal if isinstance(deal, Reply) else deal_card(turn, deal)
+
+
+def move(turn: Turn, deal_words: str, stage_words: str) -> Reply:
+    """Move a deal to a stage of its playbook; moving on with open criteria records a skipped gate."""
+    deal = resolve_deal(turn, deal_words, action="deal.move-pick", value_suffix=f":{stage_words}")
+    if isinstance(deal, Reply):
+        return deal
+    return _move_to_words(turn, deal, stage_words)
+
+
+def move_picked(turn: Turn, value: str) -> Reply:
+    """A deal chosen from the "which deal?" buttons of a move; value is "<deal id>:<stage words>"."""
+    deal_id, _, stage_words = value.partition(":")
+    deal = deal_by_id(turn, deal_id)
+    return deal if isinstance(deal, Reply) else _move_to_words(turn, deal, stage_words)
+
+
+def move_clicked(turn: Turn, value: str) -> Reply:
+    """The "Move to <stage>" button; value is "<deal id>:<stage id>"."""
+    deal_id, _, stage_id = value.partition(":")
+    deal = deal_by_id(turn, deal_id)
+    if isinstance(deal, Reply):
+        return deal
+    playbook = turn.ctx.playbooks.get(deal.playbook_id)
+    stage = playbook.stage(stage_id) if playbook else None
+    if playbook is None or stage is None:
+        return turn.render(
+            "message.j2", kind="error", text=f"The stage '{stage_id}' is no longer in the playbook."
+        )
+    return apply_move(turn, deal, playbook, stage)
+
+
+def _move_to_words(turn: Turn, deal: Deal, stage_words: str) -> Reply:
+    playbook = turn.ctx.playbooks.get(deal.playbook_id)
+    if playbook is None:
+        return turn.render(
+            "message.j2", kind="error", text=f"{deal.name}'s playbook '{deal.playbook_id}' no longer exists."
+        )
+    matches = [
+        (p, s)
+        for p, s in turn.ctx.playbooks.find_stage(stage_words, prefer=[playbook.id])
+        if p.id == playbook.id
+    ]
+    if not matches:
+        return turn.render("stage_not_found.j2", kind="error", words=stage_words, playbook=playbook)
+    return apply_move(turn, deal, playbook, matches[0][1])
+
+
+def apply_move(turn: Turn, deal: Deal, playbook: Playbook, stage: Stage) -> Reply:
+    if deal.stage_id == stage.id:
+        return turn.render("deal_same_stage.j2", deal=deal, stage=stage)
+    previous = playbook.stage(deal.stage_id)
+    skipped = []
+    if previous is not None and playbook.position(stage.id) > playbook.position(previous.id):
+        done = confirmed_criteria(turn.db, deal)
+        skipped = [c for c in previous.exit_criteria if c.id not in done]
+    turn.db.add(
+        DealStageChange(
+            workspace_id=deal.workspace_id,
+            deal_id=deal.id,
+            from_stage_id=deal.stage_id,
+            to_stage_id=stage.id,
+            changed_by_id=turn.person.id,
+            skipped_criteria=[c.id for c in skipped],
+            changed_at=turn.now(),
+        )
+    )
+    deal.stage_id = stage.id
+    deal.stage_entered_at = turn.now()
+    turn.db.flush()
+    button = Button(f"What's next for {deal.name}", "deal.next", str(deal.id), style="primary")
+    return turn.render(
+        "deal_moved.j2",
+        buttons=(button,),
+        deal=deal,
+        stage=stage,
+        previous=previous,
+        playbook=playbook,
+        skipped=skipped,
+    )
+
+
+def create(turn: Turn, name: str, stage_words: str | None) -> Reply:
+    """Add a deal owned by the asker, at the named stage (or the first stage of their usual playbook)."""
+    name = " ".join(name.split()).strip(" \"'")
+    if not name or len(name) > 200:
+        return turn.render("message.j2", kind="error", text="A deal name must be 1 to 200 characters long.")
+    existing = turn.db.scalar(
+        select(Deal).where(
+            Deal.workspace_id == turn.workspace.id,
+            Deal.status == DealStatus.OPEN,
+            func.lower(Deal.name) == name.lower(),
+        )
+    )
+    if existing is not None:
+        found = deal_playbook_stage(turn, existing)
+        if not can_see(turn.db, turn.person, existing):
+            return turn.render(
+                "message.j2",
+                kind="error",
+                text=f'A deal called "{name}" already exists. Please pick another name.',
+            )
+        return turn.render(
+            "deal_exists.j2",
+            kind="error",
+            buttons=(Button(f"What's next for {existing.name}", "deal.next", str(existing.id)),),
+            deal=existing,
+            stage_name=found[1].name if found else existing.stage_id,
+        )
+    preferred = preferred_playbooks(turn)
+    if stage_words:
+        matches = turn.ctx.playbooks.find_stage(stage_words, prefer=preferred)
+        if not matches:
+            playbook = turn.ctx.playbooks.get(preferred[0]) if preferred else turn.ctx.playbooks.default
+            return turn.render(
+                "stage_not_found.j2",
+                kind="error",
+                words=stage_words,
+                playbook=playbook or turn.ctx.playbooks.default,
+            )
+        playbook, stage = matches[0]
+    else:
+        playbook = (turn.ctx.playbooks.get(preferred[0]) if preferred else None) or turn.ctx.playbooks.default
+        stage = playbook.stages[0]
+    deal = Deal(
+        workspace_id=turn.workspace.id,
+        name=name,
+        owner_id=turn.person.id,
+        playbook_id=playbook.id,
+        stage_id=stage.id,
+        stage_entered_at=turn.now(),
+    )
+    turn.db.add(deal)
+    turn.db.flush()
+    turn.db.add(
+        DealStageChange(
+            workspace_id=deal.workspace_id,
+            deal_id=deal.id,
+            from_stage_id=None,
+            to_stage_id=stage.id,
+            changed_by_id=turn.person.id,
+            changed_at=turn.now(),
+        )
+    )
+    deal.owner = turn.person
+    button = Button(f"What's next for {deal.name}", "deal.next", str(deal.id), style="primary")
+    return turn.render("deal_created.j2", buttons=(button,), deal=deal, stage=stage, playbook=playbook)
+
+
+@dataclass(frozen=True)
+class _Row:
+    deal: Deal
+    stage_name: str
+    confirmed: int
+    total: int
+    show_owner: bool
+
+
+def my_deals(turn: Turn, offset: int = 0) -> Reply:
+    """The asker's open deals (a manager with none of their own sees their team's), paginated."""
+    deals = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
+    title = "Your open deals"
+    if not deals and turn.person.role.value != "rep":
+        deals = visible_deals(turn.db, turn.person)
+        title = "Your team's open deals"
+    page = deals[offset : offset + PAGE_SIZE]
+    rows = []
+    for deal in page:
+        found = deal_playbook_stage(turn, deal)
+        total = len(found[1].exit_criteria) if found else 0
+        done = len(confirmed_criteria(turn.db, deal) & {c.id for c in found[1].exit_criteria}) if found else 0
+        rows.append(
+            _Row(
+                deal, found[1].name if found else deal.stage_id, done, total, deal.owner_id != turn.person.id
+            )
+        )
+    buttons: tuple[Button, ...] = ()
+    if offset + PAGE_SIZE < len(deals):
+        buttons = (Button("Show more", "deals.page", str(offset + PAGE_SIZE)),)
+    return turn.render(
+        "my_deals.j2",
+        buttons=buttons,
+        title=title,
+        rows=rows,
+        first=offset + 1,
+        last=offset + len(page),
+        total=len(deals),
+    )
+
+
+def page_clicked(turn: Turn, value: str) -> Reply:
+    return my_deals(turn, int(value) if value.isdigit() else 0)
+
+
+def preferred_playbooks(turn: Turn) -> list[str]:
+    """Playbook ids of the asker's open deals, most used first: "discovery" means their playbook's stage."""
+    owned = turn.db.scalars(
+        select(Deal.playbook_id).where(Deal.owner_id == turn.person.id, Deal.status == DealStatus.OPEN)
+    ).all()
+    return [pid for pid, _ in Counter(owned).most_common()]

@@ -1,0 +1,53 @@
+"""Playbook answers that need no deal: a stage's card, and ranked search over every section."""
+
+from __future__ import annotations
+
+from bot.messages import Button, Reply
+from handlers import deals, help
+from handlers.common import Turn, find_deal
+from playbooks.search import KIND_TITLES
+
+
+def stage_card(turn: Turn, words: str) -> Reply:
+    """The whole stage: objectives, tasks, exit criteria, questions, talk tracks, content.
+
+    "exit criteria for Acme" names a deal rather than a stage, so a deal name falls through to the deal's
+    own answer (with only its unconfirmed criteria).
+    """
+    preferred = deals.preferred_playbooks(turn)
+    matches = turn.ctx.playbooks.find_stage(words, prefer=preferred)
+    if not matches:
+        deal = find_deal(turn.db, turn.person, words)
+        if deal.deal is not None:
+            return deals.deal_card(turn, deal.deal)
+        playbook = (turn.ctx.playbooks.get(preferred[0]) if preferred else None) or turn.ctx.playbooks.default
+        return turn.render("stage_not_found.j2", kind="error", words=words, playbook=playbook)
+    playbooks_hit = {p.id for p, _ in matches}
+    if len(playbooks_hit) > 1 and not (preferred and matches[0][0].id in preferred):
+        buttons = tuple(Button(f"{s.name} ({p.name})", "stage.show", f"{p.id}:{s.id}") for p, s in matches)
+        return turn.render("stage_choice.j2", buttons=buttons, kind="choice", words=words)
+    playbook, stage = matches[0]
+    return turn.render("stage.j2", playbook=playbook, stage=stage)
+
+
+def stage_clicked(turn: Turn, value: str) -> Reply:
+    playbook_id, _, stage_id = value.partition(":")
+    playbook = turn.ctx.playbooks.get(playbook_id)
+    stage = playbook.stage(stage_id) if playbook else None
+    if playbook is None or stage is None:
+        return turn.render("message.j2", kind="error", text="That stage is no longer in the playbooks.")
+    return turn.render("stage.j2", playbook=playbook, stage=stage)
+
+
+def search(turn: Turn, query: str, *, fallback: bool = False) -> Reply:
+    """Best-matching sections across every stage; with `fallback`, a miss becomes the "didn't understand" reply."""
+    hits = turn.ctx.playbooks.search(query, prefer=deals.preferred_playbooks(turn), every_word=fallback)
+    if not hits:
+        if fallback:
+            return help.not_understood(turn, query)
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f'Nothing in the playbooks matches "{query}". Try other words, or "help".',
+        )
+    return turn.render("search.j2", query=query.rstrip("?"), hits=hits, kind_titles=KIND_TITLES)

@@ -1,0 +1,185 @@
+"""Ranked search over every playbook section: "how do I handle a pricing objection?" -> the right advice.
+
+Each objection, talk track, content item and each stage's lists (objectives, tasks, exit criteria,
+questions) is one document. Words are stemmed (snowball), so "pricing" finds "price", and a query word
+that is in no document is replaced by its closest vocabulary words (rapidfuzz), so "objecton" still works.
+Documents are ranked with BM25; each kind of section also carries the words people use to ask for it
+("send", "share" for content; "handle", "pushback" for objections), so the question's intent counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import snowballstemmer
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from playbooks.schema import Playbook, Stage
+
+STOPWORDS = frozenset(
+    """a an and are as at be by can do does for from how i if in is it me my of on or our should so
+    that the their them then there they this to we what when where which who why will with you your
+    about after before into get got""".split()
+)
+
+# The words a person uses when they want this kind of section.
+KIND_WORDS = {
+    "objection": "objection objections handle handling pushback push back respond response concern",
+    "talk_track": "talk track say pitch position explain messaging",
+    "content": "content send share asset deck email document guide template material",
+    "questions": "question questions ask asking discovery",
+    "tasks": "task tasks do next steps action",
+    "objectives": "objective objectives goal goals accomplish",
+    "exit_criteria": "exit criteria criterion gate done complete move forward",
+    "buyer_roles": "buyer buyers role roles persona personas stakeholder stakeholders involved who",
+    "coaching_questions": "coach coaching manager review",
+}
+
+KIND_TITLES = {
+    "objection": "Objection",
+    "talk_track": "Talk track",
+    "content": "Content",
+    "questions": "Questions to ask",
+    "tasks": "Tasks",
+    "objectives": "Objectives",
+    "exit_criteria": "Exit criteria",
+    "buyer_roles": "Buyer roles",
+    "coaching_questions": "Coaching questions",
+}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One matching section: where it is and what it says (markup text ready for a reply)."""
+
+    playbook: Playbook
+    stage: Stage
+    kind: str
+    title: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class _Doc:
+    playbook: Playbook
+    stage: Stage
+    kind: str
+    title: str
+    text: str
+    searchable: str
+    terms: Counter[str]
+    length: int
+
+
+class SearchIndex:
+    """BM25 over stemmed terms; built once per playbook library."""
+
+    K1 = 1.2
+    B = 0.75
+
+    def __init__(self, playbooks: list[Playbook]):
+        self._stemmer = snowballstemmer.stemmer("english")
+        self._docs = [self._doc(*parts) for p in playbooks for s in p.stages for parts in _sections(p, s)]
+        self._avg_length = sum(d.length for d in self._docs) / max(len(self._docs), 1)
+        frequency: Counter[str] = Counter()
+        for doc in self._docs:
+            frequency.update(doc.terms.keys())
+        total = len(self._docs)
+        self._idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
+        # Surface words -> stems, so a typo is compared with real words ("pricng" ~ "pricing" -> "price").
+        self._surface = {w: self._stemmer.stemWord(w) for d in self._docs for w in _words(d.searchable)}
+        self._surface_words = sorted(self._surface)
+
+    def terms(self, text: str) -> list[str]:
+        return self._stemmer.stemWords(_words(text))
+
+    def _doc(self, playbook: Playbook, stage: Stage, kind: str, title: str, text: str) -> _Doc:
+        searchable = f"{title} {text} {stage.name} {KIND_WORDS[kind]}"
+        terms = Counter(self.terms(searchable))
+        return _Doc(playbook, stage, kind, title, text, searchable, terms, sum(terms.values()))
+
+    def _expand(self, word: str) -> list[tuple[str, float]]:
+        """A known word's stem as is; an unknown word as the stems of its nearest real words."""
+        stem = self._stemmer.stemWord(word)
+        if stem in self._idf:
+            return [(stem, 1.0)]
+        if len(word) < 4:
+            return []
+        # Optimal string alignment counts a swap of two letters as one edit: "handel" ~ "handle".
+        near = process.extract(
+            word, self._surface_words, scorer=OSA.normalized_similarity, score_cutoff=0.8, limit=2
+        )
+        return [(self._surface[w], score) for w, score, _ in near if self._surface[w] in self._idf]
+
+    def search(
+        self, query: str, *, prefer: list[str] | None = None, limit: int = 3, every_word: bool = False
+    ) -> list[Hit]:
+        """Best sections for `query`. With `every_word`, a query with any word the playbooks don't know
+        gets nothing: used for messages no command matched, so "lunch plans?" is not answered with noise.
+        """
+        weights: dict[str, float] = {}
+        for word in _words(query):
+            expanded = self._expand(word)
+            if every_word and not expanded:
+                return []
+            for known, weight in expanded:
+                weights[known] = max(weights.get(known, 0.0), weight)
+        if not weights:
+            return []
+        scored: list[tuple[float, _Doc]] = []
+        for doc in self._docs:
+            score = 0.0
+            for term, weight in weights.items():
+                count = doc.terms.get(term, 0)
+                if count:
+                    norm = (
+                        count
+                        * (self.K1 + 1)
+                        / (count + self.K1 * (1 - self.B + self.B * doc.length / self._avg_length))
+                    )
+                    score += weight * self._idf[term] * norm
+            if score > 0:
+                if prefer and doc.playbook.id in prefer:
+                    score *= 1.15 if doc.playbook.id == prefer[0] else 1.05
+                scored.append((score, doc))
+        scored.sort(key=lambda pair: -pair[0])
+        if not scored:
+            return []
+        floor = scored[0][0] * 0.5  # keep only hits reasonably close to the best one
+        return [
+            Hit(d.playbook, d.stage, d.kind, d.title, d.text, round(s, 3))
+            for s, d in scored[:limit]
+            if s >= floor
+        ]
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'", "")) if w not in STOPWORDS]
+
+
+def _sections(playbook: Playbook, stage: Stage) -> list[tuple[Playbook, Stage, str, str, str]]:
+    out: list[tuple[Playbook, Stage, str, str, str]] = []
+    for objection in stage.objections:
+        out.append((playbook, stage, "objection", f'"{objection.objection}"', objection.response))
+    for track in stage.talk_tracks:
+        out.append((playbook, stage, "talk_track", track.title, track.text))
+    for item in stage.content:
+        when = f" ({item.when})" if item.when else ""
+        out.append((playbook, stage, "content", item.title, f"[{item.title}]({item.url}){when}"))
+    lists = {
+        "objectives": stage.objectives,
+        "tasks": stage.tasks,
+        "exit_criteria": [c.text for c in stage.exit_criteria],
+        "questions": stage.questions,
+        "coaching_questions": stage.coaching_questions,
+        "buyer_roles": stage.buyer_roles,
+    }
+    for kind, items in lists.items():
+        if items:
+            out.append((playbook, stage, kind, KIND_TITLES[kind], "\n".join(f"- {i}" for i in items)))
+    return out

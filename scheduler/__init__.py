@@ -1,0 +1,1 @@
+"""The one clock process: decides what proactive messages are due and hands them to the outbox."""
