@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace", default="local", help='"local" (default), "slack:TEAM_ID" or "teams:TENANT_ID"'
     )
 
+    outbox = commands.add_parser("outbox", help="proactive messages waiting, sent and dead")
+    outbox.add_argument("action", choices=["status", "retry"])
+    outbox.add_argument("ids", nargs="*", type=int, help="with retry: the dead messages to send again")
+    outbox.add_argument("--all-dead", action="store_true", help="with retry: every dead message")
+
     database = commands.add_parser("db", help="database schema")
     database.add_argument("action", choices=["upgrade", "status"])
     return parser
@@ -207,10 +212,36 @@ def cmd_db(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from bot import outbox
+
+    ctx = load_context()
+    try:
+        ensure_schema(ctx)
+        now = datetime.now(UTC)
+        if args.action == "status":
+            with ctx.sessions() as session:
+                print(outbox.status(session).render(now))
+            return 0
+        if not args.ids and not args.all_dead:
+            raise CliError(
+                "say which dead messages to retry: `outbox retry ID [ID ...]` or `outbox retry --all-dead`"
+            )
+        with ctx.sessions.begin() as session:
+            count = outbox.retry_dead(session, now, None if args.all_dead else args.ids)
+        print(f"{count} dead {'message' if count == 1 else 'messages'} queued again")
+        return 0
+    finally:
+        ctx.close()
+
+
 COMMANDS = {
     "chat": cmd_chat,
     "serve": cmd_serve,
     "check-playbooks": cmd_check_playbooks,
     "import": cmd_import,
     "db": cmd_db,
+    "outbox": cmd_outbox,
 }

@@ -363,3 +363,14 @@ class OutboxMessage(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _utcnow_column()
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ClockLease(Base):
+    """Who runs the clock: exactly one process holds the lease; a standby takes over when it expires."""
+
+    __tablename__ = "clock_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Reply
-from handlers.common import Turn
+from handlers.common import Turn, visible_deals
 
 
 def show_help(turn: Turn) -> Reply:
@@ -11,7 +11,14 @@ def show_help(turn: Turn) -> Reply:
 
 
 def not_understood(turn: Turn, words: str) -> Reply:
-    example = turn.ctx.playbooks.default.stages[
-        min(1, len(turn.ctx.playbooks.default.stages) - 1)
-    ].name.lower()
-    return turn.render("not_understood.j2", kind="error", words=words.strip()[:200], example_stage=example)
+    """Suggestions built from the asker's own data, so each example works if they try it."""
+    stages = turn.ctx.playbooks.default.stages
+    example_stage = stages[min(1, len(stages) - 1)].name.lower()
+    own = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
+    return turn.render(
+        "not_understood.j2",
+        kind="error",
+        words=words.strip()[:200],
+        example_stage=example_stage,
+        example_deal=own[0].name if own else "Acme",
+    )

@@ -1,33 +1,50 @@
 """The clock process (Procfile `clock:`) and `python -m scheduler run JOB [--now ISO]`.
 
-Jobs are registered in JOBS as the features that need them land (coaching nudges, knowledge checks,
-digests, outbox draining). Run exactly one clock per database.
+Run one clock per database: it holds a lease in the database (scheduler/lease.py). A second clock
+started against the same database stands by and takes over when the first one's lease expires.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.cli import CliError, ensure_schema, load_context
 from bot.context import AppContext
+from scheduler import lease
+from scheduler.jobs import JOBS, Job, worker_id
 
 log = logging.getLogger("scheduler")
 
-# name -> (function run with the context and "now", interval in seconds for the clock)
-JOBS: dict[str, tuple[Callable[[AppContext, datetime], str], int]] = {}
+LEASE_TTL = timedelta(seconds=60)
+RENEW_EVERY = 15.0
 
 
 def parse_now(text: str) -> datetime:
     """ISO 8601; UTC when no offset is written (the contract's `--now`)."""
-    value = datetime.fromisoformat(text)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an ISO 8601 time like 2026-11-23T09:00 or 2026-11-23T09:00-06:00"
+        ) from exc
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def flowing_clock(start: datetime | None) -> Callable[[], datetime]:
+    """Now, or a pretend now that keeps ticking from `start` (rate limits and back-offs still work)."""
+    if start is None:
+        return lambda: datetime.now(UTC)
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,11 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run one job once and exit")
-    run.add_argument("job", help="job name")
+    run.add_argument("job", help=f"one of: {', '.join(JOBS)}")
     run.add_argument(
         "--now", type=parse_now, default=None, help="pretend it is this time (ISO 8601, UTC if no offset)"
     )
     args = parser.parse_args(argv)
+    if args.command == "run" and args.job not in JOBS:
+        print(f"unknown job '{args.job}' (jobs: {', '.join(JOBS)})", file=sys.stderr)
+        return 2
     try:
         ctx = load_context()
         ensure_schema(ctx)
@@ -50,29 +70,78 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code
     try:
         if args.command == "run":
-            if args.job not in JOBS:
-                known = ", ".join(sorted(JOBS)) or "none yet"
-                print(f"unknown job '{args.job}' (jobs: {known})", file=sys.stderr)
-                return 2
-            print(JOBS[args.job][0](ctx, args.now or datetime.now(UTC)))
+            print(JOBS[args.job].run(ctx, flowing_clock(args.now)))
             return 0
         return run_clock(ctx)
     finally:
         ctx.close()
 
 
-def run_clock(ctx: AppContext) -> int:
-    scheduler = BlockingScheduler(timezone=UTC)
-    for name, (job, seconds) in JOBS.items():
+def run_clock(
+    ctx: AppContext,
+    *,
+    jobs: dict[str, Job] = JOBS,
+    stop: threading.Event | None = None,
+    holder: str | None = None,
+    ttl: timedelta = LEASE_TTL,
+    renew_every: float = RENEW_EVERY,
+) -> int:
+    """Hold the lease and run every job on its interval; stand by while another clock holds it."""
+    stop = stop or threading.Event()
+    holder = holder or worker_id()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    scheduler = BackgroundScheduler(timezone=UTC)
+    for name, job in jobs.items():
         scheduler.add_job(
-            lambda job=job: log.info(job(ctx, datetime.now(UTC))),
+            _logged(name, job.run, ctx),
             "interval",
-            seconds=seconds,
+            seconds=job.every_seconds,
             id=name,
             coalesce=True,
             max_instances=1,
         )
-    log.info("clock started with jobs: %s", ", ".join(JOBS) or "none yet")
-    with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        scheduler.start()
+    active = False
+    try:
+        while not stop.is_set():
+            held = lease.acquire(ctx.sessions, holder, datetime.now(UTC), ttl)
+            if held and not active:
+                log.info("clock %s holds the lease; running jobs: %s", holder, ", ".join(jobs))
+                if scheduler.running:
+                    scheduler.resume()
+                else:
+                    scheduler.start()
+                active = True
+            elif not held and active:
+                log.error("clock %s lost the lease; pausing jobs", holder)
+                scheduler.pause()
+                active = False
+            elif not held:
+                other = lease.current(ctx.sessions)
+                log.info(
+                    "another clock (%s) holds the lease until %s; standing by",
+                    other.holder if other else "?",
+                    other.expires_at if other else "?",
+                )
+            stop.wait(renew_every)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        if active:
+            lease.release(ctx.sessions, holder)
+        log.info("clock %s stopped", holder)
     return 0
+
+
+def _logged(
+    name: str, job: Callable[[AppContext, Callable[[], datetime]], str], ctx: AppContext
+) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            summary = job(ctx, lambda: datetime.now(UTC))
+            log.info("%s: %s", name, summary)
+        except Exception:
+            log.exception("job %s failed; it runs again at its next interval", name)
+
+    return run

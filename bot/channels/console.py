@@ -98,3 +98,26 @@ def run(
             stdout.write(f"> {text}\n")
         stdout.write(to_text(reply, color=interactive) + "\n\n")
         stdout.flush()
+
+
+class LocalSender:
+    """Delivers outbox messages of the local (terminal) workspace by printing them, addressed by name."""
+
+    def __init__(self, stream: TextIO = sys.stdout):
+        self._stream = stream
+
+    def resolve_target(self, message, person):  # type: ignore[no-untyped-def]
+        return {**message.target, "to": f"{person.name} <{person.email}>" if person else "everyone"}
+
+    def send(self, message, reply: Reply) -> str | None:  # type: ignore[no-untyped-def]
+        self._stream.write(
+            f"--- to {message.target.get('to', 'everyone')} ({message.kind})\n{to_text(reply)}\n\n"
+        )
+        self._stream.flush()
+        return f"local-{message.id}"
+
+    def find_sent(self, message) -> str | None:  # type: ignore[no-untyped-def]
+        return None
+
+    def rate_key(self, message) -> tuple[str, float]:  # type: ignore[no-untyped-def]
+        return "local", 0.0

@@ -1,0 +1,150 @@
+"""Proactive Slack messages for the outbox: open the DM, post the Block Kit message, find it again.
+
+Each message carries its outbox key in Slack message metadata, so after a crash or a timeout the drainer
+can ask Slack (conversations.history) whether the message already arrived instead of posting it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.error
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.channels.slack_blocks import to_messages
+from bot.delivery import RetryLater, Undeliverable
+from bot.messages import Reply
+from bot.models import OutboxMessage, Person
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "enablement_outbox"
+# Slack errors that retrying cannot fix (https://api.slack.com/methods/chat.postMessage#errors).
+PERMANENT = {
+    "channel_not_found",
+    "user_not_found",
+    "users_not_found",
+    "account_inactive",
+    "is_archived",
+    "not_in_channel",
+    "cannot_dm_bot",
+    "user_disabled",
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "missing_scope",
+    "no_permission",
+    "msg_too_long",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "no_text",
+    "restricted_action",
+    "team_access_not_granted",
+    "org_login_required",
+    "ekm_access_denied",
+}
+SECONDS_BETWEEN_POSTS_PER_CHANNEL = 1.0  # Slack: about one message per second per channel
+
+
+class SlackSender:
+    """Sends outbox rows for Slack workspaces; `token_for(workspace_id)` finds the bot token."""
+
+    def __init__(self, token_for: Callable[[int], str | None], base_url: str, timeout: float = 10.0):
+        self._token_for = token_for
+        self._base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self._timeout = timeout
+        self._clients: dict[str, WebClient] = {}
+        self._dm_channels: dict[str, str] = {}
+
+    def _client(self, workspace_id: int) -> WebClient:
+        token = self._token_for(workspace_id)
+        if not token:
+            raise Undeliverable(
+                "no Slack bot token for this workspace (install the app, or set SLACK_BOT_TOKEN)"
+            )
+        if token not in self._clients:
+            # No client-side retries: the outbox retries durably and checks for duplicates first.
+            self._clients[token] = WebClient(
+                token=token, base_url=self._base_url, timeout=self._timeout, retry_handlers=[]
+            )
+        return self._clients[token]
+
+    def resolve_target(self, message: OutboxMessage, person: Person | None) -> dict[str, Any]:
+        if message.target.get("channel"):
+            return message.target
+        if person is None or not person.slack_user_id:
+            raise Undeliverable("the person has no Slack user id")
+        channel = self._dm_channels.get(person.slack_user_id)
+        if channel is None:
+            response = self._call(
+                lambda: self._client(message.workspace_id).conversations_open(users=person.slack_user_id)
+            )
+            channel = response["channel"]["id"]
+            self._dm_channels[person.slack_user_id] = channel
+        return {**message.target, "channel": channel}
+
+    def send(self, message: OutboxMessage, reply: Reply) -> str | None:
+        client = self._client(message.workspace_id)
+        first_ts: str | None = None
+        for part, payload in enumerate(to_messages(reply)):
+            metadata = {
+                "event_type": METADATA_EVENT,
+                "event_payload": {"outbox_key": message.idempotency_key, "part": part},
+            }
+            response = self._call(
+                lambda payload=payload, metadata=metadata: client.chat_postMessage(
+                    channel=message.target["channel"],
+                    text=payload["text"],
+                    blocks=payload["blocks"],
+                    metadata=metadata,
+                )
+            )
+            first_ts = first_ts or response.get("ts")
+        return first_ts
+
+    def find_sent(self, message: OutboxMessage) -> str | None:
+        channel = message.target.get("channel")
+        if not channel:
+            return None
+        oldest = message.created_at.timestamp() - 60
+        response = self._call(
+            lambda: self._client(message.workspace_id).conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+        )
+        for item in response.get("messages", []):
+            payload = (item.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("outbox_key") == message.idempotency_key and payload.get("part", 0) == 0:
+                return item.get("ts")
+        return None
+
+    def rate_key(self, message: OutboxMessage) -> tuple[str, float]:
+        return (
+            f"slack:{message.workspace_id}:{message.target.get('channel', '')}",
+            SECONDS_BETWEEN_POSTS_PER_CHANNEL,
+        )
+
+    @staticmethod
+    def _call(request: Callable[[], Any]) -> Any:
+        """Run one Web API call, turning Slack's and the network's failures into retry/permanent decisions."""
+        try:
+            return request()
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            if status == 429 or error == "ratelimited":
+                retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                    "retry-after"
+                )
+                raise RetryLater(
+                    "Slack rate limit (429)", float(retry_after) if retry_after else 30.0
+                ) from exc
+            if error in PERMANENT:
+                raise Undeliverable(f"Slack error: {error}") from exc
+            raise RetryLater(f"Slack HTTP {status}: {error or 'no error code'}") from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            raise RetryLater(f"network: {exc}") from exc

@@ -1,0 +1,231 @@
+"""Microsoft Teams: neutral Replies to Adaptive Cards, and card clicks back to Clicks.
+
+Pure dicts in, dicts out (no botbuilder), so the translation is testable without Teams.
+
+Markup. Teams renders a Markdown subset in TextBlock text and in Fact.Title/Fact.Value, and no HTML
+(learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/cards-format): **bold**,
+_italic_ and [title](url) are the same syntax as ours and pass through unchanged. The rest is
+converted, following that page's "Newlines for Adaptive Cards" rules:
+
+- bullets: consecutive "- " lines (blank lines between them ignored) form one list whose items are
+  joined with "\\r"; "\\n\\n" inside a list would indent the next item.
+- other lines: each line of ours is a line for the reader, but a single "\\n" is a soft break in
+  Markdown, so lines and paragraphs are joined with "\\n\\n", the page's advice for newlines outside
+  lists.
+- each list and each run of paragraphs becomes its own TextBlock, so a list never has to share a
+  block with text around it, and a long section can be split between those blocks.
+- tag-like text such as "<deal>" or a user's "<b>" is shown as "‹deal›", "‹b›": Teams documents no
+  HTML (nor entity decoding) in cards, yet it does read "<at>" tags in them, so rather than trusting
+  "<" or "&lt;" to reach the reader intact we use single guillemets, which nothing parses. A "<" not
+  followed by a letter, "/", "!" or "?" (as in "a < b", "<3") cannot open a tag and is kept.
+
+Limits (cards-reference, format-your-bot-messages). Teams supports card version 1.5 or earlier.
+Buttons beyond a card's maximum are not shown, so past MAX_CARD_ACTIONS they become ActionSets of
+ACTION_SET_SIZE in the body. Bot messages are capped at 40 KB counted in UTF-16 (100 KB in newer
+docs, 28 KB for webhooks and workflows): an activity is kept under MAX_ACTIVITY_BYTES both as sent
+(ASCII-escaped JSON) and counted in UTF-16, and long replies become several messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bot.messages import Button, Click, Reply, Section
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+CARD_VERSION = "1.5"
+MAX_ACTIVITY_BYTES = 25_000
+MAX_CARD_ACTIONS = 6
+ACTION_SET_SIZE = 5
+MAX_TITLE = 60
+STYLES = {"primary": "positive", "danger": "destructive"}  # ignored by clients without styling
+
+Element = dict[str, Any]
+_TAG = re.compile(r"<([/!?]?[A-Za-z][^<>\n]*)>")
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def to_card(reply: Reply) -> dict[str, Any]:
+    """The whole reply as one Adaptive Card, whatever its size (see `to_activities` for sending)."""
+    return _card([element for group in _groups(reply) for element in group], _card_actions(reply))
+
+
+def to_activities(reply: Reply) -> list[dict[str, Any]]:
+    """Message activities ready to send, split so each stays under MAX_ACTIVITY_BYTES.
+
+    Sections are kept whole when they fit in a message; one larger than a message is cut between
+    its blocks (list items, paragraphs) and, as a last resort, between words. The header opens the
+    first message; buttons and the footnote close the last one.
+    """
+    actions = _card_actions(reply)
+
+    def fits(body: list[Element]) -> bool:  # every card is budgeted as if it were the last
+        return _size(_activity(reply, body, actions)) <= MAX_ACTIVITY_BYTES
+
+    bodies: list[list[Element]] = [[]]
+    for group in _groups(reply):
+        if fits(bodies[-1] + group):
+            bodies[-1] += group
+        elif bodies[-1] and fits(group):
+            bodies.append(list(group))
+        else:
+            for element in group:
+                for piece in _pieces(element, fits):
+                    if bodies[-1] and not fits([*bodies[-1], piece]):
+                        bodies.append([])
+                    bodies[-1].append(piece)
+    last = len(bodies) - 1
+    return [_activity(reply, body, actions if i == last else []) for i, body in enumerate(bodies)]
+
+
+def click_from_value(value: Any) -> Click | None:
+    """The Click behind an incoming card action, or None when it is not one of our buttons.
+
+    Accepts an Action.Submit message's `value` (our data, plus any keys Teams adds) and an
+    adaptiveCard/action invoke's `value` ({"action": {"type": "Action.Execute", "data": ...}}).
+    """
+    if isinstance(value, dict) and "bot_action" not in value and isinstance(value.get("action"), dict):
+        value = value["action"].get("data")
+    if not isinstance(value, dict):
+        return None
+    action, button_value = value.get("bot_action"), value.get("bot_value", "")
+    if not isinstance(action, str) or not action or not isinstance(button_value, str):
+        return None
+    return Click(action, button_value)
+
+
+def _groups(reply: Reply) -> list[list[Element]]:
+    """Body elements in groups that should stay in one message: header, each section, the tail."""
+    groups: list[list[Element]] = []
+    if reply.header:
+        groups.append([_text(_line(reply.header), size="Large", weight="Bolder")])
+    groups += [elements for section in reply.sections if (elements := _section(section))]
+    if not groups and reply.text:
+        groups.append([_text(_line(reply.text))])
+    tail: list[Element] = []
+    if len(reply.buttons) > MAX_CARD_ACTIONS:
+        submits = [_submit(button) for button in reply.buttons]
+        tail += [
+            {"type": "ActionSet", "actions": submits[i : i + ACTION_SET_SIZE]}
+            for i in range(0, len(submits), ACTION_SET_SIZE)
+        ]
+    if reply.context:
+        tail.append(_text(_line(reply.context), isSubtle=True, size="Small", spacing="Medium"))
+    if tail:
+        groups.append(tail)
+    return groups
+
+
+def _section(section: Section) -> list[Element]:
+    elements = [_text(_line(section.title), weight="Bolder", spacing="Medium")] if section.title else []
+    elements += [_text(block) for block in _blocks(section.text)]
+    if section.fields:
+        facts = [{"title": _line(label), "value": _line(value)} for label, value in section.fields]
+        elements.append({"type": "FactSet", "facts": facts})
+    return elements
+
+
+def _blocks(text: str) -> list[str]:
+    """Our section markup as Teams TextBlock texts: one per list, one per run of paragraphs."""
+    runs: list[tuple[bool, list[str]]] = []  # (is_list, lines)
+    for raw in text.splitlines():
+        line = _untag(raw.strip())
+        if not line:
+            continue
+        is_item = line.startswith("- ")
+        if not runs or runs[-1][0] != is_item:
+            runs.append((is_item, []))
+        runs[-1][1].append(line)
+    return [("\r" if is_list else "\n\n").join(lines) for is_list, lines in runs]
+
+
+def _card_actions(reply: Reply) -> list[Element]:
+    if len(reply.buttons) > MAX_CARD_ACTIONS:
+        return []  # they are ActionSets in the body
+    return [_submit(button) for button in reply.buttons]
+
+
+def _submit(button: Button) -> Element:
+    title = " ".join(button.label.split())
+    if len(title) > MAX_TITLE:
+        title = title[: MAX_TITLE - 1].rstrip() + "…"
+    action: Element = {
+        "type": "Action.Submit",
+        "title": title,
+        "data": {"bot_action": button.action, "bot_value": button.value},
+    }
+    if button.style in STYLES:
+        action["style"] = STYLES[button.style]
+    return action
+
+
+def _card(body: list[Element], actions: list[Element]) -> dict[str, Any]:
+    return {
+        "type": "AdaptiveCard",
+        "$schema": CARD_SCHEMA,
+        "version": CARD_VERSION,
+        "msteams": {"width": "Full"},
+        "body": body,
+        "actions": actions,
+    }
+
+
+def _activity(reply: Reply, body: list[Element], actions: list[Element]) -> dict[str, Any]:
+    attachment = {"contentType": CARD_CONTENT_TYPE, "content": _card(body, actions)}
+    return {"type": "message", "summary": reply.text, "attachments": [attachment]}
+
+
+def _size(activity: dict[str, Any]) -> int:
+    """Bytes as sent (ASCII-escaped JSON) or as Teams counts them (UTF-16), whichever is more."""
+    as_sent = len(json.dumps(activity).encode())
+    as_counted = len(json.dumps(activity, ensure_ascii=False).encode("utf-16-le"))
+    return max(as_sent, as_counted)
+
+
+def _pieces(element: Element, fits: Callable[[list[Element]], bool]) -> list[Element]:
+    """The element, cut into pieces that each fit a message alone (if it can be cut)."""
+    if fits([element]):
+        return [element]
+    halves = _halves(element)
+    if halves is None:
+        return [element]  # cannot be cut (one huge fact or button): sent as is
+    return [piece for half in halves for piece in _pieces(half, fits)]
+
+
+def _halves(element: Element) -> tuple[Element, Element] | None:
+    """Two smaller copies of a TextBlock, FactSet or ActionSet; None when it cannot be cut."""
+    key = {"TextBlock": "text", "FactSet": "facts", "ActionSet": "actions"}.get(element["type"], "")
+    content = element.get(key)
+    if isinstance(content, list) and len(content) > 1:
+        middle = len(content) // 2
+        return {**element, key: content[:middle]}, {**element, key: content[middle:]}
+    if not isinstance(content, str):
+        return None
+    for separator in ("\r", "\n\n", " "):  # between list items, then paragraphs, then words
+        parts = content.split(separator)
+        middle = len(parts) // 2
+        first, second = separator.join(parts[:middle]).strip(), separator.join(parts[middle:]).strip()
+        if first and second:
+            return {**element, key: first}, {**element, key: second}
+    middle = len(content) // 2
+    if middle == 0:
+        return None
+    return {**element, key: content[:middle]}, {**element, key: content[middle:]}
+
+
+def _text(text: str, **style: Any) -> Element:
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _line(text: str) -> str:
+    """One-line text (header, title, fact, footnote) with tag-like sequences made harmless."""
+    return _untag(" ".join(text.split()))
+
+
+def _untag(text: str) -> str:
+    """'<deal>' -> '‹deal›': nothing that looks like an HTML tag reaches the Teams renderer."""
+    return _TAG_START.sub("‹", _TAG.sub(r"‹\1›", text))

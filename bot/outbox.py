@@ -1,0 +1,114 @@
+"""The durable outbox: every proactive message is a row before it is a send.
+
+`enqueue` runs inside the caller's transaction, so the decision to send and the message commit together;
+its idempotency key (e.g. "nudge:42:2026-W48") makes a second enqueue of the same message a no-op, which
+is what keeps restarts, retries and overlapping clocks from sending anything twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.messages import Reply
+from bot.models import OutboxMessage, OutboxStatus, Person, Platform
+
+
+def enqueue(
+    db: Session,
+    *,
+    key: str,
+    kind: str,
+    workspace_id: int,
+    platform: Platform,
+    reply: Reply,
+    now: datetime,
+    person_id: int | None = None,
+    target: dict[str, Any] | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Add a message unless one with the same key exists; returns whether it was added."""
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(OutboxMessage)
+        .values(
+            idempotency_key=key,
+            kind=kind,
+            workspace_id=workspace_id,
+            platform=platform,
+            person_id=person_id,
+            target=target or {},
+            payload=reply.to_dict(),
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=max(now, not_before or now),
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(OutboxMessage.id)
+    )
+    return db.execute(statement).scalar() is not None
+
+
+@dataclass(frozen=True)
+class OutboxStatusReport:
+    counts: dict[str, int]
+    oldest_pending: datetime | None
+    dead: list[tuple[int, str, str, str, int, str]]  # id, key, kind, who, attempts, last error
+
+    def render(self, now: datetime) -> str:
+        lines = ["outbox: " + ", ".join(f"{s.value} {self.counts.get(s.value, 0)}" for s in OutboxStatus)]
+        if self.oldest_pending:
+            minutes = int((now - self.oldest_pending).total_seconds() // 60)
+            lines.append(f"oldest pending message is {max(minutes, 0)} minutes old")
+        if self.dead:
+            lines.append("dead letters (retry with `python -m bot outbox retry ID` or `--all-dead`):")
+            lines += [
+                f"  #{i} {kind} to {who} ({key}): {attempts} attempts, last error: {error}"
+                for i, key, kind, who, attempts, error in self.dead
+            ]
+        return "\n".join(lines)
+
+
+def status(db: Session, limit: int = 50) -> OutboxStatusReport:
+    counts = dict(db.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    oldest = db.scalar(
+        select(func.min(OutboxMessage.created_at)).where(OutboxMessage.status == OutboxStatus.PENDING)
+    )
+    dead_rows = db.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.idempotency_key,
+            OutboxMessage.kind,
+            Person.email,
+            OutboxMessage.attempts,
+            OutboxMessage.last_error,
+        )
+        .outerjoin(Person, Person.id == OutboxMessage.person_id)
+        .where(OutboxMessage.status == OutboxStatus.DEAD)
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    ).all()
+    dead = [
+        (i, key, kind, email or "-", attempts, error or "")
+        for i, key, kind, email, attempts, error in dead_rows
+    ]
+    return OutboxStatusReport({getattr(k, "value", k): v for k, v in counts.items()}, oldest, dead)
+
+
+def retry_dead(db: Session, now: datetime, ids: list[int] | None = None) -> int:
+    """Put dead letters back in the queue (after the cause is fixed); returns how many."""
+    statement = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD)
+    if ids is not None:
+        statement = statement.where(OutboxMessage.id.in_(ids))
+    result = db.execute(
+        statement.values(
+            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, claimed_by=None, claimed_at=None
+        )
+    )
+    return result.rowcount

@@ -1,0 +1,38 @@
+"""The jobs the clock runs, by name (also `python -m scheduler run NAME`).
+
+Each job takes the context and the current time and returns a one-line summary. Jobs that decide what
+to send enqueue into the outbox (idempotent keys per person and period); only `outbox` sends.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.channels.senders import build_senders
+from bot.context import AppContext
+from bot.delivery import Drainer
+
+
+@dataclass(frozen=True)
+class Job:
+    run: Callable[[AppContext, Callable[[], datetime]], str]
+    every_seconds: int
+    description: str
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def drain_outbox(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    drainer = Drainer(ctx.sessions, build_senders(ctx), worker_id(), clock)
+    return str(drainer.drain())
+
+
+JOBS: dict[str, Job] = {
+    "outbox": Job(drain_outbox, 5, "send what is due in the outbox"),
+}

@@ -1,0 +1,195 @@
+"""A local stand-in for the Slack Web API on 127.0.0.1: answers like Slack, records every call, and can be
+told to fail (429 with Retry-After, 5xx, slow answers, going away) so tests see what the bot really sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+
+
+@dataclass
+class Fault:
+    status: int = 200
+    error: str | None = None
+    retry_after: int | None = None
+    delay: float = 0.0
+    apply_then_fail: bool = False  # do the work (e.g. post the message) and then answer slowly or badly
+
+
+@dataclass
+class SlackDouble:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" object
+    calls: list[Call] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
+    views: list[dict[str, Any]] = field(default_factory=list)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
+    latency: float = 0.0  # every answer takes this long (a slow but healthy Slack)
+    clock: Callable[[], float] = time.time  # message timestamps, like Slack's "ts" (tests may fake it)
+    _ts: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: web.AppRunner | None = None
+    port: int = 0
+
+    # -- control -----------------------------------------------------------------------------------
+    def start(self) -> SlackDouble:
+        ready = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            app = web.Application()
+            app.router.add_post("/api/{method}", self._handle)
+            app.router.add_get("/api/{method}", self._handle)
+            app.router.add_post("/respond/{token}", self._respond)
+            self._runner = web.AppRunner(app)
+            self._loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            self._loop.run_until_complete(site.start())
+            self.port = self._runner.addresses[0][1]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._runner:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def fail(self, method: str, *faults: Fault) -> None:
+        with self._lock:
+            self.faults.setdefault(method, []).extend(faults)
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def posted(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.messages)
+
+    def wait_for(self, predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return False
+
+    # -- server ------------------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        body = await request.read()
+        if body:
+            if request.content_type == "application/json":
+                args.update(json.loads(body))
+            else:
+                args.update(dict(parse_qsl(body.decode())))
+        for key in ("blocks", "metadata", "view", "attachments"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ") if auth else args.get("token")
+        with self._lock:
+            self.calls.append(Call(method, args, token))
+            queue = self.faults.get(method) or []
+            fault = queue.pop(0) if queue else None
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if fault and not fault.apply_then_fail:
+            return await self._fault(fault)
+        result = self._answer(method, args)
+        if fault:
+            return await self._fault(fault)
+        return web.json_response(result)
+
+    async def _fault(self, fault: Fault) -> web.Response:
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+        if fault.status == 429:
+            return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=headers)
+        if fault.status >= 500:
+            return web.Response(status=fault.status, text="upstream trouble")
+        return web.json_response({"ok": False, "error": fault.error or "fatal_error"}, headers=headers)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if method == "auth.test":
+                return {"ok": True, "team_id": "T0TEST", "user_id": "UBOT", "bot_id": "BBOT", "team": "Test"}
+            if method == "conversations.open":
+                user = str(args.get("users", "")).split(",")[0]
+                return {"ok": True, "channel": {"id": f"D{user}"}}
+            if method in ("chat.postMessage", "chat.postEphemeral"):
+                self._ts = max(self._ts + 0.000001, self.clock())
+                message = {
+                    "ts": f"{self._ts:.6f}",
+                    "channel": args.get("channel"),
+                    "text": args.get("text"),
+                    "blocks": args.get("blocks"),
+                    "thread_ts": args.get("thread_ts"),
+                    "metadata": args.get("metadata"),
+                    "user": args.get("user"),
+                    "method": method,
+                }
+                self.messages.append(message)
+                return {"ok": True, "channel": args.get("channel"), "ts": message["ts"], "message": message}
+            if method == "conversations.history":
+                oldest = float(args.get("oldest", 0) or 0)
+                found = [
+                    m
+                    for m in self.messages
+                    if m["channel"] == args.get("channel") and float(m["ts"]) > oldest
+                ]
+                return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+            if method == "users.info":
+                user = self.users.get(str(args.get("user")))
+                return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+            if method == "users.lookupByEmail":
+                match = next(
+                    (
+                        u
+                        for u in self.users.values()
+                        if u.get("profile", {}).get("email") == args.get("email")
+                    ),
+                    None,
+                )
+                return {"ok": True, "user": match} if match else {"ok": False, "error": "users_not_found"}
+            if method in ("views.publish", "views.open", "views.update", "views.push"):
+                self.views.append({"method": method, **args})
+                return {"ok": True, "view": {"id": f"V{len(self.views)}", **(args.get("view") or {})}}
+            return {"ok": True}
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        with self._lock:
+            self.responses.append({"token": request.match_info["token"], **payload})
+        return web.Response(text="ok")

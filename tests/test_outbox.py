@@ -1,0 +1,306 @@
+"""Proactive messages go through the durable outbox: each arrives once, on time, and never in quiet hours,
+whatever Slack answers (429, 5xx, slow, gone) and whenever a drainer dies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import outbox
+from bot.channels.slack_outbound import SlackSender
+from bot.delivery import Drainer, DrainPolicy
+from bot.messages import Button, Reply, Section
+from bot.models import OutboxMessage, OutboxStatus, Person, Platform
+from bot.people import get_or_create_workspace
+from tests.conftest import FIXED_NOW
+from tests.doubles.slack_api import Fault, SlackDouble
+
+REPLY = Reply(
+    text="Coaching nudge",
+    header="3 reps are due for coaching",
+    sections=(Section("- Riley Chen: Acme Corp skipped the Discovery gate", "Due this week"),),
+    buttons=(Button("Log coaching", "coaching.log", "42"),),
+)
+
+
+class FakeTime:
+    """A clock that only moves when the drainer sleeps (rate limits) or the test says so."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += timedelta(seconds=seconds)
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def slack():
+    double = SlackDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def team(ctx):
+    """A Slack workspace with a manager in Chicago (FIXED_NOW is Monday 09:00 there)."""
+    with ctx.sessions.begin() as db:
+        workspace = get_or_create_workspace(db, Platform.SLACK, "T0TEST", "Test team")
+        people = [
+            Person(
+                workspace_id=workspace.id,
+                email=f"m{i}@example.com",
+                name=f"Manager {i}",
+                role="manager",
+                slack_user_id=f"U{i:03d}",
+                timezone="America/Chicago",
+                preferences={},
+            )
+            for i in range(3)
+        ]
+        db.add_all(people)
+        db.flush()
+        return workspace.id, [p.id for p in people]
+
+
+def make_drainer(ctx, slack, clock, **policy) -> Drainer:
+    slack.clock = lambda: clock().timestamp()
+    sender = SlackSender(lambda _ws: "xoxb-test", slack.url, timeout=0.5)
+    return Drainer(
+        ctx.sessions,
+        {Platform.SLACK: sender},
+        "test-worker",
+        clock,
+        DrainPolicy(**{"base_backoff": 1.0, **policy}),
+        sleep=clock.sleep,
+    )
+
+
+def put(ctx, team, key: str, person_index: int = 0, now: datetime = FIXED_NOW, **kwargs) -> bool:
+    workspace_id, people = team
+    with ctx.sessions.begin() as db:
+        return outbox.enqueue(
+            db,
+            key=key,
+            kind="nudge",
+            workspace_id=workspace_id,
+            platform=Platform.SLACK,
+            reply=REPLY,
+            now=now,
+            person_id=people[person_index],
+            **kwargs,
+        )
+
+
+def rows(ctx) -> list[OutboxMessage]:
+    with ctx.sessions() as db:
+        return list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def keys_posted(slack) -> list[str]:
+    return [
+        m["metadata"]["event_payload"]["outbox_key"]
+        for m in slack.posted()
+        if m["method"] == "chat.postMessage"
+    ]
+
+
+def test_enqueue_is_idempotent(ctx, team):
+    assert put(ctx, team, "nudge:1:2026-W48") is True
+    assert put(ctx, team, "nudge:1:2026-W48") is False
+    with ctx.sessions() as db:
+        assert db.scalar(select(func.count(OutboxMessage.id))) == 1
+
+
+def test_a_message_is_sent_as_a_dm_with_blocks_and_its_key(ctx, team, slack):
+    put(ctx, team, "nudge:1:2026-W48")
+    report = make_drainer(ctx, slack, FakeTime(FIXED_NOW)).drain()
+    assert (report.sent, report.retried, report.dead) == (1, 0, 0)
+    assert slack.calls_to("conversations.open")[0].args["users"] == "U000"
+    (posted,) = slack.posted()
+    assert posted["channel"] == "DU000"
+    assert posted["text"] == "Coaching nudge"
+    assert (
+        posted["blocks"][0]
+        == {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "3 reps are due for coaching", "emoji": True},
+        }
+        or posted["blocks"][0]["type"] == "header"
+    )
+    assert any(b["type"] == "actions" for b in posted["blocks"])
+    assert slack.calls_to("chat.postMessage")[0].token == "xoxb-test"
+    (row,) = rows(ctx)
+    assert (row.status, row.platform_message_id, row.target) == (
+        OutboxStatus.SENT,
+        posted["ts"],
+        {"channel": "DU000"},
+    )
+    assert make_drainer(ctx, slack, FakeTime(FIXED_NOW)).drain().sent == 0  # nothing sent twice
+
+
+def test_429_waits_for_retry_after_then_sends_once(ctx, team, slack):
+    put(ctx, team, "a")
+    put(ctx, team, "b", person_index=1)
+    slack.fail("chat.postMessage", Fault(status=429, retry_after=7))
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    first = drainer.drain()
+    assert (first.sent, first.retried, first.deferred) == (0, 1, 1)  # the workspace pauses: b waits too
+    assert {r.next_attempt_at for r in rows(ctx)} == {FIXED_NOW + timedelta(seconds=7)}
+    clock.advance(seconds=3)
+    assert drainer.drain().sent == 0  # still inside Retry-After
+    clock.advance(seconds=5)
+    assert drainer.drain().sent == 2
+    assert sorted(keys_posted(slack)) == ["a", "b"]
+
+
+def test_server_errors_back_off_and_retry(ctx, team, slack):
+    put(ctx, team, "a")
+    slack.fail("chat.postMessage", Fault(status=500), Fault(status=503))
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    assert drainer.drain().retried == 1
+    (row,) = rows(ctx)
+    assert row.attempts == 1 and "500" in row.last_error
+    assert timedelta(seconds=0.5) <= row.next_attempt_at - FIXED_NOW <= timedelta(seconds=1.5)
+    clock.advance(seconds=2)
+    assert drainer.drain().retried == 1
+    clock.advance(seconds=5)
+    assert drainer.drain().sent == 1
+    assert keys_posted(slack) == ["a"]
+
+
+def test_a_message_slack_accepted_before_failing_is_not_posted_again(ctx, team, slack):
+    """Slack posted it, then answered 500 (or too slowly): the retry finds it by its key instead of re-posting."""
+    put(ctx, team, "slow")
+    put(ctx, team, "broken", person_index=1)
+    slack.fail(
+        "chat.postMessage", Fault(delay=1.5, apply_then_fail=True), Fault(status=500, apply_then_fail=True)
+    )
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    assert drainer.drain().retried == 2
+    clock.advance(seconds=60)
+    assert drainer.drain().sent == 2
+    assert sorted(keys_posted(slack)) == ["broken", "slow"]
+    assert all(r.status == OutboxStatus.SENT and r.platform_message_id for r in rows(ctx))
+
+
+def test_connection_refused_is_retried_until_slack_is_back(ctx, team, slack):
+    put(ctx, team, "a")
+    port = slack.port
+    slack.stop()
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    report = drainer.drain()
+    assert report.retried == 1 and "network" in rows(ctx)[0].last_error
+    revived = SlackDouble(port=port).start()
+    try:
+        clock.advance(minutes=5)
+        assert drainer.drain().sent == 1
+        assert keys_posted(revived) == ["a"]
+    finally:
+        revived.stop()
+        slack.start()
+
+
+def test_permanent_errors_dead_letter_at_once_and_can_be_retried(ctx, team, slack):
+    put(ctx, team, "a")
+    slack.fail("chat.postMessage", Fault(error="channel_not_found"))
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    assert drainer.drain().dead == 1
+    with ctx.sessions() as db:
+        report = outbox.status(db)
+    text = report.render(clock.now)
+    assert (
+        "dead 1" in text
+        and "#1 nudge to m0@example.com (a): 0 attempts, last error: Slack error: channel_not_found" in text
+    )
+    with ctx.sessions.begin() as db:
+        assert outbox.retry_dead(db, clock.now) == 1
+    assert drainer.drain().sent == 1
+
+
+def test_after_max_attempts_a_message_is_dead_not_dropped(ctx, team, slack):
+    put(ctx, team, "a")
+    slack.fail("chat.postMessage", *[Fault(status=500)] * 3)
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock, max_attempts=3)
+    for _ in range(3):
+        drainer.drain()
+        clock.advance(hours=1)
+    (row,) = rows(ctx)
+    assert (row.status, row.attempts) == (OutboxStatus.DEAD, 3)
+    assert keys_posted(slack) == []
+
+
+def test_quiet_hours_hold_a_message_until_morning(ctx, team, slack):
+    # 03:00 in Chicago on a Tuesday: inside the default quiet hours 19:00-08:00.
+    night = datetime.fromisoformat("2026-11-24T09:00:00+00:00")
+    put(ctx, team, "a", now=night)
+    clock = FakeTime(night)
+    drainer = make_drainer(ctx, slack, clock)
+    assert drainer.drain().deferred == 1
+    assert rows(ctx)[0].next_attempt_at == datetime.fromisoformat("2026-11-24T14:00:00+00:00")  # 08:00 CST
+    clock.now = datetime.fromisoformat("2026-11-24T14:00:00+00:00")
+    assert drainer.drain().sent == 1
+
+
+def test_weekend_messages_wait_for_monday(ctx, team, slack):
+    saturday_noon_chicago = datetime.fromisoformat("2026-11-28T18:00:00+00:00")
+    put(ctx, team, "a", now=saturday_noon_chicago)
+    make_drainer(ctx, slack, FakeTime(saturday_noon_chicago)).drain()
+    assert rows(ctx)[0].next_attempt_at == datetime.fromisoformat("2026-11-30T14:00:00+00:00")
+
+
+def test_one_message_per_second_per_channel(ctx, team, slack):
+    for i in range(3):
+        put(ctx, team, f"same-channel-{i}")
+    put(ctx, team, "other-channel", person_index=1)
+    clock = FakeTime(FIXED_NOW)
+    report = make_drainer(ctx, slack, clock).drain()
+    assert report.sent == 4
+    assert clock.slept == [1.0, 1.0]  # the other channel did not wait
+
+
+def test_a_drainer_that_died_mid_send_is_reconciled(ctx, team, slack):
+    """Two rows stuck in `sending` by a dead drainer: one reached Slack, one did not."""
+    put(ctx, team, "delivered")
+    put(ctx, team, "lost", person_index=1)
+    stale = FIXED_NOW - timedelta(minutes=10)
+    with ctx.sessions.begin() as db:
+        for row in db.scalars(select(OutboxMessage)):
+            row.status, row.claimed_by, row.claimed_at = OutboxStatus.SENDING, "dead-worker", stale
+            row.target = {"channel": f"DU00{0 if row.idempotency_key == 'delivered' else 1}"}
+            row.created_at = stale
+    drainer = make_drainer(ctx, slack, FakeTime(FIXED_NOW))
+    SlackSender(lambda _ws: "xoxb-test", slack.url).send(rows(ctx)[0], REPLY)  # it had reached Slack
+    report = drainer.drain()
+    assert report.reconciled == 2 and report.sent == 1
+    assert sorted(keys_posted(slack)) == ["delivered", "lost"]
+    assert all(r.status == OutboxStatus.SENT for r in rows(ctx))
+
+
+def test_a_fresh_claim_by_a_live_drainer_is_left_alone(ctx, team, slack):
+    put(ctx, team, "a")
+    with ctx.sessions.begin() as db:
+        row = db.scalar(select(OutboxMessage))
+        row.status, row.claimed_by, row.claimed_at = (
+            OutboxStatus.SENDING,
+            "live-worker",
+            FIXED_NOW - timedelta(seconds=20),
+        )
+    report = make_drainer(ctx, slack, FakeTime(FIXED_NOW)).drain()
+    assert (report.reconciled, report.sent) == (0, 0)
+    assert keys_posted(slack) == []
