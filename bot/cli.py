@@ -152,6 +152,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_socket(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.channels.slack import SlackChannel, SlackNotConfigured
+
+    ctx = load_context()
+    if not ctx.settings.slack_app_token:
+        raise CliError(
+            "Socket Mode needs SLACK_APP_TOKEN (an app-level token with connections:write, starting xapp-)"
+        )
+    ensure_schema(ctx)
+    try:
+        channel = SlackChannel(ctx)
+    except SlackNotConfigured as exc:
+        raise CliError(f"Slack is not configured: {exc}") from exc
+    log.info("connecting to Slack over Socket Mode")
+    try:
+        asyncio.run(channel.socket_mode())
+    finally:
+        ctx.close()
+    return 0
+
+
 def cmd_check_playbooks(args: argparse.Namespace) -> int:
     from playbooks.loader import check_folder
 
@@ -240,6 +263,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 COMMANDS = {
     "chat": cmd_chat,
     "serve": cmd_serve,
+    "socket": cmd_socket,
     "check-playbooks": cmd_check_playbooks,
     "import": cmd_import,
     "db": cmd_db,

@@ -30,6 +30,7 @@ class Request:
     text: str = ""
     click: Click | None = None
     channel_id: str | None = None  # the conversation it came from (a linked channel resolves "this deal")
+    shared: bool = False  # said in a channel or group others read, not a direct message
 
 
 @dataclass(frozen=True)

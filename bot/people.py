@@ -10,16 +10,25 @@ from bot.models import Person, Platform, Workspace
 LOCAL_WORKSPACE = (Platform.LOCAL, "local")
 
 
-def get_or_create_workspace(db: Session, platform: Platform, external_id: str, name: str = "") -> Workspace:
+def get_or_create_workspace(
+    db: Session, platform: Platform, external_id: str, name: str = "", enterprise_id: str | None = None
+) -> Workspace:
+    """The workspace for a Slack team / Teams tenant, created on first contact (Enterprise Grid id kept)."""
     workspace = db.scalar(
         select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
     )
     if workspace is None:
         workspace = Workspace(
-            platform=platform, external_id=external_id, name=name or external_id, settings={}
+            platform=platform,
+            external_id=external_id,
+            name=name or external_id,
+            settings={},
+            enterprise_id=enterprise_id,
         )
         db.add(workspace)
         db.flush()
+    elif enterprise_id and workspace.enterprise_id != enterprise_id:
+        workspace.enterprise_id = enterprise_id
     return workspace
 
 
@@ -42,3 +51,35 @@ def person_by_email(db: Session, workspace: Workspace, email: str) -> Person | N
             Person.workspace_id == workspace.id, func.lower(Person.email) == email.strip().lower()
         )
     )
+
+
+PLATFORM_ID_COLUMN = {Platform.SLACK: Person.slack_user_id, Platform.TEAMS: Person.teams_user_id}
+
+
+def match_platform_person(
+    db: Session, workspace: Workspace, platform: Platform, user_id: str, profile: dict[str, str | None] | None
+) -> Person | None:
+    """The person behind a chat user: by platform id; else (given their profile) by email, else a new rep.
+
+    People imported from CSV are matched on first contact by email and keep their role and manager; the
+    platform's time zone fills in a person still on the default (UTC).
+    """
+    column = PLATFORM_ID_COLUMN[platform]
+    person = db.scalar(select(Person).where(Person.workspace_id == workspace.id, column == user_id))
+    if person is not None or profile is None:
+        return person
+    email = profile.get("email")
+    person = person_by_email(db, workspace, email) if email else None
+    if person is None:
+        person = Person(
+            workspace_id=workspace.id,
+            email=email or f"{user_id.lower()}@{platform.value}.invalid",
+            name=profile.get("name") or "Unknown",
+            preferences={},
+        )
+        db.add(person)
+    setattr(person, column.key, user_id)
+    if profile.get("timezone") and person.timezone in (None, "", "UTC"):
+        person.timezone = profile["timezone"]
+    db.flush()
+    return person

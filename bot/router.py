@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Person, Workspace
-from handlers import deals, help, playbook
+from handlers import deals, help, home, playbook
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,13 @@ UTTERANCES: tuple[Route, ...] = (
         r"(?:help|\?|commands|menu|start|hi|hello|hey|what can you do|how do(?:es)? (?:this|you) work)(?: me)?",
         lambda t, m: help.show_help(t),
     ),
+    _r("home", r"(?:home|overview|dashboard|my home)", lambda t, m: home.show(t)),
+    _r(
+        "link",
+        r"link (?:this )?(?:channel|chat|conversation) (?:to|with) (?P<deal>.+)",
+        lambda t, m: deals.link_channel(t, m["deal"]),
+    ),
+    _r("unlink", r"unlink (?:this )?(?:channel|chat|conversation)", lambda t, m: deals.unlink_channel(t)),
     _r(
         "my-deals",
         r"(?:show |list )?(?:my |all my )?(?:open )?(?:deals|pipeline|opportunities|opps)",
@@ -116,6 +123,8 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "deal.move-pick": deals.move_picked,
     "deals.page": deals.page_clicked,
     "stage.show": playbook.stage_clicked,
+    "channel.link": deals.link_clicked,
+    "home.show": home.show,
 }
 
 

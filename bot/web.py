@@ -1,13 +1,16 @@
-"""The aiohttp web app (`python -m bot serve`): health now; the Slack and Teams endpoints mount here."""
+"""The aiohttp web app (`python -m bot serve`): /healthz, and the Slack and Teams endpoints when configured."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiohttp import web
 
 from bot import db
 from bot.context import AppContext
+
+log = logging.getLogger(__name__)
 
 CONTEXT_KEY: web.AppKey[AppContext] = web.AppKey("context", AppContext)
 
@@ -16,7 +19,33 @@ def create_app(ctx: AppContext) -> web.Application:
     app = web.Application()
     app[CONTEXT_KEY] = ctx
     app.router.add_get("/healthz", healthz)
+    _mount_slack(app, ctx)
     return app
+
+
+def _mount_slack(app: web.Application, ctx: AppContext) -> None:
+    from bot.channels.slack import SlackChannel, SlackNotConfigured
+
+    try:
+        slack = SlackChannel(ctx)
+    except SlackNotConfigured as exc:
+        log.info("Slack endpoint off: %s", exc)
+        app.router.add_post(
+            "/slack/events", _not_configured(f"Slack is not configured on this server: {exc}")
+        )
+        return
+    app.router.add_routes(slack.routes())
+    log.info(
+        "Slack endpoint on at POST /slack/events%s",
+        " with OAuth install at /slack/install" if slack.app.oauth_flow else "",
+    )
+
+
+def _not_configured(message: str):  # type: ignore[no-untyped-def]
+    async def answer(_request: web.Request) -> web.Response:
+        return web.json_response({"error": message}, status=503)
+
+    return answer
 
 
 async def healthz(request: web.Request) -> web.Response:

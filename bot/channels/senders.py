@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from bot.channels.console import LocalSender
+from bot.channels.slack_install import token_lookup
 from bot.channels.slack_outbound import SlackSender
 from bot.context import AppContext
 from bot.delivery import Sender
@@ -15,6 +16,5 @@ from bot.models import Platform
 def build_senders(ctx: AppContext, local_stream: TextIO = sys.stdout) -> dict[Platform, Sender]:
     senders: dict[Platform, Sender] = {Platform.LOCAL: LocalSender(local_stream)}
     if ctx.settings.slack_bot_token or ctx.settings.slack_client_id:
-        token = ctx.settings.slack_bot_token
-        senders[Platform.SLACK] = SlackSender(lambda _workspace_id: token, ctx.settings.slack_api_url)
+        senders[Platform.SLACK] = SlackSender(token_lookup(ctx), ctx.settings.slack_api_url)
     return senders

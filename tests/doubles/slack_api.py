@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.doubles.server import BackgroundServer
+
 
 @dataclass
 class Call:
@@ -44,40 +46,23 @@ class SlackDouble:
     clock: Callable[[], float] = time.time  # message timestamps, like Slack's "ts" (tests may fake it)
     _ts: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
+    _server: BackgroundServer | None = None
     port: int = 0
 
     # -- control -----------------------------------------------------------------------------------
     def start(self) -> SlackDouble:
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            app = web.Application()
-            app.router.add_post("/api/{method}", self._handle)
-            app.router.add_get("/api/{method}", self._handle)
-            app.router.add_post("/respond/{token}", self._respond)
-            self._runner = web.AppRunner(app)
-            self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-            self._loop.run_until_complete(site.start())
-            self.port = self._runner.addresses[0][1]
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)
+        app.router.add_post("/respond/{token}", self._respond)
+        self._server = BackgroundServer(app, self.port).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = None
+        if self._server:
+            self._server.stop()
+            self._server = None
 
     @property
     def url(self) -> str:
@@ -143,6 +128,19 @@ class SlackDouble:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
+            if method == "oauth.v2.access":
+                return {
+                    "ok": True,
+                    "app_id": "A0APP",
+                    "authed_user": {"id": "UINSTALLER"},
+                    "scope": "chat:write,commands",
+                    "token_type": "bot",
+                    "access_token": f"xoxb-installed-{args.get('code')}",
+                    "bot_user_id": "UBOT",
+                    "team": {"id": "T0NEW", "name": "New Co"},
+                    "enterprise": None,
+                    "is_enterprise_install": False,
+                }
             if method == "auth.test":
                 return {"ok": True, "team_id": "T0TEST", "user_id": "UBOT", "bot_id": "BBOT", "team": "Test"}
             if method == "conversations.open":

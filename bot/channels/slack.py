@@ -1,0 +1,314 @@
+"""The Slack channel: a slack-bolt AsyncApp behind POST /slack/events (and /slack/install for OAuth).
+
+Bolt verifies every request's signature (bad, missing or older than five minutes: 401) and acks within
+Slack's three seconds; answering happens after the ack, off the event loop, through the neutral router.
+Slack ids are turned into our workspace and person here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
+
+from bot.channels.slack_blocks import click_from_action, to_messages
+from bot.channels.slack_install import (
+    AsyncInstallationStoreAdapter,
+    AsyncStateStoreAdapter,
+    installation_store,
+    state_store,
+)
+from bot.context import AppContext
+from bot.messages import Button, Click, Reply, Request
+from bot.models import Platform, ProcessedEvent
+from bot.people import get_or_create_workspace, match_platform_person
+from bot.router import handle
+from handlers import home
+
+log = logging.getLogger(__name__)
+
+BOT_SCOPES = [
+    "app_mentions:read",
+    "chat:write",
+    "commands",
+    "im:history",
+    "im:read",
+    "im:write",
+    "users:read",
+    "users:read.email",
+    "metadata.message:read",
+]
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+SHARE_ACTION = "slack.share"
+HOME_BLOCK_LIMIT = 100
+
+
+class SlackNotConfigured(Exception):
+    """SLACK_SIGNING_SECRET (and a token or OAuth client) are needed to serve Slack."""
+
+
+@dataclass(frozen=True)
+class Who:
+    workspace_id: int
+    person_id: int
+
+
+class SlackChannel:
+    """Owns the Bolt app; `routes()` mounts it in our aiohttp app, `socket_mode()` runs it over a websocket."""
+
+    def __init__(self, ctx: AppContext):
+        settings = ctx.settings
+        if not settings.slack_signing_secret and not settings.slack_app_token:
+            raise SlackNotConfigured("set SLACK_SIGNING_SECRET to serve Slack")
+        if not settings.slack_bot_token and not settings.slack_client_id:
+            raise SlackNotConfigured(
+                "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth install)"
+            )
+        self.ctx = ctx
+        api = settings.slack_api_url
+        if settings.slack_bot_token:
+            self.app = AsyncApp(
+                signing_secret=settings.slack_signing_secret or "socket-mode",
+                client=AsyncWebClient(token=settings.slack_bot_token, base_url=api),
+                ignoring_self_events_enabled=True,
+            )
+        else:
+            store = AsyncInstallationStoreAdapter(
+                installation_store(ctx.engine, settings.slack_client_id or "")
+            )
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=BOT_SCOPES,
+                installation_store=store,
+                state_store=AsyncStateStoreAdapter(state_store(ctx.engine)),
+                install_path="/slack/install",
+                redirect_uri_path="/slack/oauth_redirect",
+            )
+            self.app = AsyncApp(
+                signing_secret=settings.slack_signing_secret or "socket-mode",
+                client=AsyncWebClient(base_url=api),
+                installation_store=store,
+                oauth_flow=AsyncOAuthFlow(client=AsyncWebClient(base_url=api), settings=oauth),
+            )
+        self._register()
+
+    # -- mounting ----------------------------------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        routes = [web.post("/slack/events", self._dispatch)]
+        flow = self.app.oauth_flow
+        if flow is not None:
+            routes += [
+                web.get(flow.install_path, self._install),
+                web.get(flow.redirect_uri_path, self._oauth_redirect),
+            ]
+        return routes
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    async def _install(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(
+            await self.app.oauth_flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def _oauth_redirect(self, request: web.Request) -> web.Response:
+        return await to_aiohttp_response(
+            await self.app.oauth_flow.handle_callback(await to_bolt_request(request))
+        )
+
+    async def socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+        await AsyncSocketModeHandler(self.app, self.ctx.settings.slack_app_token).start_async()
+
+    # -- listeners ---------------------------------------------------------------------------------
+    def _register(self) -> None:
+        app = self.app
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.event("app_home_opened")(self._on_home)
+        app.command("/playbook")(self._on_command)
+        app.action(re.compile(r"^bot:\d+$"))(self._on_click)
+        app.error(self._on_error)
+
+    async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if not await self._first_delivery(body):
+            return
+        text = MENTION.sub("", event.get("text", "")).strip()
+        who = await self._who(body, event.get("user", ""), client)
+        reply = await self._answer(
+            Request(who.workspace_id, who.person_id, text=text, channel_id=event.get("channel"), shared=True)
+        )
+        await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Only direct messages from people: no edits, deletions, joins, bot posts or our own messages.
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        if not await self._first_delivery(body):
+            return
+        who = await self._who(body, event.get("user", ""), client)
+        reply = await self._answer(
+            Request(
+                who.workspace_id, who.person_id, text=event.get("text", ""), channel_id=event.get("channel")
+            )
+        )
+        await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))
+
+    async def _on_command(
+        self, ack, command: dict[str, Any], body: dict[str, Any], respond, client: AsyncWebClient
+    ) -> None:  # type: ignore[no-untyped-def]
+        await ack()
+        text = command.get("text", "").strip()
+        who = await self._who(body, command.get("user_id", ""), client)
+        in_channel = not str(command.get("channel_id", "")).startswith("D")
+        reply = await self._answer(
+            Request(
+                who.workspace_id,
+                who.person_id,
+                text=text,
+                channel_id=command.get("channel_id"),
+                shared=in_channel,
+            )
+        )
+        if in_channel and reply.kind == "answer" and text:
+            reply = reply.with_buttons(Button("Share in channel", SHARE_ACTION, text[:1900]))
+        for payload in to_messages(reply):
+            await respond(response_type="ephemeral", replace_original=False, **payload)
+
+    async def _on_click(
+        self, ack, action: dict[str, Any], body: dict[str, Any], respond, client: AsyncWebClient
+    ) -> None:  # type: ignore[no-untyped-def]
+        await ack()
+        click = click_from_action(action)
+        if click is None:
+            return
+        user = body.get("user", {}).get("id", "")
+        who = await self._who(body, user, client)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        if click.action == SHARE_ACTION:
+            reply = await self._answer(
+                Request(who.workspace_id, who.person_id, text=click.value, channel_id=channel, shared=True)
+            )
+            for payload in to_messages(reply):
+                await respond(
+                    response_type="in_channel", replace_original=False, delete_original=True, **payload
+                )
+            return
+        reply = await self._answer(
+            Request(
+                who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
+            )
+        )
+        if channel and channel.startswith("D"):
+            await self._post(client, channel, reply)  # in a DM the answer belongs in the conversation
+        elif body.get("response_url"):
+            for payload in to_messages(reply):
+                await respond(response_type="ephemeral", replace_original=False, **payload)
+        else:  # a button on the App Home: answer in the DM
+            await self._post(client, user, reply)
+
+    async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        who = await self._who(body, event.get("user", ""), client)
+        reply = await asyncio.to_thread(home.build, self.ctx, who.workspace_id, who.person_id)
+        blocks = [block for payload in to_messages(reply) for block in payload["blocks"]][:HOME_BLOCK_LIMIT]
+        await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": blocks})
+
+    async def _on_error(self, error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Anything that failed outside the router: log it with a reference, and tell the person."""
+        reference = uuid.uuid4().hex[:8]
+        log.error("slack error %s for %s", reference, body.get("type"), exc_info=error)
+        event = body.get("event") or {}
+        where = event.get("channel") or (body.get("channel") or {}).get("id") or body.get("channel_id")
+        user = event.get("user") or (body.get("user") or {}).get("id") or body.get("user_id")
+        if not where and not user:
+            return
+        apology = self.ctx.renderer.render("error.j2", kind="error", reference=reference)
+        try:
+            await self._post(
+                client, where or user, apology, thread_ts=event.get("thread_ts") or event.get("ts")
+            )
+        except Exception:  # noqa: BLE001 - Slack itself may be what failed
+            log.warning("could not tell the user about error %s", reference, exc_info=True)
+
+    # -- helpers -----------------------------------------------------------------------------------
+    async def _answer(self, request: Request) -> Reply:
+        return await asyncio.to_thread(handle, self.ctx, request)
+
+    async def _post(
+        self, client: AsyncWebClient, channel: str, reply: Reply, thread_ts: str | None = None
+    ) -> None:
+        for payload in to_messages(reply):
+            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload)
+
+    async def _first_delivery(self, body: dict[str, Any]) -> bool:
+        """False for a retried delivery of an event we already handled (Slack retries on slow acks)."""
+        event_id = body.get("event_id")
+        if not event_id:
+            return True
+        return await asyncio.to_thread(self._remember, f"slack:{event_id}")
+
+    def _remember(self, key: str) -> bool:
+        with self.ctx.sessions() as db:
+            db.add(ProcessedEvent(key=key))
+            try:
+                db.commit()
+                return True
+            except IntegrityError:
+                return False
+
+    async def _who(self, body: dict[str, Any], user_id: str, client: AsyncWebClient) -> Who:
+        """Our workspace and person for a Slack team and user; unknown users are looked up and added."""
+        team_id, enterprise_id = _team_of(body)
+        found = await asyncio.to_thread(self._lookup, team_id, enterprise_id, user_id, None)
+        if found.person_id:
+            return found
+        profile = (await client.users_info(user=user_id)).get("user") or {}
+        return await asyncio.to_thread(self._lookup, team_id, enterprise_id, user_id, profile)
+
+    def _lookup(
+        self, team_id: str, enterprise_id: str | None, user_id: str, profile: dict[str, Any] | None
+    ) -> Who:
+        with self.ctx.sessions.begin() as db:
+            workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
+            person = match_platform_person(
+                db, workspace, Platform.SLACK, user_id, _profile_fields(profile) if profile else None
+            )
+            return Who(workspace.id, person.id if person else 0)
+
+
+def _team_of(body: dict[str, Any]) -> tuple[str, str | None]:
+    team = (
+        body.get("team_id")
+        or (body.get("team") or {}).get("id")
+        or (body.get("user") or {}).get("team_id")
+        or ""
+    )
+    enterprise = body.get("enterprise_id") or (body.get("enterprise") or {}).get("id")
+    authorizations = body.get("authorizations") or []
+    if not team and authorizations:
+        team = authorizations[0].get("team_id") or ""
+    return team, enterprise
+
+
+def _profile_fields(user: dict[str, Any]) -> dict[str, str | None]:
+    profile = user.get("profile") or {}
+    return {
+        "email": (profile.get("email") or "").lower() or None,
+        "name": profile.get("real_name") or user.get("real_name") or user.get("name") or "Slack user",
+        "timezone": user.get("tz"),
+    }

@@ -1,0 +1,117 @@
+"""Slack installations (OAuth, many workspaces) in our database, through slack_sdk's SQLAlchemy stores.
+
+The stores are synchronous and share our engine; Bolt's AsyncApp wants async stores, so thin adapters
+run each call in a worker thread. Also: which bot token sends proactive messages to a workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from logging import Logger
+from typing import Any
+
+from slack_sdk.oauth.installation_store import Bot, Installation
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
+from sqlalchemy import Engine
+
+from bot.context import AppContext
+from bot.models import Workspace
+
+STATE_EXPIRY_SECONDS = 600
+
+
+def installation_store(engine: Engine, client_id: str) -> SQLAlchemyInstallationStore:
+    return SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+
+
+def state_store(engine: Engine):  # type: ignore[no-untyped-def]
+    from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+    return SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRY_SECONDS, engine=engine)
+
+
+class AsyncInstallationStoreAdapter(AsyncInstallationStore):
+    def __init__(self, store: SQLAlchemyInstallationStore):
+        self._store = store
+
+    @property
+    def logger(self) -> Logger:
+        return self._store.logger
+
+    async def async_save(self, installation: Installation) -> None:
+        await asyncio.to_thread(self._store.save, installation)
+
+    async def async_save_bot(self, bot: Bot) -> None:
+        await asyncio.to_thread(self._store.save_bot, bot)
+
+    async def async_find_bot(
+        self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
+    ) -> Bot | None:
+        return await asyncio.to_thread(
+            self._store.find_bot,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+
+    async def async_find_installation(
+        self,
+        *,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None = None,
+        is_enterprise_install: bool | None = False,
+    ) -> Installation | None:
+        return await asyncio.to_thread(
+            self._store.find_installation,
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            user_id=user_id,
+            is_enterprise_install=is_enterprise_install,
+        )
+
+    async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
+        await asyncio.to_thread(self._store.delete_bot, enterprise_id=enterprise_id, team_id=team_id)
+
+    async def async_delete_installation(
+        self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
+    ) -> None:
+        await asyncio.to_thread(
+            self._store.delete_installation, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
+        )
+
+
+class AsyncStateStoreAdapter(AsyncOAuthStateStore):
+    def __init__(self, store: Any):
+        self._store = store
+
+    @property
+    def logger(self) -> Logger:
+        return self._store.logger
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        return await asyncio.to_thread(self._store.issue, *args, **kwargs)
+
+    async def async_consume(self, state: str) -> bool:
+        return await asyncio.to_thread(self._store.consume, state)
+
+
+def token_lookup(ctx: AppContext) -> Callable[[int], str | None]:
+    """workspace id -> bot token: SLACK_BOT_TOKEN for a single workspace, else that workspace's installation."""
+    if ctx.settings.slack_bot_token:
+        token = ctx.settings.slack_bot_token
+        return lambda _workspace_id: token
+    store = installation_store(ctx.engine, ctx.settings.slack_client_id or "")
+
+    def find(workspace_id: int) -> str | None:
+        with ctx.sessions() as db:
+            workspace = db.get(Workspace, workspace_id)
+        if workspace is None:
+            return None
+        bot = store.find_bot(enterprise_id=workspace.enterprise_id, team_id=workspace.external_id)
+        return bot.bot_token if bot else None
+
+    return find

@@ -1,0 +1,492 @@
+"""Slack end to end: signed HTTP requests shaped like Slack's into the real web app, and a Slack Web API
+double on 127.0.0.1 recording what the bot sent back."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import select
+
+from bot.demo import load_if_empty
+from bot.models import Deal, Person, Platform
+from bot.people import get_or_create_workspace, person_by_email
+from bot.web import create_app
+from tests.doubles.server import BackgroundServer
+from tests.doubles.slack_api import SlackDouble
+
+SECRET = "test-signing-secret"
+TEAM = "T0TEST"
+RILEY = {
+    "id": "URILEY",
+    "team_id": TEAM,
+    "name": "riley",
+    "real_name": "Riley Chen",
+    "tz": "America/Chicago",
+    "profile": {"email": "rep@example.com", "real_name": "Riley Chen"},
+}
+SAM = {
+    "id": "USAM",
+    "team_id": TEAM,
+    "name": "sam",
+    "real_name": "Sam Ortiz",
+    "tz": "America/New_York",
+    "profile": {"email": "sam@example.com", "real_name": "Sam Ortiz"},
+}
+NEWBIE = {
+    "id": "UNEW",
+    "team_id": TEAM,
+    "name": "nia",
+    "real_name": "Nia New",
+    "tz": "Europe/Berlin",
+    "profile": {"email": "nia@example.com", "real_name": "Nia New"},
+}
+
+
+@pytest.fixture
+def slack():
+    double = SlackDouble(users={u["id"]: u for u in (RILEY, SAM, NEWBIE)}).start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def slack_ctx(ctx, slack):
+    """The demo team, imported into a Slack workspace; the app configured for one workspace."""
+    settings = ctx.settings.model_copy(
+        update={"slack_signing_secret": SECRET, "slack_bot_token": "xoxb-test", "slack_api_url": slack.url}
+    )
+    app_ctx = dataclasses.replace(ctx, settings=settings)
+    with ctx.sessions.begin() as db:
+        load_if_empty(db, get_or_create_workspace(db, Platform.SLACK, TEAM, "Test team"), ctx.playbooks)
+    return app_ctx
+
+
+@pytest.fixture
+def web(slack_ctx):
+    server = BackgroundServer(create_app(slack_ctx)).start()
+    yield server
+    server.stop()
+
+
+def signed_headers(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": signature}
+
+
+def post(
+    web, body: str, content_type: str, headers: dict[str, str] | None = None, sign: bool = True
+) -> tuple[int, str]:
+    all_headers = {"Content-Type": content_type, **(signed_headers(body) if sign else {}), **(headers or {})}
+
+    async def send() -> tuple[int, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"{web.url}/slack/events", data=body.encode(), headers=all_headers) as r,
+        ):
+            return r.status, await r.text()
+
+    return asyncio.run(send())
+
+
+_event_counter = iter(range(1, 10_000))
+
+
+def event(
+    web, inner: dict, *, team: str = TEAM, event_id: str | None = None, headers=None, sign=True
+) -> tuple[int, str]:
+    body = {
+        "token": "legacy-token",
+        "team_id": team,
+        "api_app_id": "A0APP",
+        "event": inner,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_counter):06d}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team,
+                "user_id": "UBOT",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+    return post(web, json.dumps(body), "application/json", headers, sign)
+
+
+def dm(text: str, user: str = "URILEY", **extra) -> dict:
+    ts = f"{time.time():.6f}"
+    return {
+        "type": "message",
+        "channel": f"D{user}",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": "im",
+        "client_msg_id": "4c5b7c24-0000-0000-0000-000000000000",
+        **extra,
+    }
+
+
+def mention(text: str, channel: str = "C0SALES", user: str = "URILEY", thread_ts: str | None = None) -> dict:
+    ts = f"{time.time():.6f}"
+    inner = {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@UBOT> {text}",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    if thread_ts:
+        inner["thread_ts"] = thread_ts
+    return inner
+
+
+def command(web, slack, text: str, user: str = "URILEY", channel: str = "C0SALES") -> tuple[int, str]:
+    form = {
+        "token": "legacy-token",
+        "team_id": TEAM,
+        "team_domain": "test",
+        "channel_id": channel,
+        "channel_name": "sales",
+        "user_id": user,
+        "user_name": "riley",
+        "command": "/playbook",
+        "text": text,
+        "api_app_id": "A0APP",
+        "is_enterprise_install": "false",
+        "response_url": f"http://127.0.0.1:{slack.port}/respond/cmd",
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+    }
+    return post(web, urlencode(form), "application/x-www-form-urlencoded")
+
+
+def click(web, slack, button: dict, channel: str = "DURILEY", user: str = "URILEY") -> tuple[int, str]:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "riley", "name": "riley", "team_id": TEAM},
+        "api_app_id": "A0APP",
+        "token": "legacy-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1700000000.000200",
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": "123.456.abc",
+        "team": {"id": TEAM, "domain": "test"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": "directmessage"},
+        "response_url": f"http://127.0.0.1:{slack.port}/respond/click",
+        "actions": [{**button, "block_id": "b1", "action_ts": f"{time.time():.6f}"}],
+    }
+    return post(web, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+
+def buttons_of(message: dict) -> list[dict]:
+    return [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+def header_of(message: dict) -> str | None:
+    return next((b["text"]["text"] for b in message["blocks"] if b["type"] == "header"), None)
+
+
+def chat_posts(slack) -> list[dict]:
+    return [m for m in slack.posted() if m["method"] == "chat.postMessage"]
+
+
+def wait_posts(slack, count: int) -> list[dict]:
+    assert slack.wait_for(lambda: len(chat_posts(slack)) >= count), chat_posts(slack)
+    return chat_posts(slack)
+
+
+# -- the plain-language questions, in a DM and as a mention -------------------------------------------
+
+
+def test_direct_message_answers_with_block_kit_and_links_the_slack_user(web, slack, ctx):
+    status, _ = event(web, dm("what's next for Acme?"))
+    assert status == 200
+    (reply,) = wait_posts(slack, 1)
+    assert reply["channel"] == "DURILEY" and reply["thread_ts"] is None
+    assert header_of(reply) == "Acme Corp: Discovery"
+    text = json.dumps(reply["blocks"])
+    assert "Exit criteria not yet confirmed (1 of 4 confirmed)" in text
+    assert "<https://example.com/enablement/discovery-call-guide|Discovery call guide>" in text
+    assert [b["text"]["text"] for b in buttons_of(reply)] == ["Move to Evaluation"]
+    assert slack.calls_to("chat.postMessage")[0].token == "xoxb-test"
+    with ctx.sessions() as db:  # the demo rep was matched by email, and got Slack's time zone
+        riley = db.scalar(select(Person).where(Person.slack_user_id == "URILEY"))
+        assert (riley.email, riley.timezone) == ("rep@example.com", "America/Chicago")
+
+
+def test_mention_in_a_channel_answers_in_the_thread(web, slack):
+    inner = mention("exit criteria for discovery")
+    event(web, inner)
+    (reply,) = wait_posts(slack, 1)
+    assert reply["channel"] == "C0SALES" and reply["thread_ts"] == inner["ts"]
+    assert header_of(reply) == "Discovery stage"
+
+
+def test_retried_delivery_gets_no_second_reply(web, slack):
+    inner = dm("help")
+    event(web, inner, event_id="Ev0RETRY")
+    wait_posts(slack, 1)
+    status, _ = event(
+        web,
+        inner,
+        event_id="Ev0RETRY",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert status == 200
+    time.sleep(0.5)
+    assert len(chat_posts(slack)) == 1
+
+
+def test_bot_messages_edits_and_other_subtypes_are_ignored(web, slack):
+    event(web, dm("help", subtype="message_changed"))
+    event(web, dm("help", bot_id="B0OTHER"))
+    event(web, {**dm("help"), "channel_type": "channel", "channel": "C0SALES"})
+    event(web, dm("help", subtype="bot_message"))
+    time.sleep(0.6)
+    assert chat_posts(slack) == []
+
+
+def test_unknown_slack_user_is_added_as_a_rep_with_their_time_zone(web, slack, ctx):
+    event(web, dm("my deals", user="UNEW"))
+    (reply,) = wait_posts(slack, 1)
+    assert "No open deals yet" in json.dumps(reply["blocks"])
+    with ctx.sessions() as db:
+        nia = db.scalar(select(Person).where(Person.slack_user_id == "UNEW"))
+        assert (nia.email, nia.name, nia.role.value, nia.timezone) == (
+            "nia@example.com",
+            "Nia New",
+            "rep",
+            "Europe/Berlin",
+        )
+
+
+def test_not_understood_gets_suggestions_not_silence(web, slack):
+    event(web, dm("asdf qwerty"))
+    (reply,) = wait_posts(slack, 1)
+    assert "didn't understand" in json.dumps(reply["blocks"])
+
+
+def test_a_handler_error_is_an_apology_with_a_reference(web, slack, monkeypatch, caplog):
+    from handlers import deals
+
+    def broken(turn, deal):  # noqa: ANN001
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(deals, "deal_card", broken)
+    event(web, dm("what's next for Acme?"))
+    (reply,) = wait_posts(slack, 1)
+    assert "something went wrong on my side" in reply["text"]
+    reference = json.dumps(reply["blocks"]).split("Reference: ")[1][:8]
+    assert any(reference in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+# -- slash command, buttons, sharing ------------------------------------------------------------------
+
+
+def test_slash_command_acks_fast_and_answers_privately_with_a_share_button(web, slack):
+    started = time.monotonic()
+    status, body = command(web, slack, "next Acme")
+    assert status == 200 and body == ""
+    assert time.monotonic() - started < 3
+    assert slack.wait_for(lambda: slack.responses)
+    (response,) = slack.responses
+    assert response["response_type"] == "ephemeral" and response["replace_original"] is False
+    assert header_of(response) == "Acme Corp: Discovery"
+    labels = [b["text"]["text"] for b in buttons_of(response)]
+    assert labels == ["Move to Evaluation", "Share in channel"]
+    share = buttons_of(response)[1]
+    click(web, slack, share, channel="C0SALES")
+    assert slack.wait_for(lambda: len(slack.responses) == 2)
+    shared = slack.responses[1]
+    assert shared["response_type"] == "in_channel" and header_of(shared) == "Acme Corp: Discovery"
+
+
+@pytest.mark.parametrize(
+    ("text", "header"),
+    [
+        ("help", "Hi Riley, I'm your sales playbook in chat"),
+        ("stage discovery", "Discovery stage"),
+        ("search pricing objection", "Playbook: pricing objection"),
+        ("", "Hi Riley, I'm your sales playbook in chat"),
+    ],
+)
+def test_slash_command_forms(web, slack, text, header):
+    command(web, slack, text)
+    assert slack.wait_for(lambda: slack.responses)
+    assert header_of(slack.responses[0]) == header
+
+
+def test_buttons_move_a_deal_and_answer_in_the_dm(web, slack, ctx):
+    event(web, dm("what's next for Acme?"))
+    (reply,) = wait_posts(slack, 1)
+    status, _ = click(web, slack, buttons_of(reply)[0])
+    assert status == 200
+    moved = wait_posts(slack, 2)[1]
+    assert header_of(moved) == "Acme Corp moved to Evaluation"
+    assert "Skipped gate: 3 exit criteria of Discovery not confirmed" in json.dumps(moved["blocks"])
+    with ctx.sessions() as db:
+        assert (
+            db.scalar(select(Deal.stage_id).where(Deal.name == "Acme Corp", Deal.workspace_id != 0))
+            == "evaluation"
+        )
+
+
+def test_ambiguous_deal_choice_through_buttons(web, slack):
+    event(web, dm("new deal Acme Logistics in discovery"))
+    wait_posts(slack, 1)
+    event(web, dm("what's next for acme"))
+    choice = wait_posts(slack, 2)[1]
+    labels = [b["text"]["text"] for b in buttons_of(choice)]
+    assert sorted(labels) == ["Acme Corp (Discovery)", "Acme Logistics (Discovery)"]
+    logistics = next(b for b in buttons_of(choice) if "Logistics" in b["text"]["text"])
+    click(web, slack, logistics)
+    assert header_of(wait_posts(slack, 3)[2]) == "Acme Logistics: Discovery"
+
+
+def test_forged_button_for_another_reps_deal_is_refused(web, slack, ctx):
+    with ctx.sessions() as db:
+        umbrella = db.scalar(select(Deal).where(Deal.name == "Umbrella Health"))
+    forged = {
+        "action_id": "bot:0",
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Move"},
+        "value": json.dumps({"a": "deal.move", "v": f"{umbrella.id}:decision"}),
+    }
+    click(web, slack, forged)
+    (reply,) = wait_posts(slack, 1)
+    assert "Sorry, I can't show you the deal" in json.dumps(reply["blocks"])
+
+
+# -- channels linked to deals, App Home, isolation ---------------------------------------------------
+
+
+def test_a_channel_linked_to_a_deal_answers_for_this_deal(web, slack):
+    event(web, mention("link this channel to Acme", channel="C0ACME"))
+    assert "linked to *Acme Corp*" in json.dumps(wait_posts(slack, 1)[0]["blocks"])
+    event(web, mention("what's next for this deal?", channel="C0ACME"))
+    assert header_of(wait_posts(slack, 2)[1]) == "Acme Corp: Discovery"
+    event(web, mention("what's next for this deal?", channel="C0OTHER"))
+    assert "You have 3 open deals. Which one?" in json.dumps(wait_posts(slack, 3)[2]["blocks"])
+
+
+def test_app_home_shows_the_persons_view(web, slack):
+    ts = f"{time.time():.6f}"
+    event(
+        web,
+        {"type": "app_home_opened", "user": "URILEY", "channel": "DURILEY", "tab": "home", "event_ts": ts},
+    )
+    assert slack.wait_for(lambda: slack.views)
+    (view,) = slack.views
+    assert view["method"] == "views.publish" and view["user_id"] == "URILEY"
+    assert view["view"]["type"] == "home"
+    text = json.dumps(view["view"]["blocks"], ensure_ascii=False)
+    assert "*Acme Corp*: Discovery · 1/4 exit criteria confirmed" in text
+
+
+def test_manager_home_shows_the_team(web, slack, ctx):
+    with ctx.sessions.begin() as db:
+        ws = get_or_create_workspace(db, Platform.SLACK, TEAM)
+        person_by_email(db, ws, "manager@example.com").slack_user_id = "UMORGAN"
+    event(
+        web,
+        {
+            "type": "app_home_opened",
+            "user": "UMORGAN",
+            "channel": "DUMORGAN",
+            "tab": "home",
+            "event_ts": "1.0",
+        },
+    )
+    assert slack.wait_for(lambda: slack.views)
+    text = json.dumps(slack.views[0]["view"]["blocks"], ensure_ascii=False)
+    assert "*Your team*" in text and "*Riley Chen*: 3 open deals · 1/10 exit criteria confirmed" in text
+
+
+def test_workspaces_do_not_see_each_others_deals(web, slack):
+    event(web, dm("what's next for Acme?"), team="T0OTHER")
+    (reply,) = wait_posts(slack, 1)
+    assert "couldn't find a deal called" in json.dumps(reply["blocks"])
+
+
+# -- request signing --------------------------------------------------------------------------------
+
+
+def test_unsigned_forged_and_stale_requests_are_rejected(web, slack):
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": "Ev0BAD", "event": dm("help")})
+    assert post(web, body, "application/json", sign=False)[0] == 401
+    assert (
+        post(web, body, "application/json", headers=signed_headers(body, secret="wrong-secret"), sign=False)[
+            0
+        ]
+        == 401
+    )
+    stale = signed_headers(body, timestamp=int(time.time()) - 6 * 60)
+    assert post(web, body, "application/json", headers=stale, sign=False)[0] == 401
+    time.sleep(0.3)
+    assert slack.calls == []  # nothing was processed
+
+
+def test_url_verification_challenge(web):
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+    status, text = post(web, body, "application/json")
+    assert status == 200 and "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in text
+
+
+def test_slacks_documented_signature_example_verifies():
+    """The worked example in Slack's "Verifying requests from Slack" guide, through the verifier Bolt uses."""
+    body = (
+        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+        "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+        "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN"
+        "&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+    )
+    verifier = SignatureVerifier(
+        "8f742231b10e8888abcd99yyyzzz85a5", clock=type("C", (), {"now": lambda self: 1531420618.0})()
+    )
+    assert verifier.is_valid(
+        body, "1531420618", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    )
+    assert not verifier.is_valid(
+        body + "&x=1", "1531420618", "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+    )
+
+
+def test_slack_endpoint_without_configuration_says_so(ctx):
+    server = BackgroundServer(create_app(ctx)).start()
+    try:
+
+        async def send():
+            async with aiohttp.ClientSession() as s, s.post(f"{server.url}/slack/events", data=b"{}") as r:
+                return r.status, await r.json()
+
+        status, body = asyncio.run(send())
+    finally:
+        server.stop()
+    assert status == 503 and "set SLACK_SIGNING_SECRET" in body["error"]
