@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web app (Slack and Teams endpoints, /healthz)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 3978)")
 
+    commands.add_parser("socket", help="run the Slack app over Socket Mode (needs SLACK_APP_TOKEN)")
+
     check = commands.add_parser(
         "check-playbooks", help="validate playbook files; prints file:line: message per error"
     )

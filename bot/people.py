@@ -57,7 +57,12 @@ PLATFORM_ID_COLUMN = {Platform.SLACK: Person.slack_user_id, Platform.TEAMS: Pers
 
 
 def match_platform_person(
-    db: Session, workspace: Workspace, platform: Platform, user_id: str, profile: dict[str, str | None] | None
+    db: Session,
+    workspace: Workspace,
+    platform: Platform,
+    user_id: str,
+    profile: dict[str, str | None] | None,
+    aad_object_id: str | None = None,
 ) -> Person | None:
     """The person behind a chat user: by platform id; else (given their profile) by email, else a new rep.
 
@@ -66,6 +71,14 @@ def match_platform_person(
     """
     column = PLATFORM_ID_COLUMN[platform]
     person = db.scalar(select(Person).where(Person.workspace_id == workspace.id, column == user_id))
+    if person is None and aad_object_id:
+        person = db.scalar(
+            select(Person).where(
+                Person.workspace_id == workspace.id, Person.teams_aad_object_id == aad_object_id
+            )
+        )
+        if person is not None:
+            setattr(person, column.key, user_id)
     if person is not None or profile is None:
         return person
     email = profile.get("email")
@@ -79,6 +92,8 @@ def match_platform_person(
         )
         db.add(person)
     setattr(person, column.key, user_id)
+    if aad_object_id:
+        person.teams_aad_object_id = aad_object_id
     if profile.get("timezone") and person.timezone in (None, "", "UTC"):
         person.timezone = profile["timezone"]
     db.flush()

@@ -20,7 +20,18 @@ def create_app(ctx: AppContext) -> web.Application:
     app[CONTEXT_KEY] = ctx
     app.router.add_get("/healthz", healthz)
     _mount_slack(app, ctx)
+    _mount_teams(app, ctx)
     return app
+
+
+def _mount_teams(app: web.Application, ctx: AppContext) -> None:
+    from bot.channels.teams import TeamsChannel
+
+    app.router.add_routes(TeamsChannel(ctx).routes())
+    log.info(
+        "Teams endpoint on at POST /api/messages%s",
+        "" if ctx.settings.microsoft_app_id else " (UNAUTHENTICATED)",
+    )
 
 
 def _mount_slack(app: web.Application, ctx: AppContext) -> None:

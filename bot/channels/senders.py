@@ -8,13 +8,17 @@ from typing import TextIO
 from bot.channels.console import LocalSender
 from bot.channels.slack_install import token_lookup
 from bot.channels.slack_outbound import SlackSender
+from bot.channels.teams import TeamsSender
 from bot.context import AppContext
 from bot.delivery import Sender
 from bot.models import Platform
 
 
 def build_senders(ctx: AppContext, local_stream: TextIO = sys.stdout) -> dict[Platform, Sender]:
-    senders: dict[Platform, Sender] = {Platform.LOCAL: LocalSender(local_stream)}
+    senders: dict[Platform, Sender] = {
+        Platform.LOCAL: LocalSender(local_stream),
+        Platform.TEAMS: TeamsSender(ctx),
+    }
     if ctx.settings.slack_bot_token or ctx.settings.slack_client_id:
         senders[Platform.SLACK] = SlackSender(token_lookup(ctx), ctx.settings.slack_api_url)
     return senders

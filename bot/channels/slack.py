@@ -19,6 +19,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
@@ -80,7 +84,7 @@ class SlackChannel:
         if settings.slack_bot_token:
             self.app = AsyncApp(
                 signing_secret=settings.slack_signing_secret or "socket-mode",
-                client=AsyncWebClient(token=settings.slack_bot_token, base_url=api),
+                client=_client(api, settings.slack_bot_token),
                 ignoring_self_events_enabled=True,
             )
         else:
@@ -98,9 +102,9 @@ class SlackChannel:
             )
             self.app = AsyncApp(
                 signing_secret=settings.slack_signing_secret or "socket-mode",
-                client=AsyncWebClient(base_url=api),
+                client=_client(api),
                 installation_store=store,
-                oauth_flow=AsyncOAuthFlow(client=AsyncWebClient(base_url=api), settings=oauth),
+                oauth_flow=AsyncOAuthFlow(client=_client(api), settings=oauth),
             )
         self._register()
 
@@ -289,6 +293,18 @@ class SlackChannel:
                 db, workspace, Platform.SLACK, user_id, _profile_fields(profile) if profile else None
             )
             return Who(workspace.id, person.id if person else 0)
+
+
+def _client(base_url: str, token: str | None = None) -> AsyncWebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries a refused connection once."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
 
 
 def _team_of(body: dict[str, Any]) -> tuple[str, str | None]:
