@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("socket", help="run the Slack app over Socket Mode (needs SLACK_APP_TOKEN)")
 
+    package = commands.add_parser("teams-package", help="write the Teams app package (zip) to upload in Teams")
+    package.add_argument("--out", type=Path, default=Path("enablement-teams-app.zip"), help="zip file or folder")
+    package.add_argument("--app-id", default=None, help="Microsoft App ID of the bot (default: $MICROSOFT_APP_ID)")
+    package.add_argument("--host", default=None, help="public host of `serve`, e.g. bot.example.com")
+
     check = commands.add_parser(
         "check-playbooks", help="validate playbook files; prints file:line: message per error"
     )
@@ -177,6 +182,20 @@ def cmd_socket(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_teams_package(args: argparse.Namespace) -> int:
+    from bot.teams_package import PackageError, PackageOptions, write_package
+
+    app_id = args.app_id or load_settings().microsoft_app_id
+    if not app_id:
+        raise CliError("the package needs the bot's Microsoft App ID: pass --app-id or set MICROSOFT_APP_ID")
+    try:
+        path = write_package(PackageOptions(app_id=app_id, host=args.host), args.out)
+    except PackageError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"wrote {path}: upload it in Teams (Apps > Manage your apps > Upload an app)")
+    return 0
+
+
 def cmd_check_playbooks(args: argparse.Namespace) -> int:
     from playbooks.loader import check_folder
 
@@ -266,6 +285,7 @@ COMMANDS = {
     "chat": cmd_chat,
     "serve": cmd_serve,
     "socket": cmd_socket,
+    "teams-package": cmd_teams_package,
     "check-playbooks": cmd_check_playbooks,
     "import": cmd_import,
     "db": cmd_db,

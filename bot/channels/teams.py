@@ -21,7 +21,7 @@ from aiohttp import ClientError, web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, ActivityTypes, ConversationReference
+from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, ConversationReference
 from botframework.connector.models import ErrorResponseException
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.channels.teams_cards import click_from_value, to_activities
 from bot.context import AppContext
 from bot.delivery import RetryLater, Undeliverable
-from bot.messages import Click, Reply, Request
+from bot.messages import Reply, Request
 from bot.models import ConversationRef, OutboxMessage, Person, Platform, ProcessedEvent
 from bot.people import get_or_create_workspace, match_platform_person
 from bot.router import handle
@@ -127,34 +127,33 @@ class TeamsChannel:
         await self._reply(turn_context, await asyncio.to_thread(handle, self.ctx, request))
 
     async def _on_card_action(self, turn_context: TurnContext) -> None:
-        """Action.Execute: answer the invoke at once (Teams waits only seconds), then send the reply."""
+        """Action.Execute (Universal Actions): the answer's card replaces the clicked card, in the invoke
+        response itself; anything longer than one card follows as messages."""
         activity = turn_context.activity
         click = click_from_value(activity.value)
-        await turn_context.send_activity(
-            Activity(
-                type=ActivityTypes.invoke_response,
-                value=InvokeResponse(
-                    status=200,
-                    body={
-                        "statusCode": 200,
-                        "type": "application/vnd.microsoft.activity.message",
-                        "value": "OK",
-                    },
-                ),
-            )
-        )
         if click is None:
+            await self._invoke_response(turn_context, 400, None)
             return
         who = await self._who(turn_context)
         shared = (activity.conversation.conversation_type or "personal") != "personal"
         request = Request(
-            who.workspace_id,
-            who.person_id,
-            click=Click(click.action, click.value),
-            channel_id=activity.conversation.id,
-            shared=shared,
+            who.workspace_id, who.person_id, click=click, channel_id=activity.conversation.id, shared=shared
         )
-        await self._reply(turn_context, await asyncio.to_thread(handle, self.ctx, request))
+        activities = to_activities(await asyncio.to_thread(handle, self.ctx, request))
+        await self._invoke_response(turn_context, 200, activities[0]["attachments"][0]["content"])
+        for extra in activities[1:]:
+            await turn_context.send_activity(Activity.deserialize(extra))
+
+    @staticmethod
+    async def _invoke_response(turn_context: TurnContext, status: int, card: dict[str, Any] | None) -> None:
+        body = AdaptiveCardInvokeResponse(
+            status_code=status,
+            type="application/vnd.microsoft.card.adaptive" if card else "application/vnd.microsoft.error",
+            value=card or {"code": "BadRequest", "message": "not one of this bot's buttons"},
+        )
+        await turn_context.send_activity(
+            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body))
+        )
 
     async def _on_install(self, turn_context: TurnContext) -> None:
         """Greet once when the app is added for a person or a team, and remember where to reach them."""

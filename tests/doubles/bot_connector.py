@@ -1,0 +1,87 @@
+"""A local stand-in for the Bot Connector service (the activities' serviceUrl points here): records every
+activity the bot sends, answers roster look-ups, and can be told to fail like Teams does."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from tests.doubles.server import BackgroundServer
+
+
+@dataclass
+class ConnectorFault:
+    status: int
+    code: str = ""
+    retry_after: int | None = None
+
+
+@dataclass
+class BotConnectorDouble:
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> TeamsChannelAccount JSON
+    sent: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # every activity, with "_conversation" and "_reply_to"
+    faults: list[ConnectorFault] = field(default_factory=list)  # applied to the next sends, in order
+    port: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: BackgroundServer | None = None
+
+    def start(self) -> BotConnectorDouble:
+        app = web.Application()
+        app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
+        app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._send)
+        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
+        self._server = BackgroundServer(app, self.port).start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def activities(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.sent)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.activities()) >= count:
+                return self.activities()
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} activities, got {self.activities()}")
+
+    async def _send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._lock:
+            fault = self.faults.pop(0) if self.faults else None
+            if fault is None:
+                body["_conversation"] = request.match_info["conversation"]
+                body["_reply_to"] = request.match_info.get("reply_to")
+                body["_authorization"] = request.headers.get("Authorization")
+                self.sent.append(body)
+                activity_id = f"1:{len(self.sent)}"
+        if fault is not None:
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return web.json_response(
+                {"error": {"code": fault.code, "message": fault.code}}, status=fault.status, headers=headers
+            )
+        return web.json_response({"id": activity_id})
+
+    async def _member(self, request: web.Request) -> web.Response:
+        member = self.members.get(request.match_info["member"])
+        if member is None:
+            return web.json_response(
+                {"error": {"code": "MemberNotFoundInConversation", "message": "no such member"}}, status=404
+            )
+        return web.json_response(member)

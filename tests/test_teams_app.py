@@ -1,0 +1,414 @@
+"""Teams end to end: realistic Bot Framework activities POSTed to the real web app, and a Bot Connector
+double on 127.0.0.1 (the activities' serviceUrl) recording what the bot sent back."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from bot import outbox
+from bot.channels.teams import TeamsSender
+from bot.delivery import Drainer, DrainPolicy
+from bot.demo import load_if_empty
+from bot.messages import Reply, Section
+from bot.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform
+from bot.people import get_or_create_workspace
+from bot.web import create_app
+from tests.conftest import FIXED_NOW
+from tests.doubles.bot_connector import BotConnectorDouble, ConnectorFault
+from tests.doubles.server import BackgroundServer
+
+TENANT = "8f3c1a52-0000-4000-8000-00000000aaaa"
+BOT = {"id": "28:0b7a6c3e-bot", "name": "Enablement"}
+RILEY = {"id": "29:1riley", "name": "Riley Chen", "aadObjectId": "aad-riley"}
+ROSTER = {
+    "29:1riley": {
+        "id": "29:1riley",
+        "name": "Riley Chen",
+        "aadObjectId": "aad-riley",
+        "email": "rep@example.com",
+        "userPrincipalName": "rep@example.com",
+        "tenantId": TENANT,
+        "userRole": "user",
+    },
+    "29:1newbie": {
+        "id": "29:1newbie",
+        "name": "Nia New",
+        "aadObjectId": "aad-nia",
+        "email": "Nia@Example.com",
+        "userPrincipalName": "nia@example.com",
+        "tenantId": TENANT,
+        "userRole": "user",
+    },
+}
+PERSONAL = {"conversationType": "personal", "tenantId": TENANT, "id": "a:1riley-personal-chat"}
+CHANNEL = {
+    "conversationType": "channel",
+    "tenantId": TENANT,
+    "isGroup": True,
+    "id": "19:sales@thread.tacv2;messageid=1700000000000",
+}
+
+
+@pytest.fixture
+def connector():
+    double = BotConnectorDouble(members=dict(ROSTER)).start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def teams_ctx(ctx):
+    with ctx.sessions.begin() as db:
+        load_if_empty(db, get_or_create_workspace(db, Platform.TEAMS, TENANT), ctx.playbooks)
+    return ctx
+
+
+@pytest.fixture
+def web(teams_ctx):
+    server = BackgroundServer(create_app(teams_ctx)).start()
+    yield server
+    server.stop()
+
+
+_ids = iter(range(1, 100_000))
+
+
+def activity(
+    connector, kind: str = "message", *, user: dict = RILEY, conversation: dict = PERSONAL, **fields: Any
+) -> dict:
+    return {
+        "type": kind,
+        "id": f"17000000{next(_ids):05d}",
+        "timestamp": "2026-11-23T15:00:00.000Z",
+        "serviceUrl": connector.url,
+        "channelId": "msteams",
+        "from": user,
+        "conversation": conversation,
+        "recipient": BOT,
+        "locale": "en-US",
+        "channelData": {"tenant": {"id": TENANT}},
+        **fields,
+    }
+
+
+def say(connector, text: str, **kwargs: Any) -> dict:
+    return activity(
+        connector,
+        text=text,
+        textFormat="plain",
+        entities=[
+            {"type": "clientInfo", "locale": "en-US", "platform": "Web", "timezone": "America/Chicago"}
+        ],
+        **kwargs,
+    )
+
+
+def channel_mention(connector, text: str) -> dict:
+    return activity(
+        connector,
+        text=f"<at>Enablement</at> {text}",
+        textFormat="plain",
+        conversation=CHANNEL,
+        entities=[{"type": "mention", "mentioned": BOT, "text": "<at>Enablement</at>"}],
+        channelData={
+            "teamsChannelId": "19:sales@thread.tacv2",
+            "teamsTeamId": "19:team@thread.tacv2",
+            "channel": {"id": "19:sales@thread.tacv2"},
+            "team": {"id": "19:team@thread.tacv2"},
+            "tenant": {"id": TENANT},
+        },
+    )
+
+
+def post(web, body: dict, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    async def send() -> tuple[int, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{web.url}/api/messages",
+                data=json.dumps(body),
+                headers={"Content-Type": "application/json", **(headers or {})},
+            ) as response,
+        ):
+            return response.status, await response.text()
+
+    return asyncio.run(send())
+
+
+def card(sent: dict) -> dict:
+    (attachment,) = sent["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return attachment["content"]
+
+
+def texts(sent: dict) -> str:
+    def walk(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            return [
+                node.get("text", "") if isinstance(node.get("text"), str) else "",
+                node.get("title", "") or "",
+                node.get("value", "") if isinstance(node.get("value"), str) else "",
+            ] + [s for v in node.values() for s in walk(v)]
+        if isinstance(node, list):
+            return [s for v in node for s in walk(v)]
+        return []
+
+    return "\n".join(s for s in walk(card(sent)) if s)
+
+
+def header(sent: dict) -> str:
+    return card(sent)["body"][0]["text"]
+
+
+def actions(sent: dict) -> list[dict]:
+    return card(sent)["actions"]
+
+
+def test_personal_message_is_answered_with_an_adaptive_card(web, connector, ctx):
+    status, _ = post(web, say(connector, "what's next for Acme?"))
+    assert status in (200, 201)
+    (sent,) = connector.wait_for(1)
+    assert sent["_conversation"] == PERSONAL["id"] and sent["type"] == "message"
+    assert header(sent) == "Acme Corp: Discovery"
+    assert "Exit criteria not yet confirmed (1 of 4 confirmed)" in texts(sent)
+    assert [a["title"] for a in actions(sent)] == ["Move to Evaluation"]
+    assert actions(sent)[0]["type"] == "Action.Submit"
+    with ctx.sessions() as db:  # matched by email from the roster; reference stored for proactive messages
+        riley = db.scalar(select(Person).where(Person.teams_user_id == "29:1riley"))
+        assert (riley.email, riley.teams_aad_object_id) == ("rep@example.com", "aad-riley")
+        ref = db.scalar(select(ConversationRef).where(ConversationRef.person_id == riley.id))
+        assert ref.reference["conversation"]["id"] == PERSONAL["id"]
+        assert ref.reference["serviceUrl"] == connector.url
+
+
+def test_channel_mention_is_stripped_and_answered_in_the_thread(web, connector):
+    body = channel_mention(connector, "exit criteria for discovery")
+    post(web, body)
+    (sent,) = connector.wait_for(1)
+    assert header(sent) == "Discovery stage"
+    assert sent["_reply_to"] == body["id"] and sent["_conversation"] == CHANNEL["id"]
+
+
+def test_action_submit_button_moves_the_deal(web, connector, ctx):
+    post(web, say(connector, "what's next for Acme?"))
+    (first,) = connector.wait_for(1)
+    data = actions(first)[0]["data"]
+    post(web, activity(connector, value={**data, "msteams": {"type": "messageBack"}}))
+    moved = connector.wait_for(2)[1]
+    assert header(moved) == "Acme Corp moved to Evaluation"
+    assert "Skipped gate: 3 exit criteria of Discovery not confirmed" in texts(moved)
+
+
+def test_action_execute_invoke_is_answered_within_the_invoke_and_replied(web, connector, ctx):
+    with ctx.sessions() as db:
+        acme = db.scalar(
+            select(Deal).where(Deal.name == "Acme Corp", Deal.workspace_id == get_workspace_id(ctx))
+        )
+    invoke = activity(
+        connector,
+        "invoke",
+        name="adaptiveCard/action",
+        value={
+            "action": {
+                "type": "Action.Execute",
+                "verb": "bot",
+                "data": {"bot_action": "deal.next", "bot_value": str(acme.id)},
+            },
+            "trigger": "manual",
+        },
+    )
+    status, body = post(web, invoke)
+    assert status == 200
+    response = json.loads(body)
+    assert response["statusCode"] == 200 and response["type"] == "application/vnd.microsoft.card.adaptive"
+    assert response["value"]["body"][0]["text"] == "Acme Corp: Discovery"  # the clicked card is replaced
+    assert connector.activities() == []
+
+
+def get_workspace_id(ctx) -> int:
+    with ctx.sessions.begin() as db:
+        return get_or_create_workspace(db, Platform.TEAMS, TENANT).id
+
+
+def test_install_greets_once_and_stores_the_reference(web, connector, ctx):
+    added = activity(connector, "conversationUpdate", membersAdded=[BOT])
+    post(web, added)
+    (greeting,) = connector.wait_for(1)
+    assert header(greeting) == "Hi, I'm your sales playbook in chat"
+    post(web, activity(connector, "installationUpdate", action="add"))
+    post(web, activity(connector, "conversationUpdate", membersAdded=[BOT]))
+    asyncio.run(asyncio.sleep(0.3))
+    assert len(connector.activities()) == 1  # greeted once
+    with ctx.sessions() as db:
+        assert db.scalar(
+            select(ConversationRef)
+            .join(Person, Person.id == ConversationRef.person_id)
+            .where(Person.email == "rep@example.com")
+        )
+
+
+def test_unknown_teams_user_is_added_from_the_roster(web, connector, ctx):
+    post(
+        web,
+        say(connector, "my deals", user={"id": "29:1newbie", "name": "Nia New", "aadObjectId": "aad-nia"}),
+    )
+    (sent,) = connector.wait_for(1)
+    assert "No open deals yet" in texts(sent)
+    with ctx.sessions() as db:
+        nia = db.scalar(select(Person).where(Person.teams_user_id == "29:1newbie"))
+        assert (nia.email, nia.name) == ("nia@example.com", "Nia New")
+
+
+def test_tenants_are_isolated(web, connector):
+    other = say(
+        connector,
+        "what's next for Acme?",
+        conversation={**PERSONAL, "tenantId": "other-tenant"},
+        channelData={"tenant": {"id": "other-tenant"}},
+    )
+    post(web, other)
+    assert "couldn't find a deal called" in texts(connector.wait_for(1)[0])
+
+
+def test_redelivered_activity_is_answered_once(web, connector):
+    body = say(connector, "help")
+    post(web, body)
+    post(web, body)
+    connector.wait_for(1)
+    asyncio.run(asyncio.sleep(0.3))
+    assert len(connector.activities()) == 1
+
+
+def test_not_json_is_rejected(web):
+    async def send() -> int:
+        async with (
+            aiohttp.ClientSession() as s,
+            s.post(f"{web.url}/api/messages", data="hi", headers={"Content-Type": "text/plain"}) as r,
+        ):
+            return r.status
+
+    assert asyncio.run(send()) == 415
+
+
+# -- authentication ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def secured_web(teams_ctx):
+    settings = teams_ctx.settings.model_copy(
+        update={
+            "microsoft_app_id": "0b7a6c3e-1111-2222-3333-444455556666",
+            "microsoft_app_password": "secret",
+        }
+    )
+    server = BackgroundServer(create_app(dataclasses.replace(teams_ctx, settings=settings))).start()
+    yield server
+    server.stop()
+
+
+def test_with_an_app_id_requests_without_a_token_are_401(secured_web, connector):
+    assert post(secured_web, say(connector, "help"))[0] == 401
+    assert post(secured_web, say(connector, "help"), {"Authorization": "Bearer not-a-jwt"})[0] == 401
+    assert post(secured_web, say(connector, "help"), {"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
+    asyncio.run(asyncio.sleep(0.2))
+    assert connector.activities() == []
+
+
+def test_without_an_app_id_the_endpoint_warns_loudly(teams_ctx, caplog):
+    caplog.set_level("WARNING")
+    create_app(teams_ctx)
+    assert any("UNAUTHENTICATED" in r.getMessage() for r in caplog.records)
+
+
+# -- proactive messages through the outbox ------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = FIXED_NOW
+
+    def __call__(self):  # noqa: ANN204
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def proactive(ctx, connector, web, *faults: ConnectorFault) -> tuple[Drainer, Clock]:
+    post(web, say(connector, "help"))  # Riley talks to the bot once: the reference is stored
+    connector.wait_for(1)
+    with ctx.sessions.begin() as db:
+        riley = db.scalar(select(Person).where(Person.teams_user_id == "29:1riley"))
+        outbox.enqueue(
+            db,
+            key="nudge:riley:2026-W48",
+            kind="nudge",
+            workspace_id=riley.workspace_id,
+            platform=Platform.TEAMS,
+            reply=Reply("Time to coach", header="Time to coach", sections=(Section("- Riley: Acme Corp"),)),
+            now=FIXED_NOW,
+            person_id=riley.id,
+        )
+    connector.faults.extend(faults)
+    clock = Clock()
+    return Drainer(
+        ctx.sessions,
+        {Platform.TEAMS: TeamsSender(ctx)},
+        "test",
+        clock,
+        DrainPolicy(base_backoff=1.0),
+        sleep=clock.sleep,
+    ), clock
+
+
+def the_row(ctx) -> OutboxMessage:
+    with ctx.sessions() as db:
+        return db.scalar(select(OutboxMessage))
+
+
+def test_proactive_message_reaches_the_personal_chat(ctx, connector, web):
+    drainer, _ = proactive(ctx, connector, web)
+    assert drainer.drain().sent == 1
+    sent = connector.activities()[-1]
+    assert sent["_conversation"] == PERSONAL["id"]
+    assert header(sent) == "Time to coach"
+    assert the_row(ctx).platform_message_id == "1:2"
+
+
+def test_bot_removed_marks_the_person_unreachable_instead_of_retrying(ctx, connector, web):
+    drainer, _ = proactive(ctx, connector, web, ConnectorFault(403, "BotNotInConversationRoster"))
+    assert drainer.drain().dead == 1
+    row = the_row(ctx)
+    assert row.status == OutboxStatus.DEAD and "403 BotNotInConversationRoster" in row.last_error
+    with ctx.sessions() as db:
+        ref = db.scalar(select(ConversationRef))
+        assert (ref.reachable, ref.unreachable_reason) == (False, "403 BotNotInConversationRoster")
+    post(web, say(connector, "help"))  # they talk to the bot again: reachable again
+    connector.wait_for(2)
+    with ctx.sessions() as db:
+        assert db.scalar(select(ConversationRef)).reachable is True
+
+
+def test_teams_429_and_500_are_retried(ctx, connector, web):
+    drainer, clock = proactive(
+        ctx,
+        connector,
+        web,
+        ConnectorFault(429, "TooManyRequests", retry_after=3),
+        ConnectorFault(500, "ServiceError"),
+    )
+    assert drainer.drain().retried == 1
+    assert the_row(ctx).next_attempt_at == FIXED_NOW + timedelta(seconds=3)
+    clock.now += timedelta(seconds=3)
+    assert drainer.drain().retried == 1
+    clock.now += timedelta(seconds=10)
+    assert drainer.drain().sent == 1
+    assert [header(a) for a in connector.activities()[1:]] == ["Time to coach"]
