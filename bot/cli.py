@@ -41,9 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("socket", help="run the Slack app over Socket Mode (needs SLACK_APP_TOKEN)")
 
-    package = commands.add_parser("teams-package", help="write the Teams app package (zip) to upload in Teams")
-    package.add_argument("--out", type=Path, default=Path("enablement-teams-app.zip"), help="zip file or folder")
-    package.add_argument("--app-id", default=None, help="Microsoft App ID of the bot (default: $MICROSOFT_APP_ID)")
+    package = commands.add_parser(
+        "teams-package", help="write the Teams app package (zip) to upload in Teams"
+    )
+    package.add_argument(
+        "--out", type=Path, default=Path("enablement-teams-app.zip"), help="zip file or folder"
+    )
+    package.add_argument(
+        "--app-id", default=None, help="Microsoft App ID of the bot (default: $MICROSOFT_APP_ID)"
+    )
     package.add_argument("--host", default=None, help="public host of `serve`, e.g. bot.example.com")
 
     check = commands.add_parser(

@@ -20,6 +20,13 @@ class Click:
     action: str
     value: str = ""
 
+    @classmethod
+    def parse(cls, action: Any, value: Any = "") -> Click | None:
+        """A click from untrusted platform data: a non-empty text action and a text value, else None."""
+        if not isinstance(action, str) or not action or not isinstance(value, str):
+            return None
+        return cls(action, value)
+
 
 @dataclass(frozen=True)
 class Request:

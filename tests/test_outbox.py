@@ -85,7 +85,16 @@ def make_drainer(ctx, slack, clock, **policy) -> Drainer:
     )
 
 
-def put(ctx, team, key: str, person_index: int = 0, now: datetime = FIXED_NOW, **kwargs) -> bool:
+def put(
+    ctx,
+    team,
+    key: str,
+    person_index: int = 0,
+    now: datetime = FIXED_NOW,
+    person_id: int | None = None,
+    **kwargs,
+) -> bool:
+    """Enqueue REPLY for one of the team's people (by index, or by id)."""
     workspace_id, people = team
     with ctx.sessions.begin() as db:
         return outbox.enqueue(
@@ -96,7 +105,7 @@ def put(ctx, team, key: str, person_index: int = 0, now: datetime = FIXED_NOW, *
             platform=Platform.SLACK,
             reply=REPLY,
             now=now,
-            person_id=people[person_index],
+            person_id=person_id or people[person_index],
             **kwargs,
         )
 

@@ -41,7 +41,9 @@ CONVERSATION = [
 def everywhere(ctx):
     slack = SlackDouble(users={"URILEY": SLACK_RILEY}).start()
     connector = BotConnectorDouble(members=dict(ROSTER)).start()
-    settings = ctx.settings.model_copy(update={"slack_signing_secret": SECRET, "slack_bot_token": "xoxb-test", "slack_api_url": slack.url})
+    settings = ctx.settings.model_copy(
+        update={"slack_signing_secret": SECRET, "slack_bot_token": "xoxb-test", "slack_api_url": slack.url}
+    )
     app_ctx = dataclasses.replace(ctx, settings=settings)
     with ctx.sessions.begin() as db:
         for platform, external_id in (LOCAL_WORKSPACE, (Platform.SLACK, TEAM), (Platform.TEAMS, TENANT)):
@@ -67,7 +69,9 @@ def test_every_capability_answers_alike_in_terminal_slack_and_teams(everywhere):
         terminal_answer = in_terminal.header or first_line(in_terminal.sections[0].text)
 
         event(web, dm(text))
-        assert slack.wait_for(lambda turn=turn: len([m for m in slack.posted() if m["method"] == "chat.postMessage"]) >= turn)
+        assert slack.wait_for(
+            lambda turn=turn: len([m for m in slack.posted() if m["method"] == "chat.postMessage"]) >= turn
+        )
         slack_message = [m for m in slack.posted() if m["method"] == "chat.postMessage"][turn - 1]
         slack_answer = header_of(slack_message) or first_line(slack_message["blocks"][0]["text"]["text"])
 
@@ -80,8 +84,16 @@ def test_every_capability_answers_alike_in_terminal_slack_and_teams(everywhere):
         assert unescaped_slack.startswith(expected), (text, slack_answer)
         assert teams_answer.startswith(expected), (text, teams_answer)
         # Same buttons everywhere (labels), so every follow-up is reachable in every channel.
-        slack_buttons = [e["text"]["text"] for b in slack_message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        slack_buttons = [
+            e["text"]["text"]
+            for b in slack_message["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ]
         teams_buttons = [a["title"] for a in teams_card.get("actions", [])] + [
             a["title"] for el in teams_card["body"] if el["type"] == "ActionSet" for a in el["actions"]
         ]
-        assert slack_buttons == teams_buttons == [b.label for b in in_terminal.buttons], (text, json.dumps(slack_buttons))
+        assert slack_buttons == teams_buttons == [b.label for b in in_terminal.buttons], (
+            text,
+            json.dumps(slack_buttons),
+        )

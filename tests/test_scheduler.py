@@ -64,25 +64,9 @@ def enqueue_for_everyone(ctx, team) -> list[str]:  # noqa: F811
     workspace_id, _ = team
     with ctx.sessions() as db:
         ids = list(db.scalars(select(Person.id).where(Person.workspace_id == workspace_id)))
-    keys = []
-    for person_id in ids:
-        key = f"nudge:{person_id}:2026-W48"
-        from bot import outbox
-        from bot.models import Platform
-        from tests.test_outbox import REPLY
-
-        with ctx.sessions.begin() as db:
-            outbox.enqueue(
-                db,
-                key=key,
-                kind="nudge",
-                workspace_id=workspace_id,
-                platform=Platform.SLACK,
-                reply=REPLY,
-                now=FIXED_NOW,
-                person_id=person_id,
-            )
-        keys.append(key)
+    keys = [f"nudge:{person_id}:2026-W48" for person_id in ids]
+    for key, person_id in zip(keys, ids, strict=True):
+        put(ctx, team, key, person_id=person_id)
     return keys
 
 

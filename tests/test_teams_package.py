@@ -290,12 +290,21 @@ def test_png_encoder_round_trips_every_pixel() -> None:
 def test_teams_package_command(tmp_path):
     from tests.test_playbook_validation import run_cli
 
-    ok = run_cli("teams-package", "--out", str(tmp_path / "pkg.zip"), "--host", "bot.example.com",
-                 env={"MICROSOFT_APP_ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3301"})
+    ok = run_cli(
+        "teams-package",
+        "--out",
+        str(tmp_path / "pkg.zip"),
+        "--host",
+        "bot.example.com",
+        env={"MICROSOFT_APP_ID": "3f2504e0-4f89-11d3-9a0c-0305e82c3301"},
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"wrote {tmp_path / 'pkg.zip'}")
     with zipfile.ZipFile(tmp_path / "pkg.zip") as archive:
-        assert json.loads(archive.read("manifest.json"))["bots"][0]["botId"] == "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+        assert (
+            json.loads(archive.read("manifest.json"))["bots"][0]["botId"]
+            == "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+        )
     missing = run_cli("teams-package", "--out", str(tmp_path / "x.zip"), env={"MICROSOFT_APP_ID": ""})
     assert missing.returncode == 2 and "pass --app-id or set MICROSOFT_APP_ID" in missing.stderr
     bad = run_cli("teams-package", "--app-id", "my-bot", "--out", str(tmp_path / "y.zip"))

@@ -84,10 +84,7 @@ def click_from_action(action: dict[str, Any]) -> Click | None:
         return None
     if not isinstance(data, dict):
         return None
-    name, value = data.get("a"), data.get("v", "")
-    if not isinstance(name, str) or not name or not isinstance(value, str):
-        return None
-    return Click(name, value)
+    return Click.parse(data.get("a"), data.get("v", ""))
 
 
 def _escape(text: str) -> str:

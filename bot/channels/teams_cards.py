@@ -92,10 +92,7 @@ def click_from_value(value: Any) -> Click | None:
         value = value["action"].get("data")
     if not isinstance(value, dict):
         return None
-    action, button_value = value.get("bot_action"), value.get("bot_value", "")
-    if not isinstance(action, str) or not action or not isinstance(button_value, str):
-        return None
-    return Click(action, button_value)
+    return Click.parse(value.get("bot_action"), value.get("bot_value", ""))
 
 
 def _groups(reply: Reply) -> list[list[Element]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.doubles.server import BackgroundServer
+from tests.doubles.server import BackgroundServer, HttpDouble
 
 
 @dataclass
@@ -21,7 +21,7 @@ class ConnectorFault:
 
 
 @dataclass
-class BotConnectorDouble:
+class BotConnectorDouble(HttpDouble):
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> TeamsChannelAccount JSON
     sent: list[dict[str, Any]] = field(
         default_factory=list
@@ -31,23 +31,12 @@ class BotConnectorDouble:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: BackgroundServer | None = None
 
-    def start(self) -> BotConnectorDouble:
-        app = web.Application()
-        app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
-        app.router.add_post("/v3/conversations/{conversation}/activities/{reply_to}", self._send)
-        app.router.add_get("/v3/conversations/{conversation}/members/{member}", self._member)
-        self._server = BackgroundServer(app, self.port).start()
-        self.port = self._server.port
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v3/conversations/{conversation}/activities", self._send),
+            web.post("/v3/conversations/{conversation}/activities/{reply_to}", self._send),
+            web.get("/v3/conversations/{conversation}/members/{member}", self._member),
+        ]
 
     def activities(self) -> list[dict[str, Any]]:
         with self._lock:

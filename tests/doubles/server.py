@@ -45,3 +45,30 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+class HttpDouble:
+    """Start, stop and address of a platform double; subclasses list their routes."""
+
+    port: int
+    url_path = "/"
+    _server: BackgroundServer | None
+
+    def routes(self) -> list[web.RouteDef]:
+        raise NotImplementedError
+
+    def start(self):  # type: ignore[no-untyped-def]
+        app = web.Application()
+        app.router.add_routes(self.routes())
+        self._server = BackgroundServer(app, self.port).start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.url_path}"

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.doubles.server import BackgroundServer
+from tests.doubles.server import BackgroundServer, HttpDouble
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Fault:
 
 
 @dataclass
-class SlackDouble:
+class SlackDouble(HttpDouble):
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" object
     calls: list[Call] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -50,23 +50,14 @@ class SlackDouble:
     port: int = 0
 
     # -- control -----------------------------------------------------------------------------------
-    def start(self) -> SlackDouble:
-        app = web.Application()
-        app.router.add_post("/api/{method}", self._handle)
-        app.router.add_get("/api/{method}", self._handle)
-        app.router.add_post("/respond/{token}", self._respond)
-        self._server = BackgroundServer(app, self.port).start()
-        self.port = self._server.port
-        return self
+    url_path = "/api/"
 
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-            self._server = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/{method}", self._handle),
+            web.get("/api/{method}", self._handle),
+            web.post("/respond/{token}", self._respond),
+        ]
 
     def fail(self, method: str, *faults: Fault) -> None:
         with self._lock:
