@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -65,3 +67,18 @@ def ping(engine: Engine) -> bool:
         return True
     except Exception:  # noqa: BLE001 - any failure means "not healthy"
         return False
+
+
+def insert_or_ignore(db: Session, model: type, values: dict[str, Any], unique: list[str]) -> bool:
+    """INSERT unless a row with the same unique columns exists (both databases); True if inserted.
+
+    This is how retried deliveries and double clicks stay single: the idempotency key is unique.
+    """
+    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=unique)
+        .returning(model.id)
+    )
+    return db.execute(statement).scalar() is not None

@@ -7,7 +7,7 @@ text markup is a small Markdown subset that every channel can render: **bold**, 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 ButtonStyle = Literal["primary", "danger"] | None
@@ -38,6 +38,7 @@ class Request:
     click: Click | None = None
     channel_id: str | None = None  # the conversation it came from (a linked channel resolves "this deal")
     shared: bool = False  # said in a channel or group others read, not a direct message
+    form: dict[str, str | list[str]] | None = None  # a submitted Form's values, by field id (with `click`)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,37 @@ class Section:
     fields: tuple[tuple[str, str], ...] = ()
 
 
+FieldKind = Literal["checkboxes", "text"]
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a form: several checkboxes, or a line (or box) of text."""
+
+    id: str
+    label: str
+    kind: FieldKind
+    options: tuple[tuple[str, str], ...] = ()  # (value, label) for checkboxes
+    optional: bool = True
+    multiline: bool = False
+    max_length: int = 200
+    placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    """Questions to fill in and submit at once (a Slack modal, a Teams card with inputs, terminal prompts).
+
+    Submitting sends Click(action, value) with the answers in Request.form.
+    """
+
+    title: str
+    submit_label: str
+    action: str
+    value: str
+    fields: tuple[FormField, ...]
+
+
 @dataclass(frozen=True)
 class Reply:
     """One message from the bot. `text` is a plain one-line summary (notifications, fallbacks)."""
@@ -65,9 +97,10 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     context: str | None = None
     kind: str = "answer"  # answer, choice, error, refusal: lets channels style and tests assert
+    form: Form | None = None  # shown after the message (Slack opens it as a modal when it can)
 
     def with_buttons(self, *buttons: Button) -> Reply:
-        return Reply(self.text, self.header, self.sections, self.buttons + buttons, self.context, self.kind)
+        return replace(self, buttons=self.buttons + buttons)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form, stored in the outbox and read back by the drainer."""
@@ -85,7 +118,7 @@ class Reply:
             buttons=tuple(Button(**b) for b in data.get("buttons", ())),
             context=data.get("context"),
             kind=data.get("kind", "answer"),
-        )
+        )  # forms are not sent proactively, so the outbox never stores one
 
     def plain_text(self) -> str:
         """Everything the reply says, as one string (search in tests, logs, fallbacks)."""

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot.db import insert_or_ignore
 from bot.messages import Reply
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform
 
@@ -33,26 +33,20 @@ def enqueue(
     not_before: datetime | None = None,
 ) -> bool:
     """Add a message unless one with the same key exists; returns whether it was added."""
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(OutboxMessage)
-        .values(
-            idempotency_key=key,
-            kind=kind,
-            workspace_id=workspace_id,
-            platform=platform,
-            person_id=person_id,
-            target=target or {},
-            payload=reply.to_dict(),
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=max(now, not_before or now),
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(OutboxMessage.id)
-    )
-    return db.execute(statement).scalar() is not None
+    values = {
+        "idempotency_key": key,
+        "kind": kind,
+        "workspace_id": workspace_id,
+        "platform": platform,
+        "person_id": person_id,
+        "target": target or {},
+        "payload": reply.to_dict(),
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": max(now, not_before or now),
+        "created_at": now,
+    }
+    return insert_or_ignore(db, OutboxMessage, values, ["idempotency_key"])
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ Buttons are not written in templates: they carry action ids and values, so handl
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from bot.messages import Button, Reply, ReplyDraft, Section
+from bot.messages import Button, Form, Reply, ReplyDraft, Section
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "handlers" / "templates"
 FIELD = re.compile(r"^([^:\s][^:]{0,60})::\s?(.*)$")
@@ -41,10 +42,16 @@ class Renderer:
         self.env.filters["plural"] = plural
 
     def render(
-        self, template: str, *, buttons: tuple[Button, ...] = (), kind: str = "answer", **values: Any
+        self,
+        template: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        kind: str = "answer",
+        form: Form | None = None,
+        **values: Any,
     ) -> Reply:
         text = self.env.get_template(template).render(**values)
-        return parse(text, buttons=buttons, kind=kind)
+        return replace(parse(text, buttons=buttons, kind=kind), form=form)
 
 
 def parse(text: str, *, buttons: tuple[Button, ...] = (), kind: str = "answer") -> Reply:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Person, Workspace
-from handlers import deals, help, home, playbook
+from handlers import criteria, deals, help, home, playbook
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,11 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: help.show_help(t),
     ),
     _r("home", r"(?:home|overview|dashboard|my home)", lambda t, m: home.show(t)),
+    _r(
+        "confirm",
+        r"(?:confirm|un-?confirm|checklist|check ?list|exit criteria checklist|criteria checklist)(?: (?:for|on))? (?P<deal>.+)",
+        lambda t, m: criteria.checklist(t, m["deal"]),
+    ),
     _r(
         "link",
         r"link (?:this )?(?:channel|chat|conversation) (?:to|with) (?P<deal>.+)",
@@ -124,6 +129,11 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "deals.page": deals.page_clicked,
     "stage.show": playbook.stage_clicked,
     "channel.link": deals.link_clicked,
+    "criteria.show": criteria.show_clicked,
+    "criteria.form": criteria.confirm_form,
+    "criteria.revoke-form": criteria.revoke_form,
+    "criteria.confirm": criteria.confirm_submitted,
+    "criteria.revoke": criteria.revoke_submitted,
     "home.show": home.show,
 }
 

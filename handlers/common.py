@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
-from bot.messages import Button, Reply, Request
+from bot.messages import Button, Form, Reply, Request
 from bot.models import CriterionEvent, Deal, DealStatus, Person, Role, Workspace
 from playbooks.schema import Playbook, Stage
 
@@ -26,9 +26,17 @@ class Turn:
     workspace: Workspace
 
     def render(
-        self, template: str, *, buttons: tuple[Button, ...] = (), kind: str = "answer", **values: Any
+        self,
+        template: str,
+        *,
+        buttons: tuple[Button, ...] = (),
+        kind: str = "answer",
+        form: Form | None = None,
+        **values: Any,
     ) -> Reply:
-        return self.ctx.renderer.render(template, buttons=buttons, kind=kind, me=self.person, **values)
+        return self.ctx.renderer.render(
+            template, buttons=buttons, kind=kind, form=form, me=self.person, **values
+        )
 
     def now(self):  # type: ignore[no-untyped-def]
         return self.ctx.clock()

@@ -43,11 +43,9 @@ def deal_card(turn: Turn, deal: Deal) -> Reply:
     playbook, stage = found
     next_stage = playbook.next_stage(stage.id)
     days = max((turn.now() - deal.stage_entered_at).days, 0)
-    buttons = (
-        (Button(f"Move to {next_stage.name}", "deal.move", f"{deal.id}:{next_stage.id}"),)
-        if next_stage
-        else ()
-    )
+    buttons = (Button("Confirm criteria", "criteria.form", str(deal.id), style="primary"),)
+    if next_stage:
+        buttons += (Button(f"Move to {next_stage.name}", "deal.move", f"{deal.id}:{next_stage.id}"),)
     return turn.render(
         "deal_next.j2",
         buttons=buttons,

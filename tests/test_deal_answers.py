@@ -29,7 +29,7 @@ def test_whats_next_shows_stage_guidance_and_only_unconfirmed_criteria(chat_as):
     for title in ("Objectives", "Next tasks", "Questions to ask", "Talk tracks", "Content"):
         assert section(reply, title).text
     assert "https://example.com/" in section(reply, "Content").text
-    assert [b.label for b in reply.buttons] == ["Move to Evaluation"]
+    assert [b.label for b in reply.buttons] == ["Confirm criteria", "Move to Evaluation"]
 
 
 def test_days_in_stage_uses_the_clock(ctx, chat_as):

@@ -228,7 +228,7 @@ def test_direct_message_answers_with_block_kit_and_links_the_slack_user(web, sla
     text = json.dumps(reply["blocks"])
     assert "Exit criteria not yet confirmed (1 of 4 confirmed)" in text
     assert "<https://example.com/enablement/discovery-call-guide|Discovery call guide>" in text
-    assert [b["text"]["text"] for b in buttons_of(reply)] == ["Move to Evaluation"]
+    assert [b["text"]["text"] for b in buttons_of(reply)] == ["Confirm criteria", "Move to Evaluation"]
     assert slack.calls_to("chat.postMessage")[0].token == "xoxb-test"
     with ctx.sessions() as db:  # the demo rep was matched by email, and got Slack's time zone
         riley = db.scalar(select(Person).where(Person.slack_user_id == "URILEY"))
@@ -314,8 +314,8 @@ def test_slash_command_acks_fast_and_answers_privately_with_a_share_button(web, 
     assert response["response_type"] == "ephemeral" and response["replace_original"] is False
     assert header_of(response) == "Acme Corp: Discovery"
     labels = [b["text"]["text"] for b in buttons_of(response)]
-    assert labels == ["Move to Evaluation", "Share in channel"]
-    share = buttons_of(response)[1]
+    assert labels == ["Confirm criteria", "Move to Evaluation", "Share in channel"]
+    share = buttons_of(response)[2]
     click(web, slack, share, channel="C0SALES")
     assert slack.wait_for(lambda: len(slack.responses) == 2)
     shared = slack.responses[1]
@@ -340,7 +340,7 @@ def test_slash_command_forms(web, slack, text, header):
 def test_buttons_move_a_deal_and_answer_in_the_dm(web, slack, ctx):
     event(web, dm("what's next for Acme?"))
     (reply,) = wait_posts(slack, 1)
-    status, _ = click(web, slack, buttons_of(reply)[0])
+    status, _ = click(web, slack, buttons_of(reply)[1])
     assert status == 200
     moved = wait_posts(slack, 2)[1]
     assert header_of(moved) == "Acme Corp moved to Evaluation"

@@ -179,12 +179,14 @@ def test_whats_next_for_a_deal_from_the_real_router(chat_as):
     talk = next(t for t in texts if t.startswith("*Talk tracks*\n"))
     assert "*Play back what you heard*:" in talk and "**" not in talk
     assert blocks[-2]["type"] == "actions"
-    assert [b["text"]["text"] for b in blocks[-2]["elements"]] == ["Move to Evaluation"]
+    assert [b["text"]["text"] for b in blocks[-2]["elements"]] == ["Confirm criteria", "Move to Evaluation"]
     assert blocks[-1]["type"] == "context"
     assert blocks[-1]["elements"][0]["text"].startswith("When the exit criteria are confirmed")
     # Pressing the button hands the router exactly what the handler put on it.
-    button = reply.buttons[0]
-    assert click_from_action(slack_click(blocks[-2]["elements"][0])) == Click(button.action, button.value)
+    for index, button in enumerate(reply.buttons):
+        assert click_from_action(slack_click(blocks[-2]["elements"][index])) == Click(
+            button.action, button.value
+        )
 
 
 def test_markup_document_fields_and_title_only_section():

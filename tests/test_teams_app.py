@@ -179,7 +179,7 @@ def test_personal_message_is_answered_with_an_adaptive_card(web, connector, ctx)
     assert sent["_conversation"] == PERSONAL["id"] and sent["type"] == "message"
     assert header(sent) == "Acme Corp: Discovery"
     assert "Exit criteria not yet confirmed (1 of 4 confirmed)" in texts(sent)
-    assert [a["title"] for a in actions(sent)] == ["Move to Evaluation"]
+    assert [a["title"] for a in actions(sent)] == ["Confirm criteria", "Move to Evaluation"]
     assert actions(sent)[0]["type"] == "Action.Submit"
     with ctx.sessions() as db:  # matched by email from the roster; reference stored for proactive messages
         riley = db.scalar(select(Person).where(Person.teams_user_id == "29:1riley"))
@@ -200,7 +200,7 @@ def test_channel_mention_is_stripped_and_answered_in_the_thread(web, connector):
 def test_action_submit_button_moves_the_deal(web, connector, ctx):
     post(web, say(connector, "what's next for Acme?"))
     (first,) = connector.wait_for(1)
-    data = actions(first)[0]["data"]
+    data = actions(first)[1]["data"]
     post(web, activity(connector, value={**data, "msteams": {"type": "messageBack"}}))
     moved = connector.wait_for(2)[1]
     assert header(moved) == "Acme Corp moved to Evaluation"

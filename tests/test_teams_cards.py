@@ -116,12 +116,13 @@ def test_real_deal_answer_fits_one_message_and_its_button_moves_the_deal(chat_as
     assert "[Discovery call guide](https://example.com/enablement/discovery-call-guide)" in shown
     assert "**Play back what you heard**:" in shown
     assert texts(card)[-1].startswith("When the exit criteria are confirmed")
-    [move] = card["actions"]
+    [confirm, move] = card["actions"]
+    assert confirm["title"] == "Confirm criteria"
     assert move["type"] == "Action.Submit" and move["title"] == "Move to Evaluation"
 
     # Teams posts the button's data back as the message value, with keys of its own added.
     click = click_from_value({**move["data"], "msteams": {"type": "messageBack"}})
-    assert click == Click(reply.buttons[0].action, reply.buttons[0].value)
+    assert click == Click(reply.buttons[1].action, reply.buttons[1].value)
     moved = chat.press(click.action, click.value)
     assert moved.header == "Acme Corp moved to Evaluation"
 

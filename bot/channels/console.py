@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from bot.context import AppContext
-from bot.messages import Button, Click, Reply, Request
+from bot.messages import Button, Click, Form, FormField, Reply, Request, Section
 from bot.router import handle
 
 QUIT = {"quit", "exit", "bye", ":q"}
@@ -47,31 +47,97 @@ def _inline(text: str, bold) -> str:  # type: ignore[no-untyped-def]
 def _wrap(line: str, width: int) -> str:
     if len(line) <= width or "\033" in line:
         return line
-    indent = "  " if line.startswith("- ") else ""
+    indent = "  " if line.startswith("- ") else ("      " if line.startswith("  [") else "")
     return textwrap.fill(
         line, width=width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
     )
 
 
 @dataclass
+class PendingForm:
+    """A form being filled in, one question per line typed."""
+
+    form: Form
+    answers: dict[str, str | list[str]] = field(default_factory=dict)
+    index: int = 0
+
+
+@dataclass
 class ConsoleConversation:
-    """One person chatting in the terminal; remembers the last buttons so "2" means the second choice."""
+    """One person chatting in the terminal; remembers the last buttons so "2" means the second choice,
+    and walks through a form one question at a time ("cancel" leaves it)."""
 
     ctx: AppContext
     workspace_id: int
     person_id: int
     last_buttons: tuple[Button, ...] = field(default=())
+    pending: PendingForm | None = None
 
     def say(self, text: str) -> Reply:
+        if self.pending is not None:
+            return self._answer(text)
         choice = text.strip()
         if choice.isdigit() and 1 <= int(choice) <= len(self.last_buttons):
             button = self.last_buttons[int(choice) - 1]
             request = Request(self.workspace_id, self.person_id, click=Click(button.action, button.value))
         else:
             request = Request(self.workspace_id, self.person_id, text=text, channel_id="console")
-        reply = handle(self.ctx, request)
+        return self._show(handle(self.ctx, request))
+
+    def _show(self, reply: Reply) -> Reply:
         self.last_buttons = reply.buttons
-        return reply
+        if reply.form is None:
+            return reply
+        self.pending = PendingForm(reply.form)
+        return replace(reply, sections=reply.sections + (self._question(),), buttons=())
+
+    def _question(self, problem: str = "") -> Section:
+        assert self.pending is not None
+        form, index = self.pending.form, self.pending.index
+        question = form.fields[index]
+        lines = [f"{problem} " if problem else "", question.label, " (optional)" if question.optional else ""]
+        text = "".join(lines)
+        if question.kind == "checkboxes":
+            text += "\n" + "\n".join(f"  [{i}] {label}" for i, (_, label) in enumerate(question.options, 1))
+            text += "\nType the numbers, separated by commas."
+        text += ' Say "cancel" to stop.' if index == 0 else ""
+        return Section(text, f"{form.title}: question {index + 1} of {len(form.fields)}")
+
+    def _answer(self, text: str) -> Reply:
+        pending = self.pending
+        assert pending is not None
+        if text.strip().lower() == "cancel":
+            self.pending = None
+            return Reply(
+                "Cancelled: nothing was recorded.", sections=(Section("Cancelled: nothing was recorded."),)
+            )
+        question = pending.form.fields[pending.index]
+        value, problem = _parse_answer(question, text.strip())
+        if problem:
+            return Reply(problem, sections=(self._question(problem),))
+        pending.answers[question.id] = value
+        pending.index += 1
+        if pending.index < len(pending.form.fields):
+            return Reply(question.label, sections=(self._question(),))
+        self.pending = None
+        click = Click(pending.form.action, pending.form.value)
+        return self._show(
+            handle(self.ctx, Request(self.workspace_id, self.person_id, click=click, form=pending.answers))
+        )
+
+
+def _parse_answer(question: FormField, text: str) -> tuple[str | list[str], str]:
+    """The answer to one question, or why it cannot be taken (then the question is asked again)."""
+    if not text and not question.optional:
+        return "", "This one is needed."
+    if question.kind == "checkboxes":
+        numbers = [n for n in re.split(r"[,\s]+", text) if n]
+        if not all(n.isdigit() and 1 <= int(n) <= len(question.options) for n in numbers):
+            return [], f"Type numbers from 1 to {len(question.options)}."
+        return [question.options[int(n) - 1][0] for n in numbers], ""
+    if len(text) > question.max_length:
+        return "", f"That is {len(text)} characters; the limit is {question.max_length}."
+    return text, ""
 
 
 def run(

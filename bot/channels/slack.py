@@ -26,7 +26,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.slack_blocks import click_from_action, to_messages
+from bot.channels.slack_blocks import (
+    MODAL_CALLBACK,
+    click_from_action,
+    form_submission,
+    to_messages,
+    to_modal,
+)
 from bot.channels.slack_install import (
     AsyncInstallationStoreAdapter,
     AsyncStateStoreAdapter,
@@ -145,6 +151,7 @@ class SlackChannel:
         app.event("app_home_opened")(self._on_home)
         app.command("/playbook")(self._on_command)
         app.action(re.compile(r"^bot:\d+$"))(self._on_click)
+        app.view(MODAL_CALLBACK)(self._on_form)
         app.error(self._on_error)
 
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -216,6 +223,9 @@ class SlackChannel:
                 who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
             )
         )
+        if reply.form is not None and body.get("trigger_id"):
+            await client.views_open(trigger_id=body["trigger_id"], view=to_modal(reply, channel))
+            return
         if channel and channel.startswith("D"):
             await self._post(client, channel, reply)  # in a DM the answer belongs in the conversation
         elif body.get("response_url"):
@@ -223,6 +233,21 @@ class SlackChannel:
                 await respond(response_type="ephemeral", replace_original=False, **payload)
         else:  # a button on the App Home: answer in the DM
             await self._post(client, user, reply)
+
+    async def _on_form(self, ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:  # type: ignore[no-untyped-def]
+        """A submitted modal: close it, record the answers, and answer in the DM (or the channel it came from)."""
+        await ack()
+        submission = form_submission(view)
+        if submission is None:
+            return
+        click, channel, answers = submission
+        user = (body.get("user") or {}).get("id", "")
+        who = await self._who(body, user, client)
+        request = Request(
+            who.workspace_id, who.person_id, click=click, channel_id=channel or None, form=answers
+        )
+        reply = await self._answer(request)
+        await self._post(client, channel if channel.startswith("D") else user, reply)
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import replace
 from typing import Any
 
-from bot.messages import Button, Click, Reply, Section
+from bot.messages import Button, Click, FormField, Reply, Section
 from bot.rendering import strip_markup
 
 log = logging.getLogger(__name__)
@@ -203,3 +204,89 @@ def _button(index: int, button: Button) -> dict[str, Any] | None:
 
 def _chunk(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS)]
+
+
+MODAL_CALLBACK = "bot-form"
+MODAL_TEXT_LIMIT = 24  # modal title, submit and close labels
+OPTION_TEXT_LIMIT = 75  # checkbox option text and description
+MAX_CHECKBOX_OPTIONS = 10
+
+
+def to_modal(reply: Reply, channel: str | None) -> dict[str, Any]:
+    """A form reply as a modal view for views.open; submitting it comes back as a view_submission."""
+    form = reply.form
+    if form is None:
+        raise ValueError("reply has no form")
+    intro = [
+        b for b in to_messages(replace(reply, buttons=(), form=None))[0]["blocks"] if b["type"] != "header"
+    ]
+    metadata = json.dumps({"a": form.action, "v": form.value, "c": channel or ""}, separators=(",", ":"))
+    return {
+        "type": "modal",
+        "callback_id": MODAL_CALLBACK,
+        "title": {"type": "plain_text", "text": _truncate(form.title, MODAL_TEXT_LIMIT)},
+        "submit": {"type": "plain_text", "text": _truncate(form.submit_label, MODAL_TEXT_LIMIT)},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": metadata,
+        "blocks": intro[:20] + [_input_block(f) for f in form.fields],
+    }
+
+
+def _input_block(field: FormField) -> dict[str, Any]:
+    if field.kind == "checkboxes":
+        element: dict[str, Any] = {
+            "type": "checkboxes",
+            "action_id": field.id,
+            "options": [_option(value, label) for value, label in field.options[:MAX_CHECKBOX_OPTIONS]],
+        }
+    else:
+        element = {
+            "type": "plain_text_input",
+            "action_id": field.id,
+            "multiline": field.multiline,
+            "max_length": field.max_length,
+        }
+        if field.placeholder:
+            element["placeholder"] = {"type": "plain_text", "text": _truncate(field.placeholder, 150)}
+    return {
+        "type": "input",
+        "block_id": field.id,
+        "optional": field.optional,
+        "label": {"type": "plain_text", "text": _truncate(field.label, 2000)},
+        "element": element,
+    }
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    """Long labels (exit criteria are sentences) continue in the option's description."""
+    option: dict[str, Any] = {
+        "text": {"type": "plain_text", "text": _truncate(label, OPTION_TEXT_LIMIT)},
+        "value": value,
+    }
+    if len(label) > OPTION_TEXT_LIMIT:
+        cut = label[: OPTION_TEXT_LIMIT - 1].rsplit(" ", 1)[0]
+        option["text"]["text"] = cut + " …"
+        option["description"] = {
+            "type": "plain_text",
+            "text": _truncate("… " + label[len(cut) :].strip(), OPTION_TEXT_LIMIT),
+        }
+    return option
+
+
+def form_submission(view: dict[str, Any]) -> tuple[Click, str, dict[str, str | list[str]]] | None:
+    """(click, channel, answers) from a view_submission's view, or None if it is not our form."""
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return None
+    click = Click.parse(metadata.get("a"), metadata.get("v", "")) if isinstance(metadata, dict) else None
+    if click is None:
+        return None
+    answers: dict[str, str | list[str]] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        for element in actions.values():
+            if element.get("type") == "checkboxes":
+                answers[block_id] = [o.get("value", "") for o in element.get("selected_options") or []]
+            else:
+                answers[block_id] = element.get("value") or ""
+    return click, str(metadata.get("c") or ""), answers

@@ -43,6 +43,7 @@ NO_AUTH_WARNING = (
     "!! Use this only for local testing (Bot Framework Emulator); set MICROSOFT_APP_ID and\n"
     "!! MICROSOFT_APP_PASSWORD before exposing this server.\n" + "!" * 78
 )
+FORM_META_KEYS = {"bot_action", "bot_value", "msteams"}  # everything else in a submit's value is an answer
 SECONDS_BETWEEN_SENDS_PER_CONVERSATION = 0.5  # Teams allows about 60 messages per 30 s per conversation
 
 
@@ -113,8 +114,18 @@ class TeamsChannel:
         shared = (activity.conversation.conversation_type or "personal") != "personal"
         channel_id = activity.conversation.id
         if click is not None:
+            answers = {
+                k: v
+                for k, v in activity.value.items()
+                if k not in FORM_META_KEYS and isinstance(v, str | list)
+            }
             request = Request(
-                who.workspace_id, who.person_id, click=click, channel_id=channel_id, shared=shared
+                who.workspace_id,
+                who.person_id,
+                click=click,
+                channel_id=channel_id,
+                shared=shared,
+                form=answers or None,
             )
         else:
             request = Request(

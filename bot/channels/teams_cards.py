@@ -33,7 +33,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.messages import Button, Click, Reply, Section
+from bot.messages import Button, Click, FormField, Reply, Section
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -103,7 +103,7 @@ def _groups(reply: Reply) -> list[list[Element]]:
     groups += [elements for section in reply.sections if (elements := _section(section))]
     if not groups and reply.text:
         groups.append([_text(_line(reply.text))])
-    tail: list[Element] = []
+    tail: list[Element] = [_input(field) for field in reply.form.fields] if reply.form else []
     if len(reply.buttons) > MAX_CARD_ACTIONS:
         submits = [_submit(button) for button in reply.buttons]
         tail += [
@@ -141,9 +141,43 @@ def _blocks(text: str) -> list[str]:
 
 
 def _card_actions(reply: Reply) -> list[Element]:
+    form = (
+        [_submit(Button(reply.form.submit_label, reply.form.action, reply.form.value, "primary"))]
+        if reply.form
+        else []
+    )
     if len(reply.buttons) > MAX_CARD_ACTIONS:
-        return []  # they are ActionSets in the body
-    return [_submit(button) for button in reply.buttons]
+        return form  # the buttons are ActionSets in the body
+    return form + [_submit(button) for button in reply.buttons]
+
+
+def _input(field: FormField) -> Element:
+    """A form question as an Adaptive Card input; its answer arrives in the submit's value under field.id
+    (several checked boxes as one comma-separated string)."""
+    common = {
+        "id": field.id,
+        "label": field.label,
+        "isRequired": not field.optional,
+        "errorMessage": "This one is needed",
+    }
+    if field.kind == "checkboxes":
+        choices = [{"title": label, "value": value} for value, label in field.options]
+        return {
+            "type": "Input.ChoiceSet",
+            **common,
+            "isMultiSelect": True,
+            "style": "expanded",
+            "choices": choices,
+        }
+    text: Element = {
+        "type": "Input.Text",
+        **common,
+        "isMultiline": field.multiline,
+        "maxLength": field.max_length,
+    }
+    if field.placeholder:
+        text["placeholder"] = field.placeholder
+    return text
 
 
 def _submit(button: Button) -> Element:

@@ -1,0 +1,289 @@
+"""Exit-criteria confirmations: a deal's checklist for its current stage, confirming (with buyer and
+evidence) and un-confirming (with a reason).
+
+Every confirmation is an append-only event; a criterion's state is its latest event. Each form carries a
+nonce, and each event's idempotency key includes it, so a double click or a retried delivery of the
+same submission records nothing twice.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.db import insert_or_ignore
+from bot.messages import Button, Form, FormField, Reply
+from bot.models import CriterionEvent, Deal
+from handlers.common import Turn, deal_playbook_stage
+from handlers.deals import deal_by_id, resolve_deal
+from playbooks.schema import Playbook, Stage
+
+MAX_EVIDENCE = 1000
+MAX_REASON = 500
+MAX_BUYER = 200
+
+
+@dataclass(frozen=True)
+class CriterionState:
+    id: str
+    text: str
+    confirmed: bool
+    buyer_name: str | None = None
+    buyer_role: str | None = None
+    evidence: str | None = None
+    reason: str | None = None
+    at: datetime | None = None
+
+
+def states(turn: Turn, deal: Deal, stage: Stage) -> list[CriterionState]:
+    """Each criterion of the stage with its latest event (events of removed criteria stay in the table)."""
+    events = turn.db.scalars(
+        select(CriterionEvent)
+        .where(CriterionEvent.deal_id == deal.id, CriterionEvent.stage_id == stage.id)
+        .order_by(CriterionEvent.created_at, CriterionEvent.id)
+    ).all()
+    latest = {e.criterion_id: e for e in events}
+    out = []
+    for criterion in stage.exit_criteria:
+        event = latest.get(criterion.id)
+        if event is None:
+            out.append(CriterionState(criterion.id, criterion.text, False))
+        else:
+            out.append(
+                CriterionState(
+                    criterion.id,
+                    criterion.text,
+                    event.confirmed,
+                    event.buyer_name,
+                    event.buyer_role,
+                    event.evidence,
+                    event.reason,
+                    event.created_at,
+                )
+            )
+    return out
+
+
+def checklist(turn: Turn, words: str) -> Reply:
+    """ "confirm Acme": the current stage's exit criteria for the deal, with who confirmed what."""
+    deal = resolve_deal(turn, words, action="criteria.show")
+    return deal if isinstance(deal, Reply) else _checklist(turn, deal)
+
+
+def show_clicked(turn: Turn, value: str) -> Reply:
+    deal = deal_by_id(turn, value)
+    return deal if isinstance(deal, Reply) else _checklist(turn, deal)
+
+
+def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
+    found = deal_playbook_stage(turn, deal)
+    if found is None:
+        return turn.render(
+            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
+        )
+    _, stage = found
+    items = states(turn, deal, stage)
+    buttons = []
+    if any(not s.confirmed for s in items):
+        buttons.append(Button("Confirm criteria", "criteria.form", str(deal.id), style="primary"))
+    else:
+        buttons.append(Button("Add a buyer's confirmation", "criteria.form", str(deal.id)))
+    if any(s.confirmed for s in items):
+        buttons.append(Button("Un-confirm", "criteria.revoke-form", str(deal.id)))
+    return turn.render(
+        "criteria.j2", buttons=tuple(buttons), deal=deal, stage=stage, items=items, notice=notice
+    )
+
+
+def confirm_form(turn: Turn, value: str) -> Reply:
+    deal = deal_by_id(turn, value)
+    if isinstance(deal, Reply):
+        return deal
+    found = deal_playbook_stage(turn, deal)
+    if found is None:
+        return turn.render(
+            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
+        )
+    _, stage = found
+    items = states(turn, deal, stage)
+    open_items = [
+        s for s in items if not s.confirmed
+    ] or items  # all confirmed: another buyer may confirm too
+    form = Form(
+        title="Confirm exit criteria",
+        submit_label="Confirm",
+        action="criteria.confirm",
+        value=f"{deal.id}:{stage.id}:{secrets.token_hex(6)}",
+        fields=(
+            FormField(
+                "criteria",
+                "Which criteria has the buyer confirmed?",
+                "checkboxes",
+                options=tuple((s.id, s.text) for s in open_items),
+                optional=False,
+            ),
+            FormField(
+                "buyer_name",
+                "Buyer who confirmed (name)",
+                "text",
+                max_length=MAX_BUYER,
+                placeholder="Dana Lee",
+            ),
+            FormField("buyer_role", "Their role", "text", max_length=MAX_BUYER, placeholder="VP Operations"),
+            FormField(
+                "evidence",
+                "Evidence (a note or a link)",
+                "text",
+                multiline=True,
+                max_length=MAX_EVIDENCE,
+                placeholder="Call notes, email, document link",
+            ),
+        ),
+    )
+    return turn.render("criteria_form.j2", form=form, deal=deal, stage=stage, revoking=False)
+
+
+def revoke_form(turn: Turn, value: str) -> Reply:
+    deal = deal_by_id(turn, value)
+    if isinstance(deal, Reply):
+        return deal
+    found = deal_playbook_stage(turn, deal)
+    if found is None:
+        return turn.render(
+            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
+        )
+    _, stage = found
+    confirmed = [s for s in states(turn, deal, stage) if s.confirmed]
+    if not confirmed:
+        return turn.render(
+            "message.j2", kind="error", text=f"Nothing is confirmed for {deal.name} in {stage.name} yet."
+        )
+    form = Form(
+        title="Un-confirm criteria",
+        submit_label="Un-confirm",
+        action="criteria.revoke",
+        value=f"{deal.id}:{stage.id}:{secrets.token_hex(6)}",
+        fields=(
+            FormField(
+                "criteria",
+                "Which criteria are no longer confirmed?",
+                "checkboxes",
+                options=tuple((s.id, s.text) for s in confirmed),
+                optional=False,
+            ),
+            FormField(
+                "reason",
+                "Why?",
+                "text",
+                multiline=True,
+                max_length=MAX_REASON,
+                optional=False,
+                placeholder="The new CFO wants to revisit the business case",
+            ),
+        ),
+    )
+    return turn.render("criteria_form.j2", form=form, deal=deal, stage=stage, revoking=True)
+
+
+def confirm_submitted(turn: Turn, value: str) -> Reply:
+    return _record(turn, value, confirmed=True)
+
+
+def revoke_submitted(turn: Turn, value: str) -> Reply:
+    return _record(turn, value, confirmed=False)
+
+
+def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
+    deal_id, stage_id, nonce = (value.split(":") + ["", "", ""])[:3]
+    deal = deal_by_id(turn, deal_id)
+    if isinstance(deal, Reply):
+        return deal
+    found = deal_playbook_stage(turn, deal)
+    if found is None:
+        return turn.render(
+            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
+        )
+    playbook, stage = found
+    if stage.id != stage_id:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f"{deal.name} has moved to {stage.name} since this form was opened, so nothing was recorded. "
+            f'Say "confirm {deal.name}" for the {stage.name} checklist.',
+        )
+    answers = turn.request.form or {}
+    chosen = _as_list(answers.get("criteria"))
+    problem = _problem(playbook, stage, chosen, answers, confirmed)
+    if problem:
+        return turn.render("message.j2", kind="error", text=f"Nothing was recorded: {problem}")
+    recorded = 0
+    for criterion_id in chosen:
+        criterion = stage.criterion(criterion_id)
+        recorded += insert_or_ignore(
+            turn.db,
+            CriterionEvent,
+            {
+                "workspace_id": deal.workspace_id,
+                "deal_id": deal.id,
+                "playbook_id": playbook.id,
+                "stage_id": stage.id,
+                "criterion_id": criterion_id,
+                "criterion_text": criterion.text if criterion else "",
+                "confirmed": confirmed,
+                "actor_id": turn.person.id,
+                "buyer_name": _text(answers.get("buyer_name")) if confirmed else None,
+                "buyer_role": _text(answers.get("buyer_role")) if confirmed else None,
+                "evidence": _text(answers.get("evidence")) if confirmed else None,
+                "reason": None if confirmed else _text(answers.get("reason")),
+                "idempotency_key": f"criterion:{deal.id}:{stage.id}:{criterion_id}:{int(confirmed)}:{nonce}",
+                "created_at": turn.now(),
+            },
+            ["idempotency_key"],
+        )
+    verb = "confirmed" if confirmed else "un-confirmed"
+    if recorded == 0:
+        notice = "Already recorded: this form was submitted before."
+    else:
+        notice = f"Recorded: {recorded} {'criterion' if recorded == 1 else 'criteria'} {verb}."
+    return _checklist(turn, deal, notice=notice)
+
+
+def _problem(
+    playbook: Playbook, stage: Stage, chosen: list[str], answers: dict, confirmed: bool
+) -> str | None:  # type: ignore[type-arg]
+    if not chosen:
+        return "pick at least one criterion."
+    unknown = [c for c in chosen if stage.criterion(c) is None]
+    if unknown:
+        return f"'{unknown[0]}' is not an exit criterion of {stage.name} in {playbook.name} (the playbook may have changed)."
+    limits = (
+        ("evidence", MAX_EVIDENCE),
+        ("buyer_name", MAX_BUYER),
+        ("buyer_role", MAX_BUYER),
+        ("reason", MAX_REASON),
+    )
+    for field, limit in limits:
+        text = _text(answers.get(field)) or ""
+        if len(text) > limit:
+            return f"{field.replace('_', ' ')} is limited to {limit} characters and yours has {len(text)}; shorten it or link a document."
+    if not confirmed and not _text(answers.get("reason")):
+        return "say why the criteria are no longer confirmed."
+    return None
+
+
+def _as_list(value: str | list[str] | None) -> list[str]:
+    """Checkbox answers: a list (Slack, terminal) or comma-separated text (Teams multi-select)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else value.split(",")
+    return list(dict.fromkeys(i.strip() for i in items if i and i.strip()))
+
+
+def _text(value: str | list[str] | None) -> str | None:
+    if isinstance(value, list):
+        value = ", ".join(value)
+    value = (value or "").strip()
+    return value or None
