@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace", default="local", help='"local" (default), "slack:TEAM_ID" or "teams:TENANT_ID"'
     )
 
+    export = commands.add_parser("export", help="export data as CSV")
+    export.add_argument("what", choices=["confirmations"])
+    export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument(
+        "--workspace", default=None, help='only this workspace: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
+    )
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
+
     outbox = commands.add_parser("outbox", help="proactive messages waiting, sent and dead")
     outbox.add_argument("action", choices=["status", "retry"])
     outbox.add_argument("ids", nargs="*", type=int, help="with retry: the dead messages to send again")
@@ -76,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -262,6 +271,30 @@ def cmd_db(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot.export import export_confirmations
+    from bot.people import find_workspace
+
+    ctx = load_context()
+    try:
+        ensure_schema(ctx)
+        with ctx.sessions() as session:
+            workspace = None
+            if args.workspace:
+                workspace = find_workspace(session, args.workspace)
+                if workspace is None:
+                    raise CliError(f"no workspace {args.workspace}")
+            if args.out:
+                with args.out.open("w", encoding="utf-8", newline="") as out:
+                    count = export_confirmations(session, out, workspace)
+                print(f"wrote {count} confirmation events to {args.out}", file=sys.stderr)
+            else:
+                export_confirmations(session, sys.stdout, workspace)
+        return 0
+    finally:
+        ctx.close()
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -296,4 +329,5 @@ COMMANDS = {
     "import": cmd_import,
     "db": cmd_db,
     "outbox": cmd_outbox,
+    "export": cmd_export,
 }

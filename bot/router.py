@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Person, Workspace
-from handlers import criteria, deals, help, home, playbook
+from handlers import criteria, deals, help, home, playbook, summaries
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,16 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: help.show_help(t),
     ),
     _r("home", r"(?:home|overview|dashboard|my home)", lambda t, m: home.show(t)),
+    _r(
+        "summary",
+        r"(?:team |my team'?s? |org |organization )?summary",
+        lambda t, m: summaries.team_summary(t),
+    ),
+    _r(
+        "criteria-report",
+        r"(?:exit )?criteria report|where (?:do )?deals stall|stall report",
+        lambda t, m: summaries.criteria_report(t),
+    ),
     _r(
         "confirm",
         r"(?:confirm|un-?confirm|checklist|check ?list|exit criteria checklist|criteria checklist)(?: (?:for|on))? (?P<deal>.+)",

@@ -49,6 +49,7 @@ def flowing_clock(start: datetime | None) -> Callable[[], datetime]:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(
         prog="python -m scheduler", description="The clock process, or one job run once."
     )

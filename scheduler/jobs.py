@@ -15,6 +15,7 @@ from datetime import datetime
 from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.delivery import Drainer
+from handlers.summaries import enqueue_digests
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ def drain_outbox(ctx: AppContext, clock: Callable[[], datetime]) -> str:
     return str(drainer.drain())
 
 
+def queue_digests(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    return f"digests: {enqueue_digests(ctx, clock())} queued"
+
+
 JOBS: dict[str, Job] = {
+    "digests": Job(queue_digests, 600, "queue each manager's weekly team summary (Monday 08:00 local)"),
     "outbox": Job(drain_outbox, 5, "send what is due in the outbox"),
 }

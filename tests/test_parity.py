@@ -33,6 +33,8 @@ CONVERSATION = [
     ("new deal Globex in discovery", "New deal: Globex"),
     ("my deals", "Your open deals"),
     ("home", "Riley Chen"),
+    ("confirm acme", "Acme Corp: Evaluation exit criteria"),
+    ("team summary", "Sorry, I can't show you a team summary"),
     ("asdf qwerty", 'Sorry, I didn\'t understand "asdf qwerty".'),
 ]
 

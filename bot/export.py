@@ -1,0 +1,78 @@
+"""`python -m bot export confirmations --format csv`: every confirmation event, oldest first, streamed."""
+
+from __future__ import annotations
+
+import csv
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from bot.models import CriterionEvent, Deal, Person, Workspace
+
+CONFIRMATION_COLUMNS = (
+    "workspace",
+    "deal",
+    "crm_id",
+    "owner_email",
+    "playbook",
+    "stage",
+    "criterion_id",
+    "criterion",
+    "action",
+    "buyer_name",
+    "buyer_role",
+    "evidence",
+    "reason",
+    "recorded_by",
+    "recorded_at",
+)
+
+
+def export_confirmations(db: Session, out: TextIO, workspace: Workspace | None = None) -> int:
+    """Write the CSV (header first); returns the number of events. Memory stays flat at any size."""
+    owner, actor = aliased(Person), aliased(Person)
+    query = (
+        select(
+            CriterionEvent,
+            Deal.name,
+            Deal.crm_id,
+            owner.email,
+            actor.email,
+            Workspace.platform,
+            Workspace.external_id,
+        )
+        .join(Deal, Deal.id == CriterionEvent.deal_id)
+        .join(owner, owner.id == Deal.owner_id)
+        .outerjoin(actor, actor.id == CriterionEvent.actor_id)
+        .join(Workspace, Workspace.id == CriterionEvent.workspace_id)
+        .order_by(CriterionEvent.created_at, CriterionEvent.id)
+        .execution_options(yield_per=1000)
+    )
+    if workspace is not None:
+        query = query.where(CriterionEvent.workspace_id == workspace.id)
+    writer = csv.writer(out)
+    writer.writerow(CONFIRMATION_COLUMNS)
+    count = 0
+    for event, deal, crm_id, owner_email, actor_email, platform, external_id in db.execute(query):
+        writer.writerow(
+            [
+                f"{platform.value}:{external_id}",
+                deal,
+                crm_id or "",
+                owner_email,
+                event.playbook_id,
+                event.stage_id,
+                event.criterion_id,
+                event.criterion_text,
+                "confirm" if event.confirmed else "revoke",
+                event.buyer_name or "",
+                event.buyer_role or "",
+                event.evidence or "",
+                event.reason or "",
+                actor_email or "",
+                event.created_at.isoformat(),
+            ]
+        )
+        count += 1
+    return count

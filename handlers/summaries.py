@@ -1,0 +1,309 @@
+"""Where deals stand and stall: the manager's team summary and enablement's exit-criteria report.
+
+The counting is done by the database (window functions over the confirmation events, aggregates per
+deal and per criterion), so a summary reads a row per deal or per criterion, never every event.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select, text
+from sqlalchemy.orm import Session
+
+from bot.messages import Reply
+from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, OutboxMessage, Person, Role
+from handlers.common import Turn, visible_owner_ids
+
+STALLED_AFTER = timedelta(days=14)
+SKIPPED_WINDOW = timedelta(days=30)
+TOP_CRITERIA = 3
+
+
+def _open_deals(workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+    query = select(Deal.id).where(Deal.workspace_id == workspace_id, Deal.status == DealStatus.OPEN)
+    return query.where(Deal.owner_id.in_(owners)) if owners is not None else query
+
+
+def latest_confirmed(db: Session, workspace_id: int, owners: set[int] | None) -> list[tuple[int, str]]:
+    """(deal id, criterion id) for each criterion of a deal's current stage whose latest event confirms it."""
+    ranked = (
+        select(
+            CriterionEvent.deal_id,
+            CriterionEvent.criterion_id,
+            CriterionEvent.confirmed,
+            func.row_number()
+            .over(
+                partition_by=(CriterionEvent.deal_id, CriterionEvent.criterion_id),
+                order_by=(CriterionEvent.created_at.desc(), CriterionEvent.id.desc()),
+            )
+            .label("position"),
+        )
+        .join(Deal, and_(Deal.id == CriterionEvent.deal_id, Deal.stage_id == CriterionEvent.stage_id))
+        .where(CriterionEvent.deal_id.in_(_open_deals(workspace_id, owners)))
+        .subquery()
+    )
+    rows = db.execute(
+        select(ranked.c.deal_id, ranked.c.criterion_id).where(
+            ranked.c.position == 1, ranked.c.confirmed.is_(True)
+        )
+    )
+    return [(deal_id, criterion_id) for deal_id, criterion_id in rows]
+
+
+def last_activity(db: Session, workspace_id: int, owners: set[int] | None) -> dict[int, datetime]:
+    """The newest confirmation event in each open deal's current stage."""
+    rows = db.execute(
+        select(CriterionEvent.deal_id, func.max(CriterionEvent.created_at))
+        .join(Deal, and_(Deal.id == CriterionEvent.deal_id, Deal.stage_id == CriterionEvent.stage_id))
+        .where(CriterionEvent.deal_id.in_(_open_deals(workspace_id, owners)))
+        .group_by(CriterionEvent.deal_id)
+    )
+    return {deal_id: at for deal_id, at in rows if at is not None}
+
+
+def skipped_gates(db: Session, workspace_id: int, owners: set[int] | None, since: datetime) -> dict[int, int]:
+    """How many times each open deal moved on with unconfirmed criteria since `since`."""
+    rows = db.execute(
+        select(DealStageChange.deal_id, func.count())
+        .where(
+            DealStageChange.deal_id.in_(_open_deals(workspace_id, owners)),
+            DealStageChange.changed_at >= since,
+            func.json_array_length(DealStageChange.skipped_criteria) > 0,
+        )
+        .group_by(DealStageChange.deal_id)
+    )
+    return dict(rows.all())
+
+
+def skipped_criteria_counts(db: Session, workspace_id: int) -> dict[tuple[str, str, str], int]:
+    """(playbook, stage left, criterion) -> how often deals moved on with it unconfirmed, ever."""
+    if db.get_bind().dialect.name == "postgresql":
+        expand = "CROSS JOIN LATERAL json_array_elements_text(c.skipped_criteria) AS j(value)"
+    else:
+        expand = "JOIN json_each(c.skipped_criteria) AS j"
+    rows = db.execute(
+        text(
+            "SELECT d.playbook_id, c.from_stage_id, j.value, count(*) FROM deal_stage_changes AS c "
+            f"JOIN deals AS d ON d.id = c.deal_id {expand} "
+            "WHERE c.workspace_id = :workspace AND c.from_stage_id IS NOT NULL "
+            "GROUP BY d.playbook_id, c.from_stage_id, j.value"
+        ),
+        {"workspace": workspace_id},
+    )
+    return {(playbook, stage, str(criterion)): count for playbook, stage, criterion, count in rows}
+
+
+# -- the manager's team summary ------------------------------------------------------------------------
+
+
+@dataclass
+class DealLine:
+    deal: Deal
+    stage_name: str
+    confirmed: int
+    total: int
+    stalled_days: int | None
+    skipped: int
+
+
+@dataclass
+class RepBlock:
+    name: str
+    deals: list[DealLine] = field(default_factory=list)
+
+    @property
+    def confirmed(self) -> int:
+        return sum(d.confirmed for d in self.deals)
+
+    @property
+    def total(self) -> int:
+        return sum(d.total for d in self.deals)
+
+
+def team_summary(turn: Turn) -> Reply:
+    if turn.person.role == Role.REP:
+        return turn.render(
+            "refused.j2",
+            kind="refusal",
+            what="a team summary",
+            why='summaries are for managers and enablement. Say "my deals" for yours.',
+        )
+    return turn.render("team_summary.j2", **team_summary_data(turn.ctx, turn.db, turn.person, turn.now()))
+
+
+def team_summary_data(ctx, db: Session, person: Person, now: datetime) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """What the summary (and the weekly digest) shows for a manager's team, or enablement's workspace."""
+    owners = visible_owner_ids(db, person)
+    deals = db.scalars(
+        select(Deal).where(Deal.id.in_(_open_deals(person.workspace_id, owners))).order_by(Deal.name)
+    ).all()
+    confirmed: dict[int, set[str]] = defaultdict(set)
+    for deal_id, criterion_id in latest_confirmed(db, person.workspace_id, owners):
+        confirmed[deal_id].add(criterion_id)
+    activity = last_activity(db, person.workspace_id, owners)
+    skipped = skipped_gates(db, person.workspace_id, owners, now - SKIPPED_WINDOW)
+    reps: dict[int, RepBlock] = {}
+    for deal in deals:
+        playbook = ctx.playbooks.get(deal.playbook_id)
+        stage = playbook.stage(deal.stage_id) if playbook else None
+        ids = {c.id for c in stage.exit_criteria} if stage else set()
+        latest = max(filter(None, (activity.get(deal.id), deal.stage_entered_at)))
+        idle = now - latest
+        line = DealLine(
+            deal,
+            stage.name if stage else deal.stage_id,
+            len(confirmed[deal.id] & ids),
+            len(ids),
+            idle.days if idle >= STALLED_AFTER else None,
+            skipped.get(deal.id, 0),
+        )
+        reps.setdefault(deal.owner_id, RepBlock(deal.owner.name)).deals.append(line)
+    blocks = sorted(reps.values(), key=lambda r: r.name)
+    attention = [d for r in blocks for d in r.deals if d.stalled_days is not None or d.skipped]
+    return {
+        "reps": blocks,
+        "attention": attention,
+        "deal_count": len(deals),
+        "stalled_after": STALLED_AFTER.days,
+        "skipped_window": SKIPPED_WINDOW.days,
+        "scope": "organization" if owners is None else "team",
+    }
+
+
+# -- enablement's exit-criteria report -----------------------------------------------------------------
+
+
+@dataclass
+class CriterionLine:
+    text: str
+    unconfirmed: int
+    skipped: int
+
+
+@dataclass
+class StageBlock:
+    playbook_name: str
+    stage_name: str
+    deals: int
+    rate: int  # percent of the stage's criteria confirmed across its open deals
+    criteria: list[CriterionLine]
+
+
+def criteria_report(turn: Turn) -> Reply:
+    if turn.person.role == Role.REP:
+        return turn.render(
+            "refused.j2",
+            kind="refusal",
+            what="the exit-criteria report",
+            why='it is for enablement and managers. Say "my deals" for yours.',
+        )
+    owners = visible_owner_ids(turn.db, turn.person)
+    stages = criteria_report_data(turn, owners)
+    return turn.render(
+        "criteria_report.j2", stages=stages, scope="organization" if owners is None else "team"
+    )
+
+
+def criteria_report_data(turn: Turn, owners: set[int] | None) -> list[StageBlock]:
+    db, workspace_id = turn.db, turn.workspace.id
+    per_stage = db.execute(
+        select(Deal.playbook_id, Deal.stage_id, func.count(Deal.id))
+        .where(Deal.id.in_(_open_deals(workspace_id, owners)))
+        .group_by(Deal.playbook_id, Deal.stage_id)
+    ).all()
+    ranked_confirmed = latest_confirmed(db, workspace_id, owners)
+    stage_of = (
+        dict(
+            db.execute(
+                select(Deal.id, Deal.stage_id).where(Deal.id.in_({d for d, _ in ranked_confirmed}))
+            ).all()
+        )
+        if ranked_confirmed
+        else {}
+    )
+    confirmed_count: dict[tuple[str, str], int] = defaultdict(int)
+    for deal_id, criterion_id in ranked_confirmed:
+        confirmed_count[(stage_of[deal_id], criterion_id)] += 1
+    skipped = skipped_criteria_counts(db, workspace_id)
+    blocks = []
+    for playbook in turn.ctx.playbooks.playbooks:
+        counts = {stage_id: n for pid, stage_id, n in per_stage if pid == playbook.id}
+        for stage in playbook.stages:
+            deals = counts.get(stage.id, 0)
+            stage_skips = {c.id: skipped.get((playbook.id, stage.id, c.id), 0) for c in stage.exit_criteria}
+            if not deals and not any(stage_skips.values()):
+                continue
+            lines = [
+                CriterionLine(c.text, deals - confirmed_count[(stage.id, c.id)], stage_skips[c.id])
+                for c in stage.exit_criteria
+            ]
+            done = sum(deals - line.unconfirmed for line in lines)
+            rate = round(100 * done / (deals * len(lines))) if deals else 0
+            lines.sort(key=lambda line: (-(line.unconfirmed + line.skipped), line.text))
+            blocks.append(
+                StageBlock(
+                    playbook.name,
+                    stage.name,
+                    deals,
+                    rate,
+                    [x for x in lines if x.unconfirmed or x.skipped][:TOP_CRITERIA],
+                )
+            )
+    return blocks
+
+
+# -- the weekly digest ---------------------------------------------------------------------------------
+
+DIGEST_WEEKDAY = 0  # Monday
+DIGEST_TIME = "08:00"
+DIGEST_GRACE = timedelta(hours=48)  # a clock down longer than this skips the week rather than send it stale
+
+
+def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """Queue this week's team summary for every manager whose local Monday 08:00 has passed.
+
+    The outbox key is per manager and ISO week, so running this every few minutes, late (up to
+    DIGEST_GRACE), or twice sends each manager one digest a week.
+    """
+    from bot import outbox
+    from bot.localtime import parse_hhmm, weekly_slot, zone
+    from bot.models import Workspace
+
+    queued = 0
+    with ctx.sessions() as db:
+        managers = db.scalars(
+            select(Person).where(Person.role == Role.MANAGER, Person.active.is_(True)).order_by(Person.id)
+        ).all()
+        for manager in managers:
+            prefs = manager.preferences or {}
+            week, due = weekly_slot(
+                zone(manager.timezone),
+                int(prefs.get("digest_weekday", DIGEST_WEEKDAY)),
+                parse_hhmm(prefs.get("digest_time", DIGEST_TIME)),
+                now,
+            )
+            if not due <= now < due + DIGEST_GRACE or not db.scalar(select(Person.id).where(Person.manager_id == manager.id).limit(1)):
+                continue
+            key = f"digest:{manager.id}:{week}"
+            if db.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.idempotency_key == key)
+            ):
+                continue
+            data = team_summary_data(ctx, db, manager, now)
+            reply = ctx.renderer.render("team_summary.j2", me=manager, **data)
+            workspace = db.get(Workspace, manager.workspace_id)
+            queued += outbox.enqueue(
+                db,
+                key=key,
+                kind="digest",
+                workspace_id=manager.workspace_id,
+                platform=workspace.platform,
+                reply=reply,
+                now=now,
+                person_id=manager.id,
+            )
+            db.commit()
+    return queued

@@ -1,0 +1,140 @@
+"""Managers' team summaries, enablement's criteria report, the weekly digest, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.models import CriterionEvent, Deal, OutboxMessage
+from handlers.summaries import enqueue_digests
+from tests.conftest import FIXED_NOW
+from tests.test_criteria import open_form, submit
+from tests.test_playbook_validation import run_cli
+
+
+def age_deal(ctx, name: str, days: int) -> None:
+    with ctx.sessions.begin() as db:
+        deal = db.scalar(select(Deal).where(Deal.name == name))
+        deal.stage_entered_at = FIXED_NOW - timedelta(days=days)
+        for event in db.scalars(select(CriterionEvent).where(CriterionEvent.deal_id == deal.id)):
+            event.created_at = FIXED_NOW - timedelta(days=days)
+
+
+def test_team_summary_per_rep_and_deal_with_stalled_and_skipped(ctx, chat_as):
+    chat_as().say("move hooli to quote")  # skipped gate (0 of 2 confirmed)
+    age_deal(ctx, "Initech", 20)
+    age_deal(ctx, "Acme Corp", 3)
+    reply = chat_as("manager@example.com").say("team summary")
+    assert reply.header == "Team summary: 5 open deals"
+    attention = next(s for s in reply.sections if s.title == "Needs attention").text
+    assert "**Initech** (Riley Chen, Evaluation): no exit-criteria progress in 20 days" in attention
+    assert "**Hooli Express** (Riley Chen, Quote): moved on with unconfirmed criteria" in attention
+    assert "Acme" not in attention
+    riley = next(s for s in reply.sections if (s.title or "").startswith("Riley Chen"))
+    assert riley.title == "Riley Chen: 3 deals, 1/11 exit criteria confirmed"
+    assert "**Acme Corp**: Discovery · 1/4 confirmed\n" in riley.text + "\n"
+    assert "**Initech**: Evaluation · 0/4 confirmed · stalled 20 days" in riley.text
+    sam = next(s for s in reply.sections if (s.title or "").startswith("Sam Ortiz"))
+    assert "Umbrella Health" in sam.text
+
+
+def test_summaries_are_refused_to_reps_and_scoped_for_enablement(chat_as):
+    refused = chat_as().say("team summary")
+    assert refused.kind == "refusal" and "summaries are for managers and enablement" in refused.plain_text()
+    assert chat_as().say("criteria report").kind == "refusal"
+    assert chat_as("enablement@example.com").say("summary").header == "Organization summary: 5 open deals"
+
+
+def test_criteria_report_counts_unconfirmed_and_skipped_per_stage(ctx, chat_as):
+    rep = chat_as()
+    form = open_form(rep, "initech")
+    submit(rep, form, criteria=[form.fields[0].options[0][0]])  # one of Initech's four
+    rep.say("new deal Wonka in discovery")
+    rep.say("move wonka to evaluation")  # 4 discovery criteria skipped
+    report = chat_as("enablement@example.com").say("where do deals stall?")
+    assert report.header == "Exit criteria report: where deals stall"
+    evaluation = next(
+        s for s in report.sections if s.title.startswith("Enterprise new business · Evaluation")
+    )
+    assert evaluation.title == "Enterprise new business · Evaluation: 2 open deals, 12% of criteria confirmed"
+    assert evaluation.text.count("unconfirmed on 2 of 2") == 3
+    discovery = next(s for s in report.sections if s.title.startswith("Enterprise new business · Discovery"))
+    assert discovery.title == "Enterprise new business · Discovery: 1 open deal, 25% of criteria confirmed"
+    assert "skipped at 1 gate" in discovery.text
+    assert (
+        chat_as("manager@example.com").say("criteria report").header
+        == "Exit criteria report: where deals stall"
+    )
+
+
+def test_weekly_digest_goes_to_each_manager_once_at_their_local_monday_8am(ctx, demo):
+    sunday = datetime.fromisoformat("2026-11-22T20:00:00+00:00")
+    assert enqueue_digests(ctx, sunday) == 0
+    before = datetime.fromisoformat("2026-11-23T13:59:00+00:00")  # Monday 07:59 in Chicago
+    assert enqueue_digests(ctx, before) == 0
+    after = datetime.fromisoformat("2026-11-23T14:00:00+00:00")
+    assert enqueue_digests(ctx, after) == 1
+    assert enqueue_digests(ctx, after + timedelta(hours=5)) == 0  # later ticks, same week: nothing more
+    with ctx.sessions() as db:
+        (digest,) = db.scalars(select(OutboxMessage)).all()
+    assert digest.idempotency_key.endswith(":2026-W48") and digest.kind == "digest"
+    assert digest.payload["header"] == "Team summary: 5 open deals"
+    assert enqueue_digests(ctx, after + timedelta(days=7)) == 1  # next week
+
+
+def test_digest_follows_local_time_across_daylight_saving(ctx, demo):
+    # Chicago leaves daylight saving on 1 November 2026: Monday 08:00 is 13:00 UTC before, 14:00 after.
+    assert enqueue_digests(ctx, datetime.fromisoformat("2026-10-26T12:59:00+00:00")) == 0
+    assert enqueue_digests(ctx, datetime.fromisoformat("2026-10-26T13:00:00+00:00")) == 1
+    assert enqueue_digests(ctx, datetime.fromisoformat("2026-11-02T13:30:00+00:00")) == 0
+    assert enqueue_digests(ctx, datetime.fromisoformat("2026-11-02T14:00:00+00:00")) == 1
+
+
+def test_digests_job_and_delivery_from_the_command_line(demo, database_url):
+    env = {"DATABASE_URL": database_url}
+    queued = run_cli_scheduler(env, "digests", "2026-11-23T14:05:00Z")
+    assert "digests: 1 queued" in queued.stdout
+    sent = run_cli_scheduler(env, "outbox", "2026-11-23T14:06:00Z")
+    assert "--- to Morgan Patel <manager@example.com> (digest)\nTeam summary: 5 open deals" in sent.stdout
+
+
+def run_cli_scheduler(env, job: str, now: str):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    return subprocess.run(
+        [sys.executable, "-m", "scheduler", "run", job, "--now", now],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+def test_export_confirmations_as_csv(ctx, chat_as, database_url):
+    rep = chat_as()
+    rep.say("confirm acme")
+    submit(rep, rep.click("Un-confirm").form, criteria=["pain-confirmed"], reason="Wrong buyer")
+    result = run_cli("export", "confirmations", "--format", "csv", env={"DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["action"] for r in rows] == ["confirm", "revoke"]
+    first, second = rows
+    assert (
+        first["workspace"] == "local:local" and first["deal"] == "Acme Corp" and first["crm_id"] == "DEMO-001"
+    )
+    assert first["buyer_name"] == "Dana Lee" and first["criterion_id"] == "pain-confirmed"
+    assert first["criterion"] == "The buying group has confirmed the business problem and what it costs them"
+    assert second["reason"] == "Wrong buyer" and second["recorded_by"] == "rep@example.com"
+    assert datetime.fromisoformat(second["recorded_at"]).tzinfo is not None
+    other = run_cli(
+        "export", "confirmations", "--workspace", "slack:T0NONE", env={"DATABASE_URL": database_url}
+    )
+    assert other.returncode == 2 and "no workspace slack:T0NONE" in other.stderr
