@@ -88,6 +88,15 @@ class Form:
 
 
 @dataclass(frozen=True)
+class Image:
+    """A picture sent with a reply (a chart): PNG bytes, a text alternative, and a file name."""
+
+    png: bytes
+    alt: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message from the bot. `text` is a plain one-line summary (notifications, fallbacks)."""
 
@@ -98,13 +107,17 @@ class Reply:
     context: str | None = None
     kind: str = "answer"  # answer, choice, error, refusal: lets channels style and tests assert
     form: Form | None = None  # shown after the message (Slack opens it as a modal when it can)
+    image: Image | None = None  # sent after the message
 
     def with_buttons(self, *buttons: Button) -> Reply:
         return replace(self, buttons=self.buttons + buttons)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form, stored in the outbox and read back by the drainer."""
-        return asdict(self)
+        """JSON-safe form, stored in the outbox and read back by the drainer (no forms or images there)."""
+        data = asdict(self)
+        data.pop("form")
+        data.pop("image")
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:

@@ -7,7 +7,7 @@ deal and per criterion), so a summary reads a row per deal or per criterion, nev
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, text
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.messages import Reply
 from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, OutboxMessage, Person, Role
+from handlers.charts import criteria_chart
 from handlers.common import Turn, visible_owner_ids
 
 STALLED_AFTER = timedelta(days=14)
@@ -202,9 +203,11 @@ def criteria_report(turn: Turn) -> Reply:
         )
     owners = visible_owner_ids(turn.db, turn.person)
     stages = criteria_report_data(turn, owners)
-    return turn.render(
+    reply = turn.render(
         "criteria_report.j2", stages=stages, scope="organization" if owners is None else "team"
     )
+    rows = [(f"{s.stage_name}: {c.text}", c.unconfirmed, c.skipped) for s in stages for c in s.criteria]
+    return replace(reply, image=criteria_chart(rows, "Exit criteria that hold deals back"))
 
 
 def criteria_report_data(turn: Turn, owners: set[int] | None) -> list[StageBlock]:
@@ -285,7 +288,9 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
                 parse_hhmm(prefs.get("digest_time", DIGEST_TIME)),
                 now,
             )
-            if not due <= now < due + DIGEST_GRACE or not db.scalar(select(Person.id).where(Person.manager_id == manager.id).limit(1)):
+            if not due <= now < due + DIGEST_GRACE or not db.scalar(
+                select(Person.id).where(Person.manager_id == manager.id).limit(1)
+            ):
                 continue
             key = f"digest:{manager.id}:{week}"
             if db.scalar(

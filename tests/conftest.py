@@ -3,6 +3,7 @@ once per run with Alembic and emptied between tests, and a context wired like pr
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,7 +23,20 @@ from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from bot.rendering import Renderer
 from bot.router import handle
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
+from bot.web import create_app
 from playbooks.loader import load_library
+from tests.doubles.bot_connector import BotConnectorDouble
+from tests.doubles.people import (
+    SLACK_NEWBIE,
+    SLACK_RILEY,
+    SLACK_SAM,
+    SLACK_SECRET,
+    SLACK_TEAM,
+    TEAMS_ROSTER,
+    TEAMS_TENANT,
+)
+from tests.doubles.server import BackgroundServer
+from tests.doubles.slack_api import SlackDouble
 
 FIXED_NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday
 
@@ -158,3 +172,58 @@ def other_workspace(ctx: AppContext, external_id: str = "T0OTHER") -> Workspace:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# -- Slack and Teams: the real web app on 127.0.0.1, with the platform doubles ------------------------
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackDouble]:
+    double = SlackDouble(users={u["id"]: u for u in (SLACK_RILEY, SLACK_SAM, SLACK_NEWBIE)}).start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def slack_ctx(ctx: AppContext, slack: SlackDouble) -> AppContext:
+    """The demo team, imported into a Slack workspace; the app configured for one workspace."""
+    settings = ctx.settings.model_copy(
+        update={
+            "slack_signing_secret": SLACK_SECRET,
+            "slack_bot_token": "xoxb-test",
+            "slack_api_url": slack.url,
+        }
+    )
+    with ctx.sessions.begin() as db:
+        load_if_empty(db, get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM, "Test team"), ctx.playbooks)
+    return dataclasses.replace(ctx, settings=settings)
+
+
+@pytest.fixture
+def slack_web(slack_ctx: AppContext, slack: SlackDouble) -> Iterator[tuple[BackgroundServer, SlackDouble]]:
+    server = BackgroundServer(create_app(slack_ctx)).start()
+    yield server, slack
+    server.stop()
+
+
+@pytest.fixture
+def connector() -> Iterator[BotConnectorDouble]:
+    double = BotConnectorDouble(members=dict(TEAMS_ROSTER)).start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def teams_ctx(ctx: AppContext) -> AppContext:
+    with ctx.sessions.begin() as db:
+        load_if_empty(db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT), ctx.playbooks)
+    return ctx
+
+
+@pytest.fixture
+def teams_web(
+    teams_ctx: AppContext, connector: BotConnectorDouble
+) -> Iterator[tuple[BackgroundServer, BotConnectorDouble]]:
+    server = BackgroundServer(create_app(teams_ctx)).start()
+    yield server, connector
+    server.stop()

@@ -7,29 +7,10 @@ import json
 import time
 from urllib.parse import urlencode
 
-import pytest
 from sqlalchemy import func, select
 
 from bot.models import CriterionEvent, Deal, DealStageChange
-from bot.web import create_app
-from tests.doubles.server import BackgroundServer
 from tests.test_playbook_validation import run_cli
-from tests.test_slack_app import slack, slack_ctx  # noqa: F401 - fixtures
-from tests.test_teams_app import connector, teams_ctx  # noqa: F401 - fixtures
-
-
-@pytest.fixture
-def slack_web(slack_ctx, slack):  # noqa: F811
-    server = BackgroundServer(create_app(slack_ctx)).start()
-    yield server, slack
-    server.stop()
-
-
-@pytest.fixture
-def teams_web(teams_ctx, connector):  # noqa: F811
-    server = BackgroundServer(create_app(teams_ctx)).start()
-    yield server, connector
-    server.stop()
 
 
 def open_form(chat, deal: str = "acme"):  # type: ignore[no-untyped-def]

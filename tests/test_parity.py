@@ -14,12 +14,14 @@ from bot.models import Platform
 from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from bot.web import create_app
 from tests.doubles.bot_connector import BotConnectorDouble
+from tests.doubles.people import SLACK_RILEY, TEAMS_ROSTER, TEAMS_TENANT
+from tests.doubles.people import SLACK_SECRET as SECRET
+from tests.doubles.people import SLACK_TEAM as TEAM
 from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble
-from tests.test_slack_app import RILEY as SLACK_RILEY
-from tests.test_slack_app import SECRET, TEAM, dm, event, header_of
-from tests.test_teams_app import ROSTER, TENANT, say
+from tests.test_slack_app import dm, event, header_of
 from tests.test_teams_app import post as teams_post
+from tests.test_teams_app import say
 
 # (what the person says, what the answer starts with): one per capability.
 CONVERSATION = [
@@ -42,13 +44,17 @@ CONVERSATION = [
 @pytest.fixture
 def everywhere(ctx):
     slack = SlackDouble(users={"URILEY": SLACK_RILEY}).start()
-    connector = BotConnectorDouble(members=dict(ROSTER)).start()
+    connector = BotConnectorDouble(members=dict(TEAMS_ROSTER)).start()
     settings = ctx.settings.model_copy(
         update={"slack_signing_secret": SECRET, "slack_bot_token": "xoxb-test", "slack_api_url": slack.url}
     )
     app_ctx = dataclasses.replace(ctx, settings=settings)
     with ctx.sessions.begin() as db:
-        for platform, external_id in (LOCAL_WORKSPACE, (Platform.SLACK, TEAM), (Platform.TEAMS, TENANT)):
+        for platform, external_id in (
+            LOCAL_WORKSPACE,
+            (Platform.SLACK, TEAM),
+            (Platform.TEAMS, TEAMS_TENANT),
+        ):
             load_if_empty(db, get_or_create_workspace(db, platform, external_id), ctx.playbooks)
     web = BackgroundServer(create_app(app_ctx)).start()
     yield app_ctx, web, slack, connector

@@ -16,65 +16,17 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
-from bot.demo import load_if_empty
 from bot.models import Deal, Person, Platform
 from bot.people import get_or_create_workspace, person_by_email
 from bot.web import create_app
+from tests.doubles.people import SLACK_SECRET as SECRET
+from tests.doubles.people import SLACK_TEAM as TEAM
 from tests.doubles.server import BackgroundServer
-from tests.doubles.slack_api import SlackDouble
-
-SECRET = "test-signing-secret"
-TEAM = "T0TEST"
-RILEY = {
-    "id": "URILEY",
-    "team_id": TEAM,
-    "name": "riley",
-    "real_name": "Riley Chen",
-    "tz": "America/Chicago",
-    "profile": {"email": "rep@example.com", "real_name": "Riley Chen"},
-}
-SAM = {
-    "id": "USAM",
-    "team_id": TEAM,
-    "name": "sam",
-    "real_name": "Sam Ortiz",
-    "tz": "America/New_York",
-    "profile": {"email": "sam@example.com", "real_name": "Sam Ortiz"},
-}
-NEWBIE = {
-    "id": "UNEW",
-    "team_id": TEAM,
-    "name": "nia",
-    "real_name": "Nia New",
-    "tz": "Europe/Berlin",
-    "profile": {"email": "nia@example.com", "real_name": "Nia New"},
-}
 
 
 @pytest.fixture
-def slack():
-    double = SlackDouble(users={u["id"]: u for u in (RILEY, SAM, NEWBIE)}).start()
-    yield double
-    double.stop()
-
-
-@pytest.fixture
-def slack_ctx(ctx, slack):
-    """The demo team, imported into a Slack workspace; the app configured for one workspace."""
-    settings = ctx.settings.model_copy(
-        update={"slack_signing_secret": SECRET, "slack_bot_token": "xoxb-test", "slack_api_url": slack.url}
-    )
-    app_ctx = dataclasses.replace(ctx, settings=settings)
-    with ctx.sessions.begin() as db:
-        load_if_empty(db, get_or_create_workspace(db, Platform.SLACK, TEAM, "Test team"), ctx.playbooks)
-    return app_ctx
-
-
-@pytest.fixture
-def web(slack_ctx):
-    server = BackgroundServer(create_app(slack_ctx)).start()
-    yield server
-    server.stop()
+def web(slack_web):
+    return slack_web[0]
 
 
 def signed_headers(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:

@@ -138,3 +138,87 @@ def test_export_confirmations_as_csv(ctx, chat_as, database_url):
         "export", "confirmations", "--workspace", "slack:T0NONE", env={"DATABASE_URL": database_url}
     )
     assert other.returncode == 2 and "no workspace slack:T0NONE" in other.stderr
+
+
+# -- the report's chart, in each channel --------------------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_criteria_report_comes_with_a_chart(chat_as):
+    chat_as().say("move acme to evaluation")
+    reply = chat_as("enablement@example.com").say("criteria report")
+    assert reply.image is not None and reply.image.filename == "criteria-report.png"
+    width, height = png_size(reply.image.png)
+    assert width == 720 and 200 < height < 1000
+    assert "Discovery: The buyer has decided to look outside the organization" in reply.image.alt
+    assert "unconfirmed on 0, skipped 1" in reply.image.alt
+
+
+def test_no_chart_when_nothing_is_blocked(ctx, demo):
+    from handlers.charts import criteria_chart
+
+    assert criteria_chart([("Discovery: anything", 0, 0)], "title") is None
+
+
+def test_the_chart_in_the_terminal_is_saved_to_a_file(database_url, demo):
+    result = run_cli(
+        "chat",
+        "--as",
+        "enablement@example.com",
+        env={"DATABASE_URL": database_url},
+        stdin="criteria report\n",
+    )
+    assert result.returncode == 0, result.stderr
+    saved = result.stdout.split("Chart saved to ")[1].split()[0]
+    from pathlib import Path
+
+    assert png_size(Path(saved).read_bytes())[0] == 720
+
+
+def test_the_chart_in_slack_is_uploaded_to_the_conversation(ctx, slack_web):
+    from bot.models import Platform
+    from bot.people import get_or_create_workspace, person_by_email
+    from tests.test_slack_app import TEAM, dm, event, wait_posts
+
+    web, slack_api = slack_web
+    with ctx.sessions.begin() as db:
+        person_by_email(
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "enablement@example.com"
+        ).slack_user_id = "UAVERY"
+    event(web, dm("criteria report", user="UAVERY"))
+    wait_posts(slack_api, 1)
+    assert slack_api.wait_for(lambda: any(u.get("completed") for u in slack_api.uploads.values()))
+    (upload,) = slack_api.uploads.values()
+    assert upload["channel"] == "DUAVERY" and upload["filename"] == "criteria-report.png"
+    assert png_size(upload["content"])[0] == 720 and upload["alt_txt"].startswith(
+        "Exit criteria that hold deals back"
+    )
+
+
+def test_the_chart_in_teams_is_an_inline_image(ctx, teams_web):
+    import base64
+
+    from bot.models import Platform
+    from bot.people import get_or_create_workspace, person_by_email
+    from tests.test_teams_app import TENANT, post, say
+
+    web, bot_connector = teams_web
+    with ctx.sessions.begin() as db:
+        avery = person_by_email(
+            db, get_or_create_workspace(db, Platform.TEAMS, TENANT), "enablement@example.com"
+        )
+        avery.teams_user_id = "29:1avery"
+    post(web, say(bot_connector, "criteria report", user={"id": "29:1avery", "name": "Avery Brooks"}))
+    report, picture = bot_connector.wait_for(2)[:2]
+    assert report["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    (attachment,) = picture["attachments"]
+    assert attachment["contentType"] == "image/png" and attachment["name"] == "criteria-report.png"
+    assert (
+        png_size(base64.b64decode(attachment["contentUrl"].removeprefix("data:image/png;base64,")))[0] == 720
+    )

@@ -16,38 +16,17 @@ from sqlalchemy import select
 from bot import outbox
 from bot.channels.teams import TeamsSender
 from bot.delivery import Drainer, DrainPolicy
-from bot.demo import load_if_empty
 from bot.messages import Reply, Section
 from bot.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from bot.people import get_or_create_workspace
 from bot.web import create_app
 from tests.conftest import FIXED_NOW
-from tests.doubles.bot_connector import BotConnectorDouble, ConnectorFault
+from tests.doubles.bot_connector import ConnectorFault
+from tests.doubles.people import TEAMS_BOT as BOT
+from tests.doubles.people import TEAMS_RILEY as RILEY
+from tests.doubles.people import TEAMS_TENANT as TENANT
 from tests.doubles.server import BackgroundServer
 
-TENANT = "8f3c1a52-0000-4000-8000-00000000aaaa"
-BOT = {"id": "28:0b7a6c3e-bot", "name": "Enablement"}
-RILEY = {"id": "29:1riley", "name": "Riley Chen", "aadObjectId": "aad-riley"}
-ROSTER = {
-    "29:1riley": {
-        "id": "29:1riley",
-        "name": "Riley Chen",
-        "aadObjectId": "aad-riley",
-        "email": "rep@example.com",
-        "userPrincipalName": "rep@example.com",
-        "tenantId": TENANT,
-        "userRole": "user",
-    },
-    "29:1newbie": {
-        "id": "29:1newbie",
-        "name": "Nia New",
-        "aadObjectId": "aad-nia",
-        "email": "Nia@Example.com",
-        "userPrincipalName": "nia@example.com",
-        "tenantId": TENANT,
-        "userRole": "user",
-    },
-}
 PERSONAL = {"conversationType": "personal", "tenantId": TENANT, "id": "a:1riley-personal-chat"}
 CHANNEL = {
     "conversationType": "channel",
@@ -58,24 +37,8 @@ CHANNEL = {
 
 
 @pytest.fixture
-def connector():
-    double = BotConnectorDouble(members=dict(ROSTER)).start()
-    yield double
-    double.stop()
-
-
-@pytest.fixture
-def teams_ctx(ctx):
-    with ctx.sessions.begin() as db:
-        load_if_empty(db, get_or_create_workspace(db, Platform.TEAMS, TENANT), ctx.playbooks)
-    return ctx
-
-
-@pytest.fixture
-def web(teams_ctx):
-    server = BackgroundServer(create_app(teams_ctx)).start()
-    yield server
-    server.stop()
+def web(teams_web):
+    return teams_web[0]
 
 
 _ids = iter(range(1, 100_000))

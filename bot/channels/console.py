@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TextIO
 
 from bot.context import AppContext
-from bot.messages import Button, Click, Form, FormField, Reply, Request, Section
+from bot.messages import Button, Click, Form, FormField, Image, Reply, Request, Section
 from bot.router import handle
 
 QUIT = {"quit", "exit", "bye", ":q"}
@@ -86,6 +88,10 @@ class ConsoleConversation:
 
     def _show(self, reply: Reply) -> Reply:
         self.last_buttons = reply.buttons
+        if reply.image is not None:
+            path = save_image(reply.image)
+            note = f"Chart saved to {path}"
+            reply = replace(reply, context=f"{reply.context} {note}" if reply.context else note)
         if reply.form is None:
             return reply
         self.pending = PendingForm(reply.form)
@@ -124,6 +130,15 @@ class ConsoleConversation:
         return self._show(
             handle(self.ctx, Request(self.workspace_id, self.person_id, click=click, form=pending.answers))
         )
+
+
+def save_image(image: Image) -> Path:
+    """A terminal cannot show a picture: keep it in the temp folder and say where."""
+    folder = Path(tempfile.gettempdir()) / "enablement-charts"
+    folder.mkdir(exist_ok=True)
+    path = folder / image.filename
+    path.write_bytes(image.png)
+    return path
 
 
 def _parse_answer(question: FormField, text: str) -> tuple[str | list[str], str]:

@@ -198,6 +198,8 @@ class SlackChannel:
             reply = reply.with_buttons(Button("Share in channel", SHARE_ACTION, text[:1900]))
         for payload in to_messages(reply):
             await respond(response_type="ephemeral", replace_original=False, **payload)
+        if reply.image is not None:  # files cannot be ephemeral: the chart goes to the person's DM
+            await self._upload(client, command.get("user_id", ""), reply)
 
     async def _on_click(
         self, ack, action: dict[str, Any], body: dict[str, Any], respond, client: AsyncWebClient
@@ -282,7 +284,27 @@ class SlackChannel:
         self, client: AsyncWebClient, channel: str, reply: Reply, thread_ts: str | None = None
     ) -> None:
         for payload in to_messages(reply):
-            await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload)
+            response = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **payload)
+        if reply.image is not None:
+            await self._upload(client, response.get("channel") or channel, reply, thread_ts)
+
+    @staticmethod
+    async def _upload(
+        client: AsyncWebClient, channel: str, reply: Reply, thread_ts: str | None = None
+    ) -> None:
+        """A chart goes up as a file in the same conversation (Slack's files.uploadV2 flow)."""
+        image = reply.image
+        assert image is not None
+        if not channel.startswith(("C", "D", "G")):  # a user id: files go to their DM channel
+            channel = (await client.conversations_open(users=channel))["channel"]["id"]
+        await client.files_upload_v2(
+            channel=channel,
+            content=image.png,
+            filename=image.filename,
+            title=reply.text[:250],
+            alt_txt=image.alt[:1000],
+            thread_ts=thread_ts,
+        )
 
     async def _first_delivery(self, body: dict[str, Any]) -> bool:
         """False for a retried delivery of an event we already handled (Slack retries on slow acks)."""

@@ -28,6 +28,7 @@ docs, 28 KB for webhooks and workflows): an activity is kept under MAX_ACTIVITY_
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -79,7 +80,12 @@ def to_activities(reply: Reply) -> list[dict[str, Any]]:
                         bodies.append([])
                     bodies[-1].append(piece)
     last = len(bodies) - 1
-    return [_activity(reply, body, actions if i == last else []) for i, body in enumerate(bodies)]
+    activities = [_activity(reply, body, actions if i == last else []) for i, body in enumerate(bodies)]
+    if reply.image is not None:  # an inline picture, as Teams shows in personal and group chats
+        picture = "data:image/png;base64," + base64.b64encode(reply.image.png).decode()
+        attachment = {"contentType": "image/png", "contentUrl": picture, "name": reply.image.filename}
+        activities.append({"type": "message", "summary": reply.image.alt[:200], "attachments": [attachment]})
+    return activities
 
 
 def click_from_value(value: Any) -> Click | None:

@@ -42,6 +42,7 @@ class SlackDouble(HttpDouble):
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     views: list[dict[str, Any]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, channel
     latency: float = 0.0  # every answer takes this long (a slow but healthy Slack)
     clock: Callable[[], float] = time.time  # message timestamps, like Slack's "ts" (tests may fake it)
     _ts: float = 0.0
@@ -57,6 +58,7 @@ class SlackDouble(HttpDouble):
             web.post("/api/{method}", self._handle),
             web.get("/api/{method}", self._handle),
             web.post("/respond/{token}", self._respond),
+            web.post("/upload/{file_id}", self._upload),
         ]
 
     def fail(self, method: str, *faults: Fault) -> None:
@@ -89,7 +91,7 @@ class SlackDouble(HttpDouble):
                 args.update(json.loads(body))
             else:
                 args.update(dict(parse_qsl(body.decode())))
-        for key in ("blocks", "metadata", "view", "attachments"):
+        for key in ("blocks", "metadata", "view", "attachments", "files"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         auth = request.headers.get("Authorization", "")
@@ -132,6 +134,27 @@ class SlackDouble(HttpDouble):
                     "enterprise": None,
                     "is_enterprise_install": False,
                 }
+            if method == "files.getUploadURLExternal":
+                file_id = f"F{len(self.uploads) + 1:06d}"
+                self.uploads[file_id] = {
+                    "filename": args.get("filename"),
+                    "alt_txt": args.get("alt_txt"),
+                    "content": b"",
+                }
+                return {
+                    "ok": True,
+                    "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}",
+                    "file_id": file_id,
+                }
+            if method == "files.completeUploadExternal":
+                for item in args.get("files") or []:
+                    self.uploads[item["id"]].update(
+                        title=item.get("title"),
+                        channel=args.get("channel_id"),
+                        thread_ts=args.get("thread_ts"),
+                        completed=True,
+                    )
+                return {"ok": True, "files": [{"id": item["id"]} for item in args.get("files") or []]}
             if method == "auth.test":
                 return {"ok": True, "team_id": "T0TEST", "user_id": "UBOT", "bot_id": "BBOT", "team": "Test"}
             if method == "conversations.open":
@@ -176,6 +199,15 @@ class SlackDouble(HttpDouble):
                 self.views.append({"method": method, **args})
                 return {"ok": True, "view": {"id": f"V{len(self.views)}", **(args.get("view") or {})}}
             return {"ok": True}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        with self._lock:
+            upload = self.uploads.get(request.match_info["file_id"])
+            if upload is None:
+                return web.Response(status=404)
+            upload["content"] = body
+        return web.Response(text=f"OK - {len(body)}")
 
     async def _respond(self, request: web.Request) -> web.Response:
         payload = await request.json()

@@ -1,0 +1,43 @@
+"""Charts for reports, drawn with matplotlib's object API (no pyplot, no global state) only when asked."""
+
+from __future__ import annotations
+
+import io
+import textwrap
+
+from bot.messages import Image
+
+BLOCKED = "#e63946"
+SKIPPED = "#f4a261"
+MAX_BARS = 8
+
+
+def criteria_chart(rows: list[tuple[str, int, int]], title: str) -> Image | None:
+    """Horizontal bars, one per criterion: open deals where it is unconfirmed, and gates skipped on it.
+
+    `rows` is (label, unconfirmed, skipped); the largest first. None when there is nothing to show.
+    """
+    rows = sorted((r for r in rows if r[1] or r[2]), key=lambda r: -(r[1] + r[2]))[:MAX_BARS]
+    if not rows:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 1.2 + 0.55 * len(rows)), dpi=90)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    labels = [textwrap.shorten(label, 60, placeholder="…") for label, _, _ in rows][::-1]
+    unconfirmed = [r[1] for r in rows][::-1]
+    skipped = [r[2] for r in rows][::-1]
+    axes.barh(labels, unconfirmed, color=BLOCKED, label="open deals where unconfirmed")
+    axes.barh(labels, skipped, left=unconfirmed, color=SKIPPED, label="gates skipped")
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.tick_params(axis="y", labelsize=8)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="lower right", fontsize=8, frameon=False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    alt = "; ".join(f"{label}: unconfirmed on {u}, skipped {s}" for label, u, s in rows)
+    return Image(buffer.getvalue(), f"{title}. {alt}", "criteria-report.png")
