@@ -56,17 +56,17 @@ class Section:
     fields: tuple[tuple[str, str], ...] = ()
 
 
-FieldKind = Literal["checkboxes", "text"]
+FieldKind = Literal["checkboxes", "choice", "text"]
 
 
 @dataclass(frozen=True)
 class FormField:
-    """One input of a form: several checkboxes, or a line (or box) of text."""
+    """One input of a form: several checkboxes, one choice of several, or a line (or box) of text."""
 
     id: str
     label: str
     kind: FieldKind
-    options: tuple[tuple[str, str], ...] = ()  # (value, label) for checkboxes
+    options: tuple[tuple[str, str], ...] = ()  # (value, label) for checkboxes and choice
     optional: bool = True
     multiline: bool = False
     max_length: int = 200

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Person, Workspace
-from handlers import criteria, deals, help, home, playbook, summaries
+from handlers import coaching, criteria, deals, help, home, playbook, summaries
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,37 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: help.show_help(t),
     ),
     _r("home", r"(?:home|overview|dashboard|my home)", lambda t, m: home.show(t)),
+    _r("takeaway", r"takeaway:? (?P<line>.+)", lambda t, m: coaching.takeaway(t, m["line"])),
+    _r("team-add", r"add (?P<who>.+?) to my team", lambda t, m: coaching.add_to_team(t, m["who"])),
+    _r(
+        "team-remove",
+        r"remove (?P<who>.+?) from my team",
+        lambda t, m: coaching.remove_from_team(t, m["who"]),
+    ),
+    _r(
+        "coached",
+        r"(?:i )?coached (?P<rep>.+?) on (?P<area>[\w &-]+?)(?:[:,] ?(?P<note>.+))?",
+        lambda t, m: coaching.log_typed(t, m["rep"], m["area"], m["note"]),
+    ),
+    _r("log-coaching", r"log (?:a )?coaching(?: session)?", lambda t, m: coaching.log_form(t)),
+    _r(
+        "due",
+        r"who (?:should i|do i need to|to) coach(?: this week)?|coaching due|due for coaching",
+        lambda t, m: coaching.show_due(t),
+    ),
+    _r("my-coaching", r"my coaching", lambda t, m: coaching.my_coaching(t)),
+    _r("coaching-report", r"coaching report", lambda t, m: coaching.coaching_report(t)),
+    _r(
+        "pause",
+        r"pause (?:coaching )?(?:nudges|reminders)(?: until| till| to)? (?P<until>.+)",
+        lambda t, m: coaching.pause(t, m["until"]),
+    ),
+    _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching.resume(t)),
+    _r(
+        "cadence",
+        r"(?:set )?(?:my |our |team )?coaching cadence(?: to| is)? (?P<cadence>.+)",
+        lambda t, m: coaching.set_cadence(t, m["cadence"]),
+    ),
     _r(
         "summary",
         r"(?:team |my team'?s? |org |organization )?summary",
@@ -140,6 +171,11 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "stage.show": playbook.stage_clicked,
     "channel.link": deals.link_clicked,
     "criteria.show": criteria.show_clicked,
+    "coaching.form": coaching.log_form,
+    "coaching.log": coaching.log_submitted,
+    "coaching.snooze": coaching.snooze,
+    "coaching.ask-takeaway": coaching.ask_takeaway,
+    "summary.show": lambda t, _value: summaries.team_summary(t),
     "criteria.form": criteria.confirm_form,
     "criteria.revoke-form": criteria.revoke_form,
     "criteria.confirm": criteria.confirm_submitted,

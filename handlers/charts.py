@@ -41,3 +41,29 @@ def criteria_chart(rows: list[tuple[str, int, int]], title: str) -> Image | None
     figure.savefig(buffer, format="png")
     alt = "; ".join(f"{label}: unconfirmed on {u}, skipped {s}" for label, u, s in rows)
     return Image(buffer.getvalue(), f"{title}. {alt}", "criteria-report.png")
+
+
+def bar_chart(
+    rows: list[tuple[str, int]], title: str, filename: str, limit: int | None = None
+) -> Image | None:
+    """One horizontal bar per row (label, value), in the given order; None when there are no rows."""
+    if not rows:
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 1.2 + 0.5 * len(rows)), dpi=90)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    labels = [textwrap.shorten(label, 50, placeholder="…") for label, _ in rows][::-1]
+    axes.barh(labels, [value for _, value in rows][::-1], color="#457b9d")
+    if limit is not None:
+        axes.set_xlim(0, limit)
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.tick_params(axis="y", labelsize=9)
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    alt = f"{title}: " + "; ".join(f"{label} {value}" for label, value in rows)
+    return Image(buffer.getvalue(), alt, filename)

@@ -15,6 +15,7 @@ from datetime import datetime
 from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.delivery import Drainer
+from handlers.coaching import enqueue_nudges
 from handlers.summaries import enqueue_digests
 
 
@@ -38,7 +39,15 @@ def queue_digests(ctx: AppContext, clock: Callable[[], datetime]) -> str:
     return f"digests: {enqueue_digests(ctx, clock())} queued"
 
 
+def queue_nudges(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    now = clock()
+    return f"coaching-nudges: {enqueue_nudges(ctx, now)} nudges, {enqueue_nudges(ctx, now, followups=True)} follow-ups queued"
+
+
 JOBS: dict[str, Job] = {
+    "coaching-nudges": Job(
+        queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"
+    ),
     "digests": Job(queue_digests, 600, "queue each manager's weekly team summary (Monday 08:00 local)"),
     "outbox": Job(drain_outbox, 5, "send what is due in the outbox"),
 }

@@ -103,9 +103,13 @@ class ConsoleConversation:
         question = form.fields[index]
         lines = [f"{problem} " if problem else "", question.label, " (optional)" if question.optional else ""]
         text = "".join(lines)
-        if question.kind == "checkboxes":
+        if question.kind in ("checkboxes", "choice"):
             text += "\n" + "\n".join(f"  [{i}] {label}" for i, (_, label) in enumerate(question.options, 1))
-            text += "\nType the numbers, separated by commas."
+            text += (
+                "\nType the numbers, separated by commas."
+                if question.kind == "checkboxes"
+                else "\nType a number."
+            )
         text += ' Say "cancel" to stop.' if index == 0 else ""
         return Section(text, f"{form.title}: question {index + 1} of {len(form.fields)}")
 
@@ -145,6 +149,10 @@ def _parse_answer(question: FormField, text: str) -> tuple[str | list[str], str]
     """The answer to one question, or why it cannot be taken (then the question is asked again)."""
     if not text and not question.optional:
         return "", "This one is needed."
+    if question.kind == "choice" and text:
+        if not text.isdigit() or not 1 <= int(text) <= len(question.options):
+            return "", f"Type one number from 1 to {len(question.options)}."
+        return question.options[int(text) - 1][0], ""
     if question.kind == "checkboxes":
         numbers = [n for n in re.split(r"[,\s]+", text) if n]
         if not all(n.isdigit() and 1 <= int(n) <= len(question.options) for n in numbers):

@@ -234,11 +234,11 @@ def to_modal(reply: Reply, channel: str | None) -> dict[str, Any]:
 
 def _input_block(field: FormField) -> dict[str, Any]:
     if field.kind == "checkboxes":
-        element: dict[str, Any] = {
-            "type": "checkboxes",
-            "action_id": field.id,
-            "options": [_option(value, label) for value, label in field.options[:MAX_CHECKBOX_OPTIONS]],
-        }
+        options = [_option(value, label) for value, label in field.options[:MAX_CHECKBOX_OPTIONS]]
+        element: dict[str, Any] = {"type": "checkboxes", "action_id": field.id, "options": options}
+    elif field.kind == "choice":
+        options = [_option(value, label, description=False) for value, label in field.options[:100]]
+        element = {"type": "static_select", "action_id": field.id, "options": options}
     else:
         element = {
             "type": "plain_text_input",
@@ -257,13 +257,13 @@ def _input_block(field: FormField) -> dict[str, Any]:
     }
 
 
-def _option(value: str, label: str) -> dict[str, Any]:
+def _option(value: str, label: str, description: bool = True) -> dict[str, Any]:
     """Long labels (exit criteria are sentences) continue in the option's description."""
     option: dict[str, Any] = {
         "text": {"type": "plain_text", "text": _truncate(label, OPTION_TEXT_LIMIT)},
         "value": value,
     }
-    if len(label) > OPTION_TEXT_LIMIT:
+    if description and len(label) > OPTION_TEXT_LIMIT:
         cut = label[: OPTION_TEXT_LIMIT - 1].rsplit(" ", 1)[0]
         option["text"]["text"] = cut + " …"
         option["description"] = {
@@ -287,6 +287,8 @@ def form_submission(view: dict[str, Any]) -> tuple[Click, str, dict[str, str | l
         for element in actions.values():
             if element.get("type") == "checkboxes":
                 answers[block_id] = [o.get("value", "") for o in element.get("selected_options") or []]
+            elif element.get("type") == "static_select":
+                answers[block_id] = (element.get("selected_option") or {}).get("value", "")
             else:
                 answers[block_id] = element.get("value") or ""
     return click, str(metadata.get("c") or ""), answers

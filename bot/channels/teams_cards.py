@@ -166,13 +166,15 @@ def _input(field: FormField) -> Element:
         "isRequired": not field.optional,
         "errorMessage": "This one is needed",
     }
-    if field.kind == "checkboxes":
+    if field.kind in ("checkboxes", "choice"):
+        many = field.kind == "checkboxes"
         choices = [{"title": label, "value": value} for value, label in field.options]
+        style = "expanded" if many else "compact"
         return {
             "type": "Input.ChoiceSet",
             **common,
-            "isMultiSelect": True,
-            "style": "expanded",
+            "isMultiSelect": many,
+            "style": style,
             "choices": choices,
         }
     text: Element = {
