@@ -122,7 +122,10 @@ def test_run_command_errors(database_url):
         text=True,
         env={**os.environ, "DATABASE_URL": database_url},
     )
-    assert bogus.returncode == 2 and "unknown job 'bogus' (jobs: coaching-nudges, digests, outbox)" in bogus.stderr
+    assert (
+        bogus.returncode == 2
+        and "unknown job 'bogus' (jobs: coaching-nudges, digests, outbox)" in bogus.stderr
+    )
     bad_time = subprocess.run(
         [sys.executable, "-m", "scheduler", "run", "outbox", "--now", "next tuesday"],
         cwd=REPO,
