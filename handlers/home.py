@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.context import AppContext
 from bot.messages import Click, Reply, Request
 from bot.models import DealStageChange, Person, Role
+from handlers.coaching import due_reps
 from handlers.common import Turn, confirmed_criteria, deal_playbook_stage, team_ids, visible_deals
 
 SKIPPED_GATE_WINDOW = timedelta(days=30)
@@ -44,14 +45,21 @@ def show(turn: Turn, _value: str = "") -> Reply:
         )
     team: list[Progress] = []
     stages: dict[str, int] = defaultdict(int)
+    coaching_due = None
     if turn.person.role == Role.MANAGER:
         team = _team_progress(turn, deals)
+        coaching_due = [d.rep.name for d in due_reps(turn.ctx, turn.db, turn.person, turn.now())]
     if turn.person.role == Role.ENABLEMENT:
         for deal in deals:
             found = deal_playbook_stage(turn, deal)
             stages[f"{found[0].name}: {found[1].name}" if found else deal.stage_id] += 1
     return turn.render(
-        "home.j2", rows=rows, team=team, stages=dict(sorted(stages.items())), total_deals=len(deals)
+        "home.j2",
+        rows=rows,
+        team=team,
+        stages=dict(sorted(stages.items())),
+        total_deals=len(deals),
+        coaching_due=coaching_due,
     )
 
 

@@ -373,6 +373,7 @@ def test_manager_home_shows_the_team(web, slack, ctx):
     assert slack.wait_for(lambda: slack.views)
     text = json.dumps(slack.views[0]["view"]["blocks"], ensure_ascii=False)
     assert "*Your team*" in text and "*Riley Chen*: 3 open deals · 1/10 exit criteria confirmed" in text
+    assert "Due for coaching: Riley Chen, Sam Ortiz." in text
 
 
 def test_workspaces_do_not_see_each_others_deals(web, slack):
@@ -559,3 +560,14 @@ def test_socket_mode_needs_an_app_token(tmp_path):
     )
     assert result.returncode == 2
     assert "Socket Mode needs SLACK_APP_TOKEN" in result.stderr
+
+
+def test_adding_a_mentioned_colleague_to_my_team(web, slack, ctx):
+    with ctx.sessions.begin() as db:
+        person_by_email(db, get_or_create_workspace(db, Platform.SLACK, TEAM), "manager@example.com").slack_user_id = "UMORGAN"
+    event(web, mention("add <@UNEW|nia> to my team", user="UMORGAN"))
+    (reply,) = wait_posts(slack, 1)
+    assert "Added Nia New to your team." in json.dumps(reply["blocks"])
+    with ctx.sessions() as db:
+        nia = db.scalar(select(Person).where(Person.slack_user_id == "UNEW"))
+        assert nia.manager.email == "manager@example.com"

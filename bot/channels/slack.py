@@ -41,7 +41,7 @@ from bot.channels.slack_install import (
 )
 from bot.context import AppContext
 from bot.messages import Button, Click, Reply, Request
-from bot.models import Platform, ProcessedEvent
+from bot.models import Person, Platform, ProcessedEvent
 from bot.people import get_or_create_workspace, match_platform_person
 from bot.router import handle
 from handlers import home
@@ -59,7 +59,7 @@ BOT_SCOPES = [
     "users:read.email",
     "metadata.message:read",
 ]
-MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 SHARE_ACTION = "slack.share"
 HOME_BLOCK_LIMIT = 100
 
@@ -157,7 +157,7 @@ class SlackChannel:
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if not await self._first_delivery(body):
             return
-        text = MENTION.sub("", event.get("text", "")).strip()
+        text = await self._plain_text(body, event.get("text", ""), client)
         who = await self._who(body, event.get("user", ""), client)
         reply = await self._answer(
             Request(who.workspace_id, who.person_id, text=text, channel_id=event.get("channel"), shared=True)
@@ -173,7 +173,10 @@ class SlackChannel:
         who = await self._who(body, event.get("user", ""), client)
         reply = await self._answer(
             Request(
-                who.workspace_id, who.person_id, text=event.get("text", ""), channel_id=event.get("channel")
+                who.workspace_id,
+                who.person_id,
+                text=await self._plain_text(body, event.get("text", ""), client),
+                channel_id=event.get("channel"),
             )
         )
         await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))
@@ -305,6 +308,24 @@ class SlackChannel:
             alt_txt=image.alt[:1000],
             thread_ts=thread_ts,
         )
+
+    async def _plain_text(self, body: dict[str, Any], text: str, client: AsyncWebClient) -> str:
+        """The bot's own @mention removed; other people's mentions become their email, so "add @ana to my
+        team" names a person the handlers can find."""
+        bot_user = ((body.get("authorizations") or [{}])[0]).get("user_id")
+        for user_id in dict.fromkeys(MENTION.findall(text)):
+            if user_id == bot_user:
+                replacement = ""
+            else:
+                who = await self._who(body, user_id, client)
+                replacement = await asyncio.to_thread(self._email_of, who.person_id) or ""
+            text = re.sub(rf"<@{user_id}(?:\|[^>]*)?>", replacement, text)
+        return " ".join(text.split())
+
+    def _email_of(self, person_id: int) -> str | None:
+        with self.ctx.sessions() as db:
+            person = db.get(Person, person_id)
+            return person.email if person else None
 
     async def _first_delivery(self, body: dict[str, Any]) -> bool:
         """False for a retried delivery of an event we already handled (Slack retries on slow acks)."""
