@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("dir", nargs="?", type=Path, default=None, help="folder (default: $PLAYBOOKS_DIR)")
 
     imp = commands.add_parser("import", help="import people or deals from CSV")
-    imp.add_argument("kind", choices=["people", "deals"])
+    imp.add_argument("kind", choices=["people", "deals", "quizzes"])
     imp.add_argument("file", type=Path)
     imp.add_argument(
         "--workspace", default="local", help='"local" (default), "slack:TEAM_ID" or "teams:TENANT_ID"'
@@ -242,6 +242,15 @@ def cmd_import(args: argparse.Namespace) -> int:
                     raise CliError(
                         f"no workspace {args.workspace} (install the app there first, or use --workspace local)"
                     )
+            if args.kind == "quizzes":
+                from bot.quizfile import import_quizzes
+
+                try:
+                    result = import_quizzes(session, workspace, args.file, ctx.playbooks)
+                except YamlFileError as exc:
+                    raise CliError(f"{exc}\nnothing was imported", code=1) from exc
+                print(result.summary(str(args.file)))
+                return 0
             try:
                 if args.kind == "people":
                     result = import_people(session, workspace, args.file)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Person, Workspace
-from handlers import coaching, criteria, deals, help, home, playbook, summaries
+from handlers import coaching, criteria, deals, help, home, playbook, quizzes, summaries
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,18 @@ UTTERANCES: tuple[Route, ...] = (
     ),
     _r("home", r"(?:home|overview|dashboard|my home)", lambda t, m: home.show(t)),
     _r("takeaway", r"takeaway:? (?P<line>.+)", lambda t, m: coaching.takeaway(t, m["line"])),
+    _r(
+        "quiz-me",
+        r"quiz me|(?:give me a |next )?(?:quiz|knowledge check)(?: question)?",
+        lambda t, m: quizzes.quiz_me(t),
+    ),
+    _r(
+        "my-progress",
+        r"my (?:progress|quiz progress|knowledge|quiz results)",
+        lambda t, m: quizzes.my_progress(t),
+    ),
+    _r("team-knowledge", r"team knowledge|team quiz results", lambda t, m: quizzes.team_knowledge(t)),
+    _r("quiz-report", r"quiz report", lambda t, m: quizzes.quiz_report(t)),
     _r("team-add", r"add (?P<who>.+?) to my team", lambda t, m: coaching.add_to_team(t, m["who"])),
     _r(
         "team-remove",
@@ -171,6 +183,8 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "stage.show": playbook.stage_clicked,
     "channel.link": deals.link_clicked,
     "criteria.show": criteria.show_clicked,
+    "quiz.answer": quizzes.answer,
+    "quiz.next": quizzes.next_clicked,
     "coaching.form": coaching.log_form,
     "coaching.log": coaching.log_submitted,
     "coaching.snooze": coaching.snooze,

@@ -129,7 +129,8 @@ def describe(err: Any, loc: PathKey, allowed: list[str]) -> str:
     if kind == "extra_forbidden":
         return f"{prefix}unknown key '{loc[-1]}'{_did_you_mean(str(loc[-1]), allowed)}"
     if kind == "too_short":
-        return f"{prefix}must not be empty"
+        least = (err.get("ctx") or {}).get("min_length", 1)
+        return f"{prefix}must not be empty" if least <= 1 else f"{prefix}needs at least {least} items"
     if kind in ("string_type", "list_type", "dict_type", "model_type", "int_type", "bool_type"):
         expected = {
             "string_type": "text",

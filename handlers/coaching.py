@@ -241,6 +241,18 @@ def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity) -> F
                 f"({stage.name if stage else deal.stage_id})",
                 _questions(stage, "lead-opportunity"),
             )
+    from handlers.quizzes import weakest_topic
+
+    weak = weakest_topic(db, rep, now)
+    if weak is not None:
+        topic, percent = weak
+        stage = next((s for p in ctx.playbooks.playbooks for s in p.stages if s.id == topic), None)
+        return Focus(
+            "skills-behaviors",
+            "Methodology",
+            f"knowledge checks on {stage.name if stage else topic} are {percent}% right over 90 days",
+            _questions(stage, "skills-behaviors"),
+        )
     open_criteria: Counter[tuple[str, str, str]] = Counter()
     for deal in deals:
         stage = _stage(ctx, deal.playbook_id, deal.stage_id)

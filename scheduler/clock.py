@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "run" and args.job not in JOBS:
-        print(f"unknown job '{args.job}' (jobs: {', '.join(JOBS)})", file=sys.stderr)
+        print(f"unknown job '{args.job}' (jobs: {', '.join(sorted(JOBS))})", file=sys.stderr)
         return 2
     try:
         ctx = load_context()

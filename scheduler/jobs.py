@@ -16,6 +16,7 @@ from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.delivery import Drainer
 from handlers.coaching import enqueue_nudges
+from handlers.quizzes import enqueue_knowledge_checks
 from handlers.summaries import enqueue_digests
 
 
@@ -44,7 +45,14 @@ def queue_nudges(ctx: AppContext, clock: Callable[[], datetime]) -> str:
     return f"coaching-nudges: {enqueue_nudges(ctx, now)} nudges, {enqueue_nudges(ctx, now, followups=True)} follow-ups queued"
 
 
+def queue_knowledge_checks(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    return f"knowledge-checks: {enqueue_knowledge_checks(ctx, clock())} queued"
+
+
 JOBS: dict[str, Job] = {
+    "knowledge-checks": Job(
+        queue_knowledge_checks, 600, "queue each rep's daily question (09:30 local, working days)"
+    ),
     "coaching-nudges": Job(
         queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"
     ),

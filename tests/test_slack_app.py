@@ -564,7 +564,9 @@ def test_socket_mode_needs_an_app_token(tmp_path):
 
 def test_adding_a_mentioned_colleague_to_my_team(web, slack, ctx):
     with ctx.sessions.begin() as db:
-        person_by_email(db, get_or_create_workspace(db, Platform.SLACK, TEAM), "manager@example.com").slack_user_id = "UMORGAN"
+        person_by_email(
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "manager@example.com"
+        ).slack_user_id = "UMORGAN"
     event(web, mention("add <@UNEW|nia> to my team", user="UMORGAN"))
     (reply,) = wait_posts(slack, 1)
     assert "Added Nia New to your team." in json.dumps(reply["blocks"])

@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session
 from bot.importers import import_deals, import_people
 from bot.models import CriterionEvent, Deal, Person, Workspace
 from bot.people import person_by_email
+from bot.quizfile import import_quizzes
+from bot.settings import BUNDLED_PLAYBOOKS_DIR
 from playbooks.loader import PlaybookLibrary
 
 DEMO_DIR = Path(__file__).resolve().parent
+STARTER_QUIZZES = BUNDLED_PLAYBOOKS_DIR / "quizzes" / "starter.yaml"
 DEMO_REP = "rep@example.com"
 
 
@@ -24,6 +27,7 @@ def load_if_empty(db: Session, workspace: Workspace, library: PlaybookLibrary) -
     if all(library.get(pid) for pid in ("enterprise", "transactional")):
         import_deals(db, workspace, DEMO_DIR / "deals.csv", library)
         _confirm_one(db, workspace, library)
+        import_quizzes(db, workspace, STARTER_QUIZZES, library)
     return True
 
 

@@ -1,0 +1,164 @@
+"""Quiz files (`python -m bot import quizzes FILE.yaml`, format in ../shared/CONTRACT.md).
+
+A file is imported whole or not at all: every problem is reported as `file:line: message` first.
+Re-importing updates questions by id; changing a question's text, choices or answer bumps its version,
+so an answer to the old wording is recognised, and every rep's history stays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import yamlfile
+from bot.models import Person, QuizQuestion, Role, Workspace
+from bot.yamlfile import FileError, YamlFileError
+from playbooks.loader import PlaybookLibrary
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+ALL_REPS = "all reps"
+
+
+class QuizItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][\w.-]*$"
+        ),
+    ]
+    topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    choices: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]] = (
+        Field(min_length=2, max_length=6)
+    )
+    answer: int = Field(ge=0)
+    explanation: str = ""
+    audience: str = ALL_REPS
+    active: bool = True
+
+    @field_validator("answer")
+    @classmethod
+    def _answer_in_range(cls, answer: int, info: ValidationInfo) -> int:
+        choices = info.data.get("choices")
+        if choices is not None and answer >= len(choices):
+            raise ValueError(
+                f"answer {answer} is not a choice: answers count from 0, so use 0 to {len(choices) - 1}"
+            )
+        return answer
+
+
+class QuizFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quizzes: list[QuizItem] = Field(min_length=1)
+
+
+@dataclass
+class QuizImport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def summary(self, file: str) -> str:
+        return f"{file}: {self.created} questions created, {self.updated} updated, {self.unchanged} unchanged"
+
+
+def import_quizzes(db: Session, workspace: Workspace, path: Path, library: PlaybookLibrary) -> QuizImport:
+    """Validate the whole file, then write it; raises YamlFileError (nothing written) on any problem."""
+    doc = yamlfile.load(path)
+    parsed = yamlfile.validate(doc, QuizFile) if not doc.errors and doc.data is not None else None
+    if parsed is not None:
+        doc.errors.extend(_cross_checks(db, workspace, doc, parsed, library))  # type: ignore[arg-type]
+    if doc.errors or parsed is None:
+        raise YamlFileError(doc.errors or [FileError(doc.file, 1, "the file is empty")])
+    result = QuizImport()
+    existing = {
+        q.external_id: q
+        for q in db.scalars(select(QuizQuestion).where(QuizQuestion.workspace_id == workspace.id))
+    }
+    for item in parsed.quizzes:  # type: ignore[attr-defined]
+        question = existing.get(item.id)
+        if question is None:
+            db.add(
+                QuizQuestion(
+                    workspace_id=workspace.id,
+                    external_id=item.id,
+                    topic=item.topic,
+                    question=item.question,
+                    choices=item.choices,
+                    answer=item.answer,
+                    explanation=item.explanation,
+                    audience=item.audience,
+                    active=item.active,
+                    version=1,
+                )
+            )
+            result.created += 1
+            continue
+        changed_meaning = (question.question, question.choices, question.answer) != (
+            item.question,
+            item.choices,
+            item.answer,
+        )
+        changed = changed_meaning or (
+            question.topic,
+            question.explanation,
+            question.audience,
+            question.active,
+        ) != (item.topic, item.explanation, item.audience, item.active)
+        if not changed:
+            result.unchanged += 1
+            continue
+        question.topic, question.question, question.choices = item.topic, item.question, item.choices
+        question.answer, question.explanation, question.audience, question.active = (
+            item.answer,
+            item.explanation,
+            item.audience,
+            item.active,
+        )
+        question.version += 1 if changed_meaning else 0
+        result.updated += 1
+    db.flush()
+    return result
+
+
+def _cross_checks(
+    db: Session, workspace: Workspace, doc: yamlfile.LoadedYaml, parsed: QuizFile, library: PlaybookLibrary
+) -> list[FileError]:
+    errors: list[FileError] = []
+    seen: dict[str, int] = {}
+    stages = {s.id for p in library.playbooks for s in p.stages}
+    managers = {
+        p.email
+        for p in db.scalars(
+            select(Person).where(Person.workspace_id == workspace.id, Person.role == Role.MANAGER)
+        )
+    }
+    for i, item in enumerate(parsed.quizzes):
+        line = doc.line_of(("quizzes", i, "id"))
+        if item.id in seen:
+            errors.append(
+                FileError(
+                    doc.file,
+                    line,
+                    f"quizzes[{i}]: id '{item.id}' is used twice (first at line {seen[item.id]})",
+                )
+            )
+        seen.setdefault(item.id, line)
+        audience = item.audience.strip().lower()
+        if audience != ALL_REPS and audience not in stages and audience not in managers:
+            errors.append(
+                FileError(
+                    doc.file,
+                    doc.line_of(("quizzes", i, "audience")),
+                    f"quizzes[{i}].audience: '{item.audience}' is not 'all reps', a manager's email (their team) or a stage id",
+                )
+            )
+    return errors

@@ -1,0 +1,536 @@
+"""Spaced-repetition knowledge checks: each rep's questions scheduled one by one with FSRS.
+
+A rep has at most one question waiting at a time; a question missed is not resent in bulk, it simply
+stays due and comes back. Answers rate the card (wrong or "not sure": Again; right: Good; right but slow:
+Hard) and every review is logged with its response time, so the FSRS parameters can be optimized later.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fsrs import Card, Rating, Scheduler
+from sqlalchemy import and_, func, or_, select
+
+from bot.db import insert_or_ignore
+from bot.localtime import zone
+from bot.messages import Button, Reply
+from bot.models import Deal, DealStatus, Person, QuizQuestion, ReviewCard, ReviewLog, Role, Workspace
+from handlers.common import Turn, team_ids
+
+DEFAULT_PER_DAY = 2
+DEFAULT_RETENTION = 0.9
+DEFAULT_MAX_INTERVAL = 120  # days: sales content goes stale
+SLOW_ANSWER = timedelta(seconds=30)
+NOT_SURE = -1
+MASTERED_STABILITY = 21.0  # days of expected memory
+WEAK_TOPIC = 0.6  # below this share of right answers a topic is weak
+
+
+def scheduler_for(workspace: Workspace) -> Scheduler:
+    """No minute-level learning steps in chat; a maximum interval; the workspace's desired retention."""
+    settings = workspace.settings or {}
+    return Scheduler(
+        desired_retention=float(settings.get("quiz_retention", DEFAULT_RETENTION)),
+        learning_steps=(),
+        relearning_steps=(),
+        maximum_interval=int(settings.get("quiz_max_interval_days", DEFAULT_MAX_INTERVAL)),
+        enable_fuzzing=False,
+    )
+
+
+def per_day(rep: Person, workspace: Workspace) -> int:
+    return int(
+        (rep.preferences or {}).get("quiz_per_day")
+        or (workspace.settings or {}).get("quiz_per_day")
+        or DEFAULT_PER_DAY
+    )
+
+
+def audiences(db, rep: Person) -> list[str]:  # type: ignore[no-untyped-def]
+    """Which audiences a rep belongs to: all reps, their manager's team, the stages their deals are in."""
+    names = ["all reps"]
+    if rep.manager is not None:
+        names.append(rep.manager.email.lower())
+    names += list(
+        db.scalars(
+            select(Deal.stage_id).where(Deal.owner_id == rep.id, Deal.status == DealStatus.OPEN).distinct()
+        )
+    )
+    return names
+
+
+def next_card(db, rep: Person, now: datetime) -> ReviewCard | None:  # type: ignore[no-untyped-def]
+    """The rep's waiting question, else the most overdue due one, else a new one for their audience."""
+    active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
+    pending = db.scalar(
+        select(ReviewCard).where(
+            ReviewCard.person_id == rep.id,
+            ReviewCard.pending_since.is_not(None),
+            ReviewCard.question_id.in_(active),
+        )
+    )
+    if pending is not None:
+        return pending
+    due = db.scalar(
+        select(ReviewCard)
+        .where(ReviewCard.person_id == rep.id, ReviewCard.due <= now, ReviewCard.question_id.in_(active))
+        .order_by(ReviewCard.due, ReviewCard.id)
+        .limit(1)
+    )
+    if due is not None:
+        return due
+    seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
+    question = db.scalar(
+        select(QuizQuestion)
+        .where(
+            QuizQuestion.workspace_id == rep.workspace_id,
+            QuizQuestion.active.is_(True),
+            func.lower(QuizQuestion.audience).in_(audiences(db, rep)),
+            QuizQuestion.id.not_in(seen),
+        )
+        .order_by(QuizQuestion.id)
+        .limit(1)
+    )
+    if question is None:
+        return None
+    card = ReviewCard(
+        workspace_id=rep.workspace_id,
+        person_id=rep.id,
+        question_id=question.id,
+        card=Card().to_dict(),
+        due=now,
+    )
+    db.add(card)
+    db.flush()
+    return card
+
+
+def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    local = now.astimezone(zone(rep.timezone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        db.scalar(
+            select(func.count(ReviewLog.id))
+            .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+            .where(ReviewCard.person_id == rep.id, ReviewLog.reviewed_at >= midnight)
+        )
+        or 0
+    )
+
+
+def ask(ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "") -> Reply:  # type: ignore[no-untyped-def]
+    """The question as a message with one button per choice and "I'm not sure"; the card waits for it."""
+    question = db.get(QuizQuestion, card.question_id)
+    if card.pending_since is None:
+        card.pending_since = now
+    asked = int(card.pending_since.timestamp())
+    buttons = tuple(
+        Button(choice, "quiz.answer", f"{card.id}:{i}:{question.version}:{asked}")
+        for i, choice in enumerate(question.choices)
+    )
+    buttons += (Button("I'm not sure", "quiz.answer", f"{card.id}:{NOT_SURE}:{question.version}:{asked}"),)
+    return ctx.renderer.render("quiz_question.j2", buttons=buttons, me=rep, question=question, intro=intro)
+
+
+def quiz_me(turn: Turn) -> Reply:
+    card = next_card(turn.db, turn.person, turn.now())
+    if card is None:
+        upcoming = turn.db.scalar(
+            select(func.min(ReviewCard.due)).where(ReviewCard.person_id == turn.person.id)
+        )
+        when = (
+            f" Your next question is due on {upcoming.astimezone(zone(turn.person.timezone)).strftime('%A %d %B')}."
+            if upcoming
+            else ""
+        )
+        return turn.render("message.j2", text=f"You're all caught up: no question is due.{when}")
+    return ask(turn.ctx, turn.db, turn.person, card, turn.now())
+
+
+def answer(turn: Turn, value: str) -> Reply:
+    parts = value.split(":")
+    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+        return turn.render("message.j2", kind="error", text="That answer button is not valid any more.")
+    card_id, choice, version, asked = (int(p) for p in parts)
+    card = turn.db.get(ReviewCard, card_id)
+    if card is None or card.person_id != turn.person.id:
+        return turn.render(
+            "refused.j2", kind="refusal", what="that question", why="it was sent to someone else."
+        )
+    question = turn.db.get(QuizQuestion, card.question_id)
+    if card.pending_since is None or int(card.pending_since.timestamp()) != asked:
+        return turn.render(
+            "message.j2", text='You already answered this question. Say "quiz me" for the next one.'
+        )
+    if question.version != version or not question.active:
+        if not question.active:
+            card.pending_since = None
+            return turn.render(
+                "message.j2",
+                text='That question was retired by enablement, so it no longer counts. Say "quiz me" for another.',
+            )
+        return ask(
+            turn.ctx,
+            turn.db,
+            turn.person,
+            card,
+            turn.now(),
+            intro="That question was edited since I sent it. Here is the new version:",
+        )
+    now = turn.now()
+    took = now - card.pending_since
+    correct = choice == question.answer
+    rating = Rating.Again if not correct else (Rating.Hard if took > SLOW_ANSWER else Rating.Good)
+    reviewed, _ = scheduler_for(turn.workspace).review_card(
+        Card.from_dict(card.card), rating, review_datetime=now
+    )
+    added = insert_or_ignore(
+        turn.db,
+        ReviewLog,
+        {
+            "workspace_id": card.workspace_id,
+            "card_id": card.id,
+            "question_version": question.version,
+            "rating": int(rating),
+            "chosen": None if choice == NOT_SURE else choice,
+            "correct": correct,
+            "response_ms": int(took.total_seconds() * 1000),
+            "idempotency_key": f"review:{card.id}:{asked}",
+            "reviewed_at": now,
+        },
+        ["idempotency_key"],
+    )
+    if not added:
+        return turn.render("message.j2", text="You already answered this question.")
+    card.card = reviewed.to_dict()
+    card.due = reviewed.due
+    card.pending_since = None
+    turn.db.flush()
+    stage = next(
+        ((p, s) for p in turn.ctx.playbooks.playbooks for s in p.stages if s.id == question.topic), None
+    )
+    buttons: tuple[Button, ...] = ()
+    if stage:
+        buttons += (Button(f"Open the {stage[1].name} stage", "stage.show", f"{stage[0].id}:{stage[1].id}"),)
+    if answered_today(turn.db, turn.person, now) < per_day(turn.person, turn.workspace) and _has_more(
+        turn.db, turn.person, now
+    ):
+        buttons += (Button("Next question", "quiz.next", "", style="primary"),)
+    return turn.render(
+        "quiz_result.j2",
+        buttons=buttons,
+        question=question,
+        choice=choice,
+        correct=correct,
+        not_sure=choice == NOT_SURE,
+        next_due=reviewed.due.astimezone(zone(turn.person.timezone)),
+        stage=stage[1] if stage else None,
+    )
+
+
+def _has_more(db, rep: Person, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+    due = db.scalar(
+        select(ReviewCard.id).where(ReviewCard.person_id == rep.id, ReviewCard.due <= now).limit(1)
+    )
+    if due:
+        return True
+    seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
+    return (
+        db.scalar(
+            select(QuizQuestion.id)
+            .where(
+                QuizQuestion.workspace_id == rep.workspace_id,
+                QuizQuestion.active.is_(True),
+                func.lower(QuizQuestion.audience).in_(audiences(db, rep)),
+                QuizQuestion.id.not_in(seen),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def next_clicked(turn: Turn, _value: str = "") -> Reply:
+    return quiz_me(turn)
+
+
+# -- the daily knowledge check -----------------------------------------------------------------------------
+
+QUIZ_TIME = "09:30"
+QUIZ_GRACE = timedelta(hours=10)
+
+
+def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """Queue today's first question for every rep whose local 09:30 on a working day has passed.
+
+    The key is per rep and local date. A question left unanswered from an earlier day is not resent in
+    bulk: it stays the rep's one waiting question and is asked again today, alone.
+    """
+    from bot import outbox
+    from bot.localtime import Availability, daily_slot, parse_hhmm
+
+    queued = 0
+    with ctx.sessions() as db:
+        reps = db.scalars(
+            select(Person).where(Person.role == Role.REP, Person.active.is_(True)).order_by(Person.id)
+        ).all()
+        for rep in reps:
+            tz = zone(rep.timezone)
+            day, slot = daily_slot(tz, parse_hhmm((rep.preferences or {}).get("quiz_time", QUIZ_TIME)), now)
+            if (
+                not slot <= now < slot + QUIZ_GRACE
+                or now.astimezone(tz).weekday() not in Availability.of(rep).working_days
+            ):
+                continue
+            key = f"quiz:{rep.id}:{day}"
+            if db.scalar(
+                select(ReviewCard.id).where(ReviewCard.person_id == rep.id).limit(1)
+            ) is None and not _has_more(db, rep, now):
+                continue
+            from bot.models import OutboxMessage
+
+            if db.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
+                continue
+            card = next_card(db, rep, now)
+            if card is None:
+                continue
+            if card.pending_since is not None:
+                card.pending_since = None  # yesterday's question: ask it afresh, with new buttons
+            reply = ask(ctx, db, rep, card, now, intro="Your knowledge check for today:")
+            workspace = db.get(Workspace, rep.workspace_id)
+            queued += outbox.enqueue(
+                db,
+                key=key,
+                kind="quiz",
+                workspace_id=rep.workspace_id,
+                platform=workspace.platform,
+                reply=reply,
+                now=now,
+                person_id=rep.id,
+            )
+            db.commit()
+    return queued
+
+
+# -- results --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TopicProgress:
+    topic: str
+    questions: int
+    mastered: int
+    correct: int
+    answers: int
+
+
+def my_progress(turn: Turn) -> Reply:
+    rows = turn.db.execute(
+        select(QuizQuestion.topic, ReviewCard.card)
+        .join(ReviewCard, ReviewCard.question_id == QuizQuestion.id)
+        .where(ReviewCard.person_id == turn.person.id)
+    ).all()
+    results = turn.db.execute(
+        select(QuizQuestion.topic, func.count(ReviewLog.id), func.sum(func.cast(ReviewLog.correct, _int())))
+        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+        .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
+        .where(ReviewCard.person_id == turn.person.id)
+        .group_by(QuizQuestion.topic)
+    ).all()
+    answers = {topic: (count, int(right or 0)) for topic, count, right in results}
+    topics: dict[str, TopicProgress] = {}
+    for topic, card in rows:
+        entry = topics.setdefault(topic, TopicProgress(topic, 0, 0, *reversed(answers.get(topic, (0, 0)))))
+        entry.questions += 1
+        entry.mastered += (card.get("stability") or 0) >= MASTERED_STABILITY
+    days = turn.db.scalars(
+        select(ReviewLog.reviewed_at)
+        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+        .where(ReviewCard.person_id == turn.person.id)
+    ).all()
+    return turn.render(
+        "quiz_progress.j2",
+        topics=sorted(topics.values(), key=lambda t: t.topic),
+        streak=streak(
+            {d.astimezone(zone(turn.person.timezone)).date() for d in days},
+            turn.now().astimezone(zone(turn.person.timezone)).date(),
+        ),
+    )
+
+
+def streak(days: set, today) -> int:  # type: ignore[no-untyped-def,type-arg]
+    """Consecutive days with at least one answer, ending today (or yesterday, if today is not done yet)."""
+    day = today if today in days else today - timedelta(days=1)
+    count = 0
+    while day in days:
+        count += 1
+        day -= timedelta(days=1)
+    return count
+
+
+def _int():  # type: ignore[no-untyped-def]
+    from sqlalchemy import Integer
+
+    return Integer
+
+
+def topic_scores(db, rep_ids: set[int], since: datetime) -> dict[int, dict[str, tuple[int, int]]]:  # type: ignore[no-untyped-def]
+    """rep -> topic -> (answers, right) since `since`, counted by the database."""
+    rows = db.execute(
+        select(
+            ReviewCard.person_id,
+            QuizQuestion.topic,
+            func.count(ReviewLog.id),
+            func.sum(func.cast(ReviewLog.correct, _int())),
+        )
+        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+        .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
+        .where(ReviewCard.person_id.in_(rep_ids), ReviewLog.reviewed_at >= since)
+        .group_by(ReviewCard.person_id, QuizQuestion.topic)
+    ).all()
+    out: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
+    for person_id, topic, count, right in rows:
+        out[person_id][topic] = (count, int(right or 0))
+    return out
+
+
+def weakest_topic(db, rep: Person, now: datetime) -> tuple[str, int] | None:  # type: ignore[no-untyped-def]
+    """(topic, percent right) of the rep's weakest topic over 90 days, if it is weak (3+ answers)."""
+    scores = topic_scores(db, {rep.id}, now - timedelta(days=90)).get(rep.id, {})
+    weak = [
+        (right / count, topic)
+        for topic, (count, right) in scores.items()
+        if count >= 3 and right / count < WEAK_TOPIC
+    ]
+    if not weak:
+        return None
+    share, topic = min(weak)
+    return topic, round(100 * share)
+
+
+def team_knowledge(turn: Turn) -> Reply:
+    if turn.person.role == Role.REP:
+        return turn.render(
+            "refused.j2",
+            kind="refusal",
+            what="your team's knowledge checks",
+            why='they are for managers. Say "my progress" for yours.',
+        )
+    ids = (
+        team_ids(turn.db, turn.person)
+        if turn.person.role == Role.MANAGER
+        else set(turn.db.scalars(select(Person.id).where(Person.workspace_id == turn.workspace.id)))
+    )
+    names = dict(turn.db.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+    scores = topic_scores(turn.db, ids, turn.now() - timedelta(days=90))
+    rows = sorted(
+        (
+            (names[pid], topic, count, round(100 * right / count))
+            for pid, topics in scores.items()
+            for topic, (count, right) in topics.items()
+        ),
+        key=lambda r: (r[3], r[0]),
+    )
+    return turn.render("team_knowledge.j2", rows=rows)
+
+
+@dataclass
+class QuestionStats:
+    question: QuizQuestion
+    assigned: int
+    answered: int
+    answers: int
+    correct: int
+    top_wrong: str | None
+    top_wrong_share: int
+
+    @property
+    def confusing(self) -> bool:
+        return self.answers >= 5 and self.correct / self.answers < 0.5 and self.top_wrong_share >= 40
+
+
+def quiz_report(turn: Turn) -> Reply:
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render("refused.j2", kind="refusal", what="the quiz report", why="it is for enablement.")
+    db = turn.db
+    questions = list(
+        db.scalars(
+            select(QuizQuestion)
+            .where(QuizQuestion.workspace_id == turn.workspace.id)
+            .order_by(QuizQuestion.topic, QuizQuestion.external_id)
+        )
+    )
+    assigned = dict(
+        db.execute(
+            select(ReviewCard.question_id, func.count(ReviewCard.id)).group_by(ReviewCard.question_id)
+        ).all()
+    )
+    answered = dict(
+        db.execute(
+            select(ReviewCard.question_id, func.count(func.distinct(ReviewCard.id)))
+            .join(ReviewLog, ReviewLog.card_id == ReviewCard.id)
+            .group_by(ReviewCard.question_id)
+        ).all()
+    )
+    totals = {
+        qid: (n, int(r or 0))
+        for qid, n, r in db.execute(
+            select(
+                ReviewCard.question_id,
+                func.count(ReviewLog.id),
+                func.sum(func.cast(ReviewLog.correct, _int())),
+            )
+            .join(ReviewLog, ReviewLog.card_id == ReviewCard.id)
+            .group_by(ReviewCard.question_id)
+        ).all()
+    }
+    wrong = db.execute(
+        select(ReviewCard.question_id, ReviewLog.chosen, func.count(ReviewLog.id))
+        .join(ReviewLog, ReviewLog.card_id == ReviewCard.id)
+        .where(ReviewLog.correct.is_(False), ReviewLog.chosen.is_not(None))
+        .group_by(ReviewCard.question_id, ReviewLog.chosen)
+    ).all()
+    top: dict[int, tuple[int, int]] = {}
+    for qid, chosen, count in wrong:
+        if count > top.get(qid, (0, -1))[0]:
+            top[qid] = (count, chosen)
+    stats = []
+    for q in questions:
+        answers, right = totals.get(q.id, (0, 0))
+        count, chosen = top.get(q.id, (0, -1))
+        label = q.choices[chosen] if 0 <= chosen < len(q.choices) else None
+        stats.append(
+            QuestionStats(
+                q,
+                assigned.get(q.id, 0),
+                answered.get(q.id, 0),
+                answers,
+                right,
+                label,
+                round(100 * count / answers) if answers else 0,
+            )
+        )
+    retention = _retention_by_topic(db, turn.workspace.id)
+    return turn.render("quiz_report.j2", stats=stats, retention=retention)
+
+
+def _retention_by_topic(db, workspace_id: int) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+    """(topic, reviews after the first, percent right): how well answers hold up when asked again later."""
+    first = (
+        select(ReviewLog.card_id, func.min(ReviewLog.reviewed_at).label("first"))
+        .group_by(ReviewLog.card_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(QuizQuestion.topic, func.count(ReviewLog.id), func.sum(func.cast(ReviewLog.correct, _int())))
+        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+        .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
+        .join(first, and_(first.c.card_id == ReviewLog.card_id, or_(ReviewLog.reviewed_at > first.c.first)))
+        .where(ReviewLog.workspace_id == workspace_id)
+        .group_by(QuizQuestion.topic)
+        .order_by(QuizQuestion.topic)
+    ).all()
+    return [(topic, count, round(100 * int(right or 0) / count)) for topic, count, right in rows if count]
