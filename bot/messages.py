@@ -105,7 +105,7 @@ class Reply:
     sections: tuple[Section, ...] = ()
     buttons: tuple[Button, ...] = ()
     context: str | None = None
-    kind: str = "answer"  # answer, choice, error, refusal: lets channels style and tests assert
+    kind: str = "answer"  # answer, choice, error, refusal, announcement (for everyone in the channel)
     form: Form | None = None  # shown after the message (Slack opens it as a modal when it can)
     image: Image | None = None  # sent after the message
 

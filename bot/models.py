@@ -387,6 +387,35 @@ class ProcessedEvent(Base):
     created_at: Mapped[datetime] = _utcnow_column()
 
 
+class ChannelQuiz(Base):
+    """One question posted to a channel by enablement; anyone answers privately; results when closed."""
+
+    __tablename__ = "channel_quizzes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(200))
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    show_names: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime] = _utcnow_column()
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChannelQuizAnswer(Base):
+    """A person's answer to a channel quiz: the first one counts."""
+
+    __tablename__ = "channel_quiz_answers"
+    __table_args__ = (UniqueConstraint("quiz_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quiz_id: Mapped[int] = mapped_column(ForeignKey("channel_quizzes.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    choice: Mapped[int | None] = mapped_column(Integer)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
 # Slack OAuth installations and install states, in slack_sdk's own table layout (its SQLAlchemy stores
 # read and write them), declared on our metadata so Alembic creates and migrates them with ours.
 SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(

@@ -55,6 +55,12 @@ UTTERANCES: tuple[Route, ...] = (
     ),
     _r("team-knowledge", r"team knowledge|team quiz results", lambda t, m: quizzes.team_knowledge(t)),
     _r("quiz-report", r"quiz report", lambda t, m: quizzes.quiz_report(t)),
+    _r("quiz-new", r"(?:new|add|write) (?:a )?(?:quiz )?question", lambda t, m: quizzes.new_question_form(t)),
+    _r(
+        "quiz-post",
+        r"post (?:the )?quiz (?P<id>\S+)(?: (?:here|to this channel|in this channel))?(?P<names> with names)?",
+        lambda t, m: quizzes.post_to_channel(t, m["id"], bool(m["names"])),
+    ),
     _r("team-add", r"add (?P<who>.+?) to my team", lambda t, m: coaching.add_to_team(t, m["who"])),
     _r(
         "team-remove",
@@ -185,6 +191,9 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "criteria.show": criteria.show_clicked,
     "quiz.answer": quizzes.answer,
     "quiz.next": quizzes.next_clicked,
+    "quiz.create": quizzes.create_submitted,
+    "cquiz.answer": quizzes.channel_answer,
+    "cquiz.close": quizzes.channel_close,
     "coaching.form": coaching.log_form,
     "coaching.log": coaching.log_submitted,
     "coaching.snooze": coaching.snooze,

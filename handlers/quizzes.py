@@ -7,6 +7,7 @@ Hard) and every review is logged with its response time, so the FSRS parameters 
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,8 +17,19 @@ from sqlalchemy import and_, func, or_, select
 
 from bot.db import insert_or_ignore
 from bot.localtime import zone
-from bot.messages import Button, Reply
-from bot.models import Deal, DealStatus, Person, QuizQuestion, ReviewCard, ReviewLog, Role, Workspace
+from bot.messages import Button, Form, FormField, Reply
+from bot.models import (
+    ChannelQuiz,
+    ChannelQuizAnswer,
+    Deal,
+    DealStatus,
+    Person,
+    QuizQuestion,
+    ReviewCard,
+    ReviewLog,
+    Role,
+    Workspace,
+)
 from handlers.common import Turn, team_ids
 
 DEFAULT_PER_DAY = 2
@@ -534,3 +546,200 @@ def _retention_by_topic(db, workspace_id: int) -> list[tuple[str, int, int]]:  #
         .order_by(QuizQuestion.topic)
     ).all()
     return [(topic, count, round(100 * int(right or 0) / count)) for topic, count, right in rows if count]
+
+
+# -- authoring in chat ---------------------------------------------------------------------------------
+
+
+def new_question_form(turn: Turn) -> Reply:
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
+        )
+    form = Form(
+        title="New quiz question",
+        submit_label="Add question",
+        action="quiz.create",
+        value=secrets.token_hex(6),
+        fields=(
+            FormField(
+                "topic",
+                "Topic (a stage id like discovery, or any topic)",
+                "text",
+                optional=False,
+                max_length=100,
+            ),
+            FormField("question", "Question", "text", multiline=True, optional=False, max_length=500),
+            FormField(
+                "choices",
+                "Choices, one per line (2 to 6)",
+                "text",
+                multiline=True,
+                optional=False,
+                max_length=900,
+            ),
+            FormField(
+                "answer", "Number of the right choice (1 for the first)", "text", optional=False, max_length=2
+            ),
+            FormField(
+                "explanation",
+                "Why that is right (shown after answering)",
+                "text",
+                multiline=True,
+                max_length=300,
+            ),
+        ),
+    )
+    return turn.render("message.j2", form=form, text="Write a question for all reps: it goes live at once.")
+
+
+def create_submitted(turn: Turn, nonce: str) -> Reply:
+    """A question from the chat form, validated by the same rules as quiz files."""
+    from pydantic import ValidationError
+
+    from bot.quizfile import QuizItem
+
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
+        )
+    answers = turn.request.form or {}
+    choices = [line.strip() for line in str(answers.get("choices") or "").splitlines() if line.strip()]
+    number = str(answers.get("answer") or "").strip()
+    topic = str(answers.get("topic") or "").strip().lower()
+    external_id = f"chat-{topic or 'question'}-{nonce}"[:100]
+    try:
+        item = QuizItem(
+            id=external_id,
+            topic=topic,
+            question=str(answers.get("question") or ""),
+            choices=choices,
+            answer=int(number) - 1 if number.isdigit() else -1,
+            explanation=str(answers.get("explanation") or "").strip(),
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        return turn.render("message.j2", kind="error", text=f"Nothing was added: {problems}.")
+    added = insert_or_ignore(
+        turn.db,
+        QuizQuestion,
+        {
+            "workspace_id": turn.workspace.id,
+            "external_id": item.id,
+            "topic": item.topic,
+            "question": item.question,
+            "choices": item.choices,
+            "answer": item.answer,
+            "explanation": item.explanation,
+            "audience": "all reps",
+            "active": True,
+            "version": 1,
+            "updated_at": turn.now(),
+        },
+        ["workspace_id", "external_id"],
+    )
+    if not added:
+        return turn.render("message.j2", text="Already added: this form was submitted before.")
+    return turn.render(
+        "message.j2",
+        text=f'Added question {item.id} ("{item.question}") for all reps. They get it in their daily checks.',
+    )
+
+
+# -- a quiz posted to a channel ------------------------------------------------------------------------
+
+
+def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="channel quizzes", why="they are posted by enablement."
+        )
+    if not turn.request.shared or not turn.request.channel_id:
+        return turn.render(
+            "message.j2", kind="error", text="Post a channel quiz in the channel itself: mention me there."
+        )
+    question = turn.db.scalar(
+        select(QuizQuestion).where(
+            QuizQuestion.workspace_id == turn.workspace.id,
+            func.lower(QuizQuestion.external_id) == question_id.strip().lower(),
+        )
+    )
+    if question is None:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f'There is no question with id {question_id}. Say "quiz report" for the list.',
+        )
+    quiz = ChannelQuiz(
+        workspace_id=turn.workspace.id,
+        question_id=question.id,
+        channel_id=turn.request.channel_id,
+        opened_by_id=turn.person.id,
+        show_names=names,
+        opened_at=turn.now(),
+    )
+    turn.db.add(quiz)
+    turn.db.flush()
+    buttons = tuple(
+        Button(choice, "cquiz.answer", f"{quiz.id}:{i}") for i, choice in enumerate(question.choices)
+    )
+    buttons += (Button("Close and show results", "cquiz.close", str(quiz.id)),)
+    return turn.render("channel_quiz.j2", buttons=buttons, question=question, names=names)
+
+
+def channel_answer(turn: Turn, value: str) -> Reply:
+    quiz_id, _, choice = value.partition(":")
+    quiz = turn.db.get(ChannelQuiz, int(quiz_id)) if quiz_id.isdigit() else None
+    if quiz is None or quiz.workspace_id != turn.workspace.id or not choice.isdigit():
+        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
+    if quiz.closed_at is not None:
+        return turn.render("message.j2", text="This quiz is closed; the results are in the channel.")
+    question = turn.db.get(QuizQuestion, quiz.question_id)
+    added = insert_or_ignore(
+        turn.db,
+        ChannelQuizAnswer,
+        {
+            "quiz_id": quiz.id,
+            "person_id": turn.person.id,
+            "choice": int(choice),
+            "correct": int(choice) == question.answer,
+            "created_at": turn.now(),
+        },
+        ["quiz_id", "person_id"],
+    )
+    if not added:
+        return turn.render("message.j2", text="You already answered this one: your first answer counts.")
+    return turn.render("message.j2", text="Thanks, your answer is in. The results come when the quiz closes.")
+
+
+def channel_close(turn: Turn, value: str) -> Reply:
+    quiz = turn.db.get(ChannelQuiz, int(value)) if value.isdigit() else None
+    if quiz is None or quiz.workspace_id != turn.workspace.id:
+        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
+    if turn.person.role != Role.ENABLEMENT and turn.person.id != quiz.opened_by_id:
+        return turn.render(
+            "refused.j2", kind="refusal", what="close this quiz", why="enablement closes channel quizzes."
+        )
+    if quiz.closed_at is None:
+        quiz.closed_at = turn.now()
+    question = turn.db.get(QuizQuestion, quiz.question_id)
+    rows = turn.db.execute(
+        select(ChannelQuizAnswer.choice, ChannelQuizAnswer.correct, Person.name)
+        .join(Person, Person.id == ChannelQuizAnswer.person_id)
+        .where(ChannelQuizAnswer.quiz_id == quiz.id)
+        .order_by(Person.name)
+    ).all()
+    counts = [sum(1 for r in rows if r.choice == i) for i in range(len(question.choices))]
+    right = [r.name for r in rows if r.correct]
+    return turn.render(
+        "channel_quiz_results.j2",
+        kind="announcement",
+        question=question,
+        answers=len(rows),
+        counts=counts,
+        percent=round(100 * len(right) / len(rows)) if rows else 0,
+        right=right if quiz.show_names else None,
+    )

@@ -383,3 +383,83 @@ def test_the_knowledge_checks_job_from_the_command_line(demo, database_url):
     assert "knowledge-checks: 2 queued" in queued.stdout  # Riley in Chicago, Sam in New York
     sent = run_cli_scheduler({"DATABASE_URL": database_url}, "outbox", "2026-11-23T15:32:00Z")
     assert "--- to Riley Chen <rep@example.com> (quiz)\nYour knowledge check for today:" in sent.stdout
+
+
+# -- authoring in chat and channel quizzes ---------------------------------------------------------------
+
+
+def test_enablement_writes_a_question_in_chat(ctx, chat_as):
+    from tests.test_criteria import submit
+
+    author = chat_as("enablement@example.com")
+    form = author.say("new quiz question").form
+    assert [f.id for f in form.fields] == ["topic", "question", "choices", "answer", "explanation"]
+    bad = submit(
+        author,
+        form,
+        topic="pricing",
+        question="What do you ask first?",
+        choices="Only one choice",
+        answer="1",
+    )
+    assert bad.kind == "error" and "choices: List should have at least 2 items" in bad.plain_text()
+    out_of_range = submit(
+        author, form, topic="pricing", question="What do you ask first?", choices="A\nB", answer="3"
+    )
+    assert "answer 2 is not a choice" in out_of_range.plain_text()
+    ok = submit(
+        author,
+        form,
+        topic="pricing",
+        question="What do you ask first?",
+        choices="What they compare the price to\nFor a discount",
+        answer="1",
+        explanation="Understand before you trade.",
+    )
+    assert ok.plain_text().startswith("Added question chat-pricing-")
+    with ctx.sessions() as db:
+        question = db.scalar(select(QuizQuestion).where(QuizQuestion.topic == "pricing"))
+        assert (question.choices, question.answer, question.audience) == (
+            ["What they compare the price to", "For a discount"],
+            0,
+            "all reps",
+        )
+    assert chat_as().say("new quiz question").kind == "refusal"
+
+
+def test_a_quiz_posted_to_a_slack_channel_is_answered_privately_and_closed_with_results(ctx, slack_web):
+    from bot.models import Platform
+    from bot.people import get_or_create_workspace, person_by_email
+    from tests.doubles.people import SLACK_TEAM
+    from tests.test_slack_app import buttons_of, click, event, mention, wait_posts
+
+    web, slack_api = slack_web
+    with ctx.sessions.begin() as db:
+        workspace = get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM)
+        person_by_email(db, workspace, "enablement@example.com").slack_user_id = "UAVERY"
+    event(web, mention("post quiz enterprise-discovery-1 here", user="UAVERY"))
+    (posted,) = wait_posts(slack_api, 1)
+    assert posted["channel"] == "C0SALES" and "Answer privately with a button" in json.dumps(posted["blocks"])
+    buttons = buttons_of(posted)
+    with ctx.sessions() as db:
+        question = db.scalar(select(QuizQuestion).where(QuizQuestion.external_id == "enterprise-discovery-1"))
+    right, wrong = buttons[question.answer], buttons[(question.answer + 1) % len(question.choices)]
+    click(web, slack_api, right, channel="C0SALES", user="URILEY")
+    click(web, slack_api, wrong, channel="C0SALES", user="USAM")
+    click(web, slack_api, wrong, channel="C0SALES", user="URILEY")  # a second try does not count
+    assert slack_api.wait_for(lambda: len(slack_api.responses) == 3)
+    assert all(r["response_type"] == "ephemeral" for r in slack_api.responses)
+    texts = [json.dumps(r["blocks"]) for r in slack_api.responses]
+    assert sum("Thanks, your answer is in" in t for t in texts) == 2 and any(
+        "your first answer counts" in t for t in texts
+    )
+    click(web, slack_api, buttons[-1], channel="C0SALES", user="USAM")  # a rep cannot close it
+    click(web, slack_api, buttons[-1], channel="C0SALES", user="UAVERY")
+    assert slack_api.wait_for(lambda: len(slack_api.responses) == 5)
+    refusal, results = slack_api.responses[3], slack_api.responses[4]
+    assert refusal["response_type"] == "ephemeral" and "enablement closes channel quizzes" in json.dumps(
+        refusal["blocks"]
+    )
+    assert results["response_type"] == "in_channel"
+    shown = json.dumps(results["blocks"], ensure_ascii=False)
+    assert "2 answers, 50% right" in shown and "Riley" not in shown  # no names unless asked for

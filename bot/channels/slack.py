@@ -234,8 +234,9 @@ class SlackChannel:
         if channel and channel.startswith("D"):
             await self._post(client, channel, reply)  # in a DM the answer belongs in the conversation
         elif body.get("response_url"):
+            visibility = "in_channel" if reply.kind == "announcement" else "ephemeral"  # answers stay private
             for payload in to_messages(reply):
-                await respond(response_type="ephemeral", replace_original=False, **payload)
+                await respond(response_type=visibility, replace_original=False, **payload)
         else:  # a button on the App Home: answer in the DM
             await self._post(client, user, reply)
 
