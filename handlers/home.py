@@ -6,11 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from bot.context import AppContext
-from bot.messages import Click, Reply, Request
-from bot.models import DealStageChange, Person, Role
+from bot.messages import Button, Click, Reply, Request
+from bot.models import DealStageChange, Person, ReviewCard, Role
 from handlers.coaching import due_reps
 from handlers.common import Turn, confirmed_criteria, deal_playbook_stage, team_ids, visible_deals
 
@@ -53,13 +53,22 @@ def show(turn: Turn, _value: str = "") -> Reply:
         for deal in deals:
             found = deal_playbook_stage(turn, deal)
             stages[f"{found[0].name}: {found[1].name}" if found else deal.stage_id] += 1
+    quiz_due = turn.db.scalar(
+        select(func.count(ReviewCard.id)).where(
+            ReviewCard.person_id == turn.person.id,
+            or_(ReviewCard.pending_since.is_not(None), ReviewCard.due <= turn.now()),
+        )
+    )
+    buttons = (Button("Quiz me", "quiz.next", "", style="primary"),) if quiz_due else ()
     return turn.render(
         "home.j2",
+        buttons=buttons,
         rows=rows,
         team=team,
         stages=dict(sorted(stages.items())),
         total_deals=len(deals),
         coaching_due=coaching_due,
+        quiz_due=quiz_due,
     )
 
 

@@ -463,3 +463,14 @@ def test_a_quiz_posted_to_a_slack_channel_is_answered_privately_and_closed_with_
     assert results["response_type"] == "in_channel"
     shown = json.dumps(results["blocks"], ensure_ascii=False)
     assert "2 answers, 50% right" in shown and "Riley" not in shown  # no names unless asked for
+
+
+def test_home_shows_a_waiting_knowledge_check(ctx, demo, chat_as):
+    chat = chat_as()
+    assert "Knowledge check" not in [s.title for s in chat.say("home").sections]
+    chat.say("quiz me")
+    home = chat.say("home")
+    waiting = next(s for s in home.sections if s.title == "Knowledge check")
+    assert waiting.text.startswith("1 question waiting for you.")
+    assert [b.label for b in home.buttons] == ["Quiz me"]
+    assert "Knowledge check · " in chat.click("Quiz me").sections[0].title
