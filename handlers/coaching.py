@@ -335,7 +335,6 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     """
     from bot import outbox
     from bot.localtime import parse_hhmm, weekly_slot, zone
-    from bot.models import Workspace
 
     weekday, at, kind = (
         (FOLLOWUP_WEEKDAY, FOLLOWUP_TIME, "followup") if followups else (NUDGE_WEEKDAY, NUDGE_TIME, "nudge")
@@ -357,7 +356,7 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
             if paused and now.astimezone(tz).date() < date.fromisoformat(paused):
                 continue
             key = f"{kind}:{manager.id}:{week}"
-            if db.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
+            if outbox.already_queued(db, key):
                 continue
             if followups:
                 nudge = db.scalar(
@@ -376,17 +375,7 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
             reply = nudge_reply(ctx, db, manager, now, week, followup=followups)
             if reply is None:
                 continue
-            workspace = db.get(Workspace, manager.workspace_id)
-            queued += outbox.enqueue(
-                db,
-                key=key,
-                kind=kind,
-                workspace_id=manager.workspace_id,
-                platform=workspace.platform,
-                reply=reply,
-                now=now,
-                person_id=manager.id,
-            )
+            queued += outbox.enqueue_to_person(db, manager, key=key, kind=kind, reply=reply, now=now)
             db.commit()
     return queued
 

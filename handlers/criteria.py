@@ -98,8 +98,9 @@ def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
     )
 
 
-def confirm_form(turn: Turn, value: str) -> Reply:
-    deal = deal_by_id(turn, value)
+def _locate(turn: Turn, deal_id: str) -> tuple[Deal, Playbook, Stage] | Reply:
+    """The deal a button or form names, with its playbook and current stage, or why not."""
+    deal = deal_by_id(turn, deal_id)
     if isinstance(deal, Reply):
         return deal
     found = deal_playbook_stage(turn, deal)
@@ -107,7 +108,14 @@ def confirm_form(turn: Turn, value: str) -> Reply:
         return turn.render(
             "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
         )
-    _, stage = found
+    return deal, found[0], found[1]
+
+
+def confirm_form(turn: Turn, value: str) -> Reply:
+    located = _locate(turn, value)
+    if isinstance(located, Reply):
+        return located
+    deal, _, stage = located
     items = states(turn, deal, stage)
     open_items = [
         s for s in items if not s.confirmed
@@ -147,15 +155,10 @@ def confirm_form(turn: Turn, value: str) -> Reply:
 
 
 def revoke_form(turn: Turn, value: str) -> Reply:
-    deal = deal_by_id(turn, value)
-    if isinstance(deal, Reply):
-        return deal
-    found = deal_playbook_stage(turn, deal)
-    if found is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
-        )
-    _, stage = found
+    located = _locate(turn, value)
+    if isinstance(located, Reply):
+        return located
+    deal, _, stage = located
     confirmed = [s for s in states(turn, deal, stage) if s.confirmed]
     if not confirmed:
         return turn.render(
@@ -198,15 +201,10 @@ def revoke_submitted(turn: Turn, value: str) -> Reply:
 
 def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
     deal_id, stage_id, nonce = (value.split(":") + ["", "", ""])[:3]
-    deal = deal_by_id(turn, deal_id)
-    if isinstance(deal, Reply):
-        return deal
-    found = deal_playbook_stage(turn, deal)
-    if found is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
-        )
-    playbook, stage = found
+    located = _locate(turn, deal_id)
+    if isinstance(located, Reply):
+        return located
+    deal, playbook, stage = located
     if stage.id != stage_id:
         return turn.render(
             "message.j2",

@@ -302,9 +302,7 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
                 select(ReviewCard.id).where(ReviewCard.person_id == rep.id).limit(1)
             ) is None and not _has_more(db, rep, now):
                 continue
-            from bot.models import OutboxMessage
-
-            if db.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)):
+            if outbox.already_queued(db, key):
                 continue
             card = next_card(db, rep, now)
             if card is None:
@@ -312,17 +310,7 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
             if card.pending_since is not None:
                 card.pending_since = None  # yesterday's question: ask it afresh, with new buttons
             reply = ask(ctx, db, rep, card, now, intro="Your knowledge check for today:")
-            workspace = db.get(Workspace, rep.workspace_id)
-            queued += outbox.enqueue(
-                db,
-                key=key,
-                kind="quiz",
-                workspace_id=rep.workspace_id,
-                platform=workspace.platform,
-                reply=reply,
-                now=now,
-                person_id=rep.id,
-            )
+            queued += outbox.enqueue_to_person(db, rep, key=key, kind="quiz", reply=reply, now=now)
             db.commit()
     return queued
 

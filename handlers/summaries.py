@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
-from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, OutboxMessage, Person, Role
+from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, Person, Role
 from handlers.charts import criteria_chart
 from handlers.common import Turn, visible_owner_ids
 
@@ -273,7 +273,6 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     """
     from bot import outbox
     from bot.localtime import parse_hhmm, weekly_slot, zone
-    from bot.models import Workspace
 
     queued = 0
     with ctx.sessions() as db:
@@ -293,22 +292,10 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
             ):
                 continue
             key = f"digest:{manager.id}:{week}"
-            if db.scalar(
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.idempotency_key == key)
-            ):
+            if outbox.already_queued(db, key):
                 continue
             data = team_summary_data(ctx, db, manager, now)
             reply = ctx.renderer.render("team_summary.j2", me=manager, **data)
-            workspace = db.get(Workspace, manager.workspace_id)
-            queued += outbox.enqueue(
-                db,
-                key=key,
-                kind="digest",
-                workspace_id=manager.workspace_id,
-                platform=workspace.platform,
-                reply=reply,
-                now=now,
-                person_id=manager.id,
-            )
+            queued += outbox.enqueue_to_person(db, manager, key=key, kind="digest", reply=reply, now=now)
             db.commit()
     return queued
