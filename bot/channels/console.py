@@ -47,8 +47,8 @@ def _inline(text: str, bold) -> str:  # type: ignore[no-untyped-def]
 
 
 def _wrap(line: str, width: int) -> str:
-    if len(line) <= width or "\033" in line:
-        return line
+    if len(line) <= width:
+        return line  # (colour codes count as width, so a coloured line wraps a little early, never late)
     indent = "  " if line.startswith("- ") else ("      " if line.startswith("  [") else "")
     return textwrap.fill(
         line, width=width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
