@@ -22,7 +22,7 @@ from bot.db import insert_or_ignore
 from bot.messages import Button, Form, FormField, Reply
 from bot.models import CoachingSession, Deal, DealStageChange, DealStatus, OutboxMessage, Person, Role
 from handlers.charts import bar_chart
-from handlers.common import Turn, team_ids
+from handlers.common import Turn, team_ids, weekly_due
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
 
 AREAS = {
@@ -334,26 +334,19 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     A follow-up goes only if a nudge went out that week and nothing was logged since.
     """
     from bot import outbox
-    from bot.localtime import parse_hhmm, weekly_slot, zone
+    from bot.localtime import zone
 
     weekday, at, kind = (
         (FOLLOWUP_WEEKDAY, FOLLOWUP_TIME, "followup") if followups else (NUDGE_WEEKDAY, NUDGE_TIME, "nudge")
     )
     queued = 0
     with ctx.sessions() as db:
-        managers = db.scalars(
-            select(Person).where(Person.role == Role.MANAGER, Person.active.is_(True)).order_by(Person.id)
-        ).all()
-        for manager in managers:
+        for manager, week in weekly_due(db, now, kind=kind, weekday=weekday, at=at, grace=SEND_GRACE):
             prefs = manager.preferences or {}
-            tz = zone(manager.timezone)
-            week, slot = weekly_slot(
-                tz, int(prefs.get(f"{kind}_weekday", weekday)), parse_hhmm(prefs.get(f"{kind}_time", at)), now
-            )
-            if not slot <= now < slot + SEND_GRACE or prefs.get("snoozed_week") == week:
+            if prefs.get("snoozed_week") == week:
                 continue
             paused = prefs.get("paused_until")
-            if paused and now.astimezone(tz).date() < date.fromisoformat(paused):
+            if paused and now.astimezone(zone(manager.timezone)).date() < date.fromisoformat(paused):
                 continue
             key = f"{kind}:{manager.id}:{week}"
             if outbox.already_queued(db, key):

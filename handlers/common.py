@@ -154,3 +154,24 @@ def deal_playbook_stage(turn: Turn, deal: Deal) -> tuple[Playbook, Stage] | None
     playbook = turn.ctx.playbooks.get(deal.playbook_id)
     stage = playbook.stage(deal.stage_id) if playbook else None
     return (playbook, stage) if playbook and stage else None
+
+
+def weekly_due(db: Session, now, *, kind: str, weekday: int, at: str, grace):  # type: ignore[no-untyped-def]
+    """(manager, ISO week) for each active manager whose weekly `kind` slot, in their own time zone, has
+    come within `grace`. A manager's preferences `<kind>_weekday` and `<kind>_time` override the default.
+    """
+    from bot.localtime import parse_hhmm, weekly_slot, zone
+
+    managers = db.scalars(
+        select(Person).where(Person.role == Role.MANAGER, Person.active.is_(True)).order_by(Person.id)
+    ).all()
+    for manager in managers:
+        prefs = manager.preferences or {}
+        week, slot = weekly_slot(
+            zone(manager.timezone),
+            int(prefs.get(f"{kind}_weekday", weekday)),
+            parse_hhmm(prefs.get(f"{kind}_time", at)),
+            now,
+        )
+        if slot <= now < slot + grace:
+            yield manager, week

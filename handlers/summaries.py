@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot.messages import Reply
 from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, Person, Role
 from handlers.charts import criteria_chart
-from handlers.common import Turn, visible_owner_ids
+from handlers.common import Turn, visible_owner_ids, weekly_due
 
 STALLED_AFTER = timedelta(days=14)
 SKIPPED_WINDOW = timedelta(days=30)
@@ -272,24 +272,13 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     DIGEST_GRACE), or twice sends each manager one digest a week.
     """
     from bot import outbox
-    from bot.localtime import parse_hhmm, weekly_slot, zone
 
     queued = 0
     with ctx.sessions() as db:
-        managers = db.scalars(
-            select(Person).where(Person.role == Role.MANAGER, Person.active.is_(True)).order_by(Person.id)
-        ).all()
-        for manager in managers:
-            prefs = manager.preferences or {}
-            week, due = weekly_slot(
-                zone(manager.timezone),
-                int(prefs.get("digest_weekday", DIGEST_WEEKDAY)),
-                parse_hhmm(prefs.get("digest_time", DIGEST_TIME)),
-                now,
-            )
-            if not due <= now < due + DIGEST_GRACE or not db.scalar(
-                select(Person.id).where(Person.manager_id == manager.id).limit(1)
-            ):
+        for manager, week in weekly_due(
+            db, now, kind="digest", weekday=DIGEST_WEEKDAY, at=DIGEST_TIME, grace=DIGEST_GRACE
+        ):
+            if not db.scalar(select(Person.id).where(Person.manager_id == manager.id).limit(1)):
                 continue
             key = f"digest:{manager.id}:{week}"
             if outbox.already_queued(db, key):
