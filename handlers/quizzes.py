@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fsrs import Card, Rating, Scheduler
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, func, select
 
 from bot.db import insert_or_ignore
 from bot.localtime import zone
@@ -36,6 +36,7 @@ DEFAULT_PER_DAY = 2
 DEFAULT_RETENTION = 0.9
 DEFAULT_MAX_INTERVAL = 120  # days: sales content goes stale
 SLOW_ANSWER = timedelta(seconds=30)
+RIGHT_ANSWERS = func.sum(func.cast(ReviewLog.correct, Integer))  # a count of right answers in a group
 NOT_SURE = -1
 MASTERED_STABILITY = 21.0  # days of expected memory
 WEAK_TOPIC = 0.6  # below this share of right answers a topic is weak
@@ -74,6 +75,31 @@ def audiences(db, rep: Person) -> list[str]:  # type: ignore[no-untyped-def]
     return names
 
 
+def _due(rep: Person, now: datetime):  # type: ignore[no-untyped-def]
+    """The rep's cards of active questions that are due, most overdue first."""
+    active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
+    return (
+        select(ReviewCard)
+        .where(ReviewCard.person_id == rep.id, ReviewCard.due <= now, ReviewCard.question_id.in_(active))
+        .order_by(ReviewCard.due, ReviewCard.id)
+    )
+
+
+def _unseen(db, rep: Person):  # type: ignore[no-untyped-def]
+    """Active questions for the rep's audiences that they have never been asked."""
+    seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
+    return (
+        select(QuizQuestion)
+        .where(
+            QuizQuestion.workspace_id == rep.workspace_id,
+            QuizQuestion.active.is_(True),
+            func.lower(QuizQuestion.audience).in_(audiences(db, rep)),
+            QuizQuestion.id.not_in(seen),
+        )
+        .order_by(QuizQuestion.id)
+    )
+
+
 def next_card(db, rep: Person, now: datetime) -> ReviewCard | None:  # type: ignore[no-untyped-def]
     """The rep's waiting question, else the most overdue due one, else a new one for their audience."""
     active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
@@ -86,26 +112,10 @@ def next_card(db, rep: Person, now: datetime) -> ReviewCard | None:  # type: ign
     )
     if pending is not None:
         return pending
-    due = db.scalar(
-        select(ReviewCard)
-        .where(ReviewCard.person_id == rep.id, ReviewCard.due <= now, ReviewCard.question_id.in_(active))
-        .order_by(ReviewCard.due, ReviewCard.id)
-        .limit(1)
-    )
+    due = db.scalar(_due(rep, now).limit(1))
     if due is not None:
         return due
-    seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
-    question = db.scalar(
-        select(QuizQuestion)
-        .where(
-            QuizQuestion.workspace_id == rep.workspace_id,
-            QuizQuestion.active.is_(True),
-            func.lower(QuizQuestion.audience).in_(audiences(db, rep)),
-            QuizQuestion.id.not_in(seen),
-        )
-        .order_by(QuizQuestion.id)
-        .limit(1)
-    )
+    question = db.scalar(_unseen(db, rep).limit(1))
     if question is None:
         return None
     card = ReviewCard(
@@ -244,25 +254,8 @@ def answer(turn: Turn, value: str) -> Reply:
 
 
 def _has_more(db, rep: Person, now: datetime) -> bool:  # type: ignore[no-untyped-def]
-    due = db.scalar(
-        select(ReviewCard.id).where(ReviewCard.person_id == rep.id, ReviewCard.due <= now).limit(1)
-    )
-    if due:
-        return True
-    seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
-    return (
-        db.scalar(
-            select(QuizQuestion.id)
-            .where(
-                QuizQuestion.workspace_id == rep.workspace_id,
-                QuizQuestion.active.is_(True),
-                func.lower(QuizQuestion.audience).in_(audiences(db, rep)),
-                QuizQuestion.id.not_in(seen),
-            )
-            .limit(1)
-        )
-        is not None
-    )
+    """Whether another question is due or new for the rep (to offer "Next question")."""
+    return db.scalar(_due(rep, now).limit(1)) is not None or db.scalar(_unseen(db, rep).limit(1)) is not None
 
 
 def next_clicked(turn: Turn, _value: str = "") -> Reply:
@@ -298,10 +291,6 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
             ):
                 continue
             key = f"quiz:{rep.id}:{day}"
-            if db.scalar(
-                select(ReviewCard.id).where(ReviewCard.person_id == rep.id).limit(1)
-            ) is None and not _has_more(db, rep, now):
-                continue
             if outbox.already_queued(db, key):
                 continue
             card = next_card(db, rep, now)
@@ -333,17 +322,13 @@ def my_progress(turn: Turn) -> Reply:
         .join(ReviewCard, ReviewCard.question_id == QuizQuestion.id)
         .where(ReviewCard.person_id == turn.person.id)
     ).all()
-    results = turn.db.execute(
-        select(QuizQuestion.topic, func.count(ReviewLog.id), func.sum(func.cast(ReviewLog.correct, _int())))
-        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
-        .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
-        .where(ReviewCard.person_id == turn.person.id)
-        .group_by(QuizQuestion.topic)
-    ).all()
-    answers = {topic: (count, int(right or 0)) for topic, count, right in results}
+    answers = topic_scores(turn.db, {turn.person.id}).get(turn.person.id, {})
     topics: dict[str, TopicProgress] = {}
     for topic, card in rows:
-        entry = topics.setdefault(topic, TopicProgress(topic, 0, 0, *reversed(answers.get(topic, (0, 0)))))
+        count, right = answers.get(topic, (0, 0))
+        entry = topics.setdefault(
+            topic, TopicProgress(topic, questions=0, mastered=0, correct=right, answers=count)
+        )
         entry.questions += 1
         entry.mastered += (card.get("stability") or 0) >= MASTERED_STABILITY
     days = turn.db.scalars(
@@ -371,26 +356,20 @@ def streak(days: set, today) -> int:  # type: ignore[no-untyped-def,type-arg]
     return count
 
 
-def _int():  # type: ignore[no-untyped-def]
-    from sqlalchemy import Integer
-
-    return Integer
-
-
-def topic_scores(db, rep_ids: set[int], since: datetime) -> dict[int, dict[str, tuple[int, int]]]:  # type: ignore[no-untyped-def]
-    """rep -> topic -> (answers, right) since `since`, counted by the database."""
-    rows = db.execute(
-        select(
-            ReviewCard.person_id,
-            QuizQuestion.topic,
-            func.count(ReviewLog.id),
-            func.sum(func.cast(ReviewLog.correct, _int())),
-        )
+def topic_scores(
+    db, rep_ids: set[int], since: datetime | None = None
+) -> dict[int, dict[str, tuple[int, int]]]:  # type: ignore[no-untyped-def]
+    """rep -> topic -> (answers, right), since `since` or ever, counted by the database."""
+    query = (
+        select(ReviewCard.person_id, QuizQuestion.topic, func.count(ReviewLog.id), RIGHT_ANSWERS)
         .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
         .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
-        .where(ReviewCard.person_id.in_(rep_ids), ReviewLog.reviewed_at >= since)
+        .where(ReviewCard.person_id.in_(rep_ids))
         .group_by(ReviewCard.person_id, QuizQuestion.topic)
-    ).all()
+    )
+    if since is not None:
+        query = query.where(ReviewLog.reviewed_at >= since)
+    rows = db.execute(query).all()
     out: dict[int, dict[str, tuple[int, int]]] = defaultdict(dict)
     for person_id, topic, count, right in rows:
         out[person_id][topic] = (count, int(right or 0))
@@ -481,7 +460,7 @@ def quiz_report(turn: Turn) -> Reply:
             select(
                 ReviewCard.question_id,
                 func.count(ReviewLog.id),
-                func.sum(func.cast(ReviewLog.correct, _int())),
+                RIGHT_ANSWERS,
             )
             .join(ReviewLog, ReviewLog.card_id == ReviewCard.id)
             .group_by(ReviewCard.question_id)
@@ -525,10 +504,10 @@ def _retention_by_topic(db, workspace_id: int) -> list[tuple[str, int, int]]:  #
         .subquery()
     )
     rows = db.execute(
-        select(QuizQuestion.topic, func.count(ReviewLog.id), func.sum(func.cast(ReviewLog.correct, _int())))
+        select(QuizQuestion.topic, func.count(ReviewLog.id), RIGHT_ANSWERS)
         .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
         .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
-        .join(first, and_(first.c.card_id == ReviewLog.card_id, or_(ReviewLog.reviewed_at > first.c.first)))
+        .join(first, and_(first.c.card_id == ReviewLog.card_id, ReviewLog.reviewed_at > first.c.first))
         .where(ReviewLog.workspace_id == workspace_id)
         .group_by(QuizQuestion.topic)
         .order_by(QuizQuestion.topic)
