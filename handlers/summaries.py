@@ -28,11 +28,13 @@ def _open_deals(workspace_id: int, owners: set[int] | None):  # type: ignore[no-
     return query.where(Deal.owner_id.in_(owners)) if owners is not None else query
 
 
-def latest_confirmed(db: Session, workspace_id: int, owners: set[int] | None) -> list[tuple[int, str]]:
-    """(deal id, criterion id) for each criterion of a deal's current stage whose latest event confirms it."""
-    ranked = (
+def _latest_events(workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+    """Confirmation events in open deals' current stages, numbered newest first per deal and criterion."""
+    return (
         select(
             CriterionEvent.deal_id,
+            CriterionEvent.playbook_id,
+            CriterionEvent.stage_id,
             CriterionEvent.criterion_id,
             CriterionEvent.confirmed,
             func.row_number()
@@ -46,12 +48,30 @@ def latest_confirmed(db: Session, workspace_id: int, owners: set[int] | None) ->
         .where(CriterionEvent.deal_id.in_(_open_deals(workspace_id, owners)))
         .subquery()
     )
+
+
+def latest_confirmed(db: Session, workspace_id: int, owners: set[int] | None) -> list[tuple[int, str]]:
+    """(deal id, criterion id) for each criterion of a deal's current stage whose latest event confirms it."""
+    ranked = _latest_events(workspace_id, owners)
     rows = db.execute(
         select(ranked.c.deal_id, ranked.c.criterion_id).where(
             ranked.c.position == 1, ranked.c.confirmed.is_(True)
         )
     )
     return [(deal_id, criterion_id) for deal_id, criterion_id in rows]
+
+
+def confirmed_per_criterion(
+    db: Session, workspace_id: int, owners: set[int] | None
+) -> dict[tuple[str, str, str], int]:
+    """(playbook, stage, criterion) -> how many open deals in that stage have it confirmed now."""
+    ranked = _latest_events(workspace_id, owners)
+    rows = db.execute(
+        select(ranked.c.playbook_id, ranked.c.stage_id, ranked.c.criterion_id, func.count())
+        .where(ranked.c.position == 1, ranked.c.confirmed.is_(True))
+        .group_by(ranked.c.playbook_id, ranked.c.stage_id, ranked.c.criterion_id)
+    )
+    return {(playbook, stage, criterion): count for playbook, stage, criterion, count in rows}
 
 
 def last_activity(db: Session, workspace_id: int, owners: set[int] | None) -> dict[int, datetime]:
@@ -217,19 +237,7 @@ def criteria_report_data(turn: Turn, owners: set[int] | None) -> list[StageBlock
         .where(Deal.id.in_(_open_deals(workspace_id, owners)))
         .group_by(Deal.playbook_id, Deal.stage_id)
     ).all()
-    ranked_confirmed = latest_confirmed(db, workspace_id, owners)
-    stage_of = (
-        dict(
-            db.execute(
-                select(Deal.id, Deal.stage_id).where(Deal.id.in_({d for d, _ in ranked_confirmed}))
-            ).all()
-        )
-        if ranked_confirmed
-        else {}
-    )
-    confirmed_count: dict[tuple[str, str], int] = defaultdict(int)
-    for deal_id, criterion_id in ranked_confirmed:
-        confirmed_count[(stage_of[deal_id], criterion_id)] += 1
+    confirmed = confirmed_per_criterion(db, workspace_id, owners)
     skipped = skipped_criteria_counts(db, workspace_id)
     blocks = []
     for playbook in turn.ctx.playbooks.playbooks:
@@ -240,7 +248,9 @@ def criteria_report_data(turn: Turn, owners: set[int] | None) -> list[StageBlock
             if not deals and not any(stage_skips.values()):
                 continue
             lines = [
-                CriterionLine(c.text, deals - confirmed_count[(stage.id, c.id)], stage_skips[c.id])
+                CriterionLine(
+                    c.text, deals - confirmed.get((playbook.id, stage.id, c.id), 0), stage_skips[c.id]
+                )
                 for c in stage.exit_criteria
             ]
             done = sum(deals - line.unconfirmed for line in lines)

@@ -222,3 +222,30 @@ def test_the_chart_in_teams_is_an_inline_image(ctx, teams_web):
     assert (
         png_size(base64.b64decode(attachment["contentUrl"].removeprefix("data:image/png;base64,")))[0] == 720
     )
+
+
+def test_criteria_report_keeps_playbooks_apart_when_stage_and_criterion_ids_match(ctx, demo, tmp_path):
+    """Two playbooks may both have a "discovery" stage with a "pain-confirmed" criterion: one playbook's
+    confirmations must not count for the other's deals."""
+    import dataclasses
+    import re
+
+    from bot.rendering import Renderer
+    from playbooks.loader import load_library
+    from tests.conftest import Chat
+
+    source = ctx.settings.playbooks_dir
+    (tmp_path / "enterprise.yaml").write_text((source / "enterprise.yaml").read_text())
+    transactional = (source / "transactional.yaml").read_text().replace("id: qualify", "id: discovery", 1)
+    first_criterion = re.search(r"exit_criteria:\s*\n\s*- id: ([a-z0-9-]+)", transactional).group(1)
+    transactional = transactional.replace(f"id: {first_criterion}", "id: pain-confirmed", 1)
+    (tmp_path / "transactional.yaml").write_text(transactional)
+    shared = dataclasses.replace(ctx, playbooks=load_library(tmp_path), renderer=Renderer())
+    Chat(shared, demo, "rep@example.com").say("new deal Tiny Co in discovery")
+    with ctx.sessions.begin() as db:
+        db.scalar(select(Deal).where(Deal.name == "Tiny Co")).playbook_id = "transactional"
+    report = Chat(shared, demo, "enablement@example.com").say("criteria report")
+    small = next(s for s in report.sections if s.title.startswith("Transactional sale · Qualify"))
+    assert small.title == "Transactional sale · Qualify: 1 open deal, 0% of criteria confirmed"
+    big = next(s for s in report.sections if s.title.startswith("Enterprise new business · Discovery"))
+    assert big.title == "Enterprise new business · Discovery: 1 open deal, 25% of criteria confirmed"
