@@ -249,3 +249,41 @@ def test_criteria_report_keeps_playbooks_apart_when_stage_and_criterion_ids_matc
     assert small.title == "Transactional sale · Qualify: 1 open deal, 0% of criteria confirmed"
     big = next(s for s in report.sections if s.title.startswith("Enterprise new business · Discovery"))
     assert big.title == "Enterprise new business · Discovery: 1 open deal, 25% of criteria confirmed"
+
+
+def test_export_piped_into_a_reader_that_stops_early_ends_quietly(ctx, demo, database_url):
+    """`python -m bot export confirmations | head -1`: no traceback when the pipe closes."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with ctx.sessions.begin() as db:
+        acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp"))
+        db.add_all(
+            CriterionEvent(
+                workspace_id=acme.workspace_id,
+                deal_id=acme.id,
+                playbook_id="enterprise",
+                stage_id="discovery",
+                criterion_id="pain-confirmed",
+                criterion_text="x" * 100,
+                confirmed=True,
+                evidence="e" * 100,
+            )
+            for _ in range(3000)
+        )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "export", "confirmations"],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DATABASE_URL": database_url},
+    )
+    assert process.stdout.readline().startswith("workspace,deal,crm_id")
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 0
+    assert "Traceback" not in stderr
