@@ -340,6 +340,12 @@ def test_a_channel_linked_to_a_deal_answers_for_this_deal(web, slack):
     assert header_of(wait_posts(slack, 2)[1]) == "Acme Corp: Discovery"
     event(web, mention("what's next for this deal?", channel="C0OTHER"))
     assert "You have 3 open deals. Which one?" in json.dumps(wait_posts(slack, 3)[2]["blocks"])
+    event(web, mention("unlink this channel", channel="C0ACME"))
+    assert "no longer linked" in json.dumps(wait_posts(slack, 4)[3]["blocks"])
+    event(web, mention("what's next for this deal?", channel="C0ACME"))
+    assert "Which one?" in json.dumps(wait_posts(slack, 5)[4]["blocks"])
+    event(web, dm("link this channel to Acme"))  # a DM is no channel
+    assert "Linking works in a Slack or Teams channel" in json.dumps(wait_posts(slack, 6)[5]["blocks"])
 
 
 def test_app_home_shows_the_persons_view(web, slack):
