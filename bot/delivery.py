@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.localtime import Availability
 from bot.messages import Reply
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform
+from bot.outbox import COMPOSE
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,10 @@ class Sender(Protocol):
         ...
 
 
+# Writes a message queued as {"compose": kind, ...} from the data as it is at send time; None: nothing to say.
+Composer = Callable[[Session, OutboxMessage, datetime], Reply | None]
+
+
 @dataclass
 class DrainPolicy:
     batch: int = 50
@@ -73,6 +78,7 @@ class DrainPolicy:
     base_backoff: float = 5.0
     max_backoff: float = 3600.0
     max_wait: float = 2.0  # wait in-process for a rate-limit slot up to this long, else defer the row
+    rate_margin: float = 0.05  # seconds added to each rate-limit interval: network jitter must not cause 429s
 
 
 @dataclass
@@ -82,12 +88,13 @@ class DrainReport:
     deferred: int = 0
     dead: int = 0
     reconciled: int = 0
+    skipped: int = 0
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
             f"outbox: {self.sent} sent, {self.retried} to retry, {self.deferred} deferred (quiet hours or rate limit), "
-            f"{self.dead} dead, {self.reconciled} reconciled"
+            f"{self.dead} dead, {self.reconciled} reconciled, {self.skipped} with nothing to say"
         )
 
 
@@ -100,6 +107,7 @@ class Drainer:
     worker: str
     clock: Callable[[], datetime]
     policy: DrainPolicy = field(default_factory=DrainPolicy)
+    compose: Composer | None = None
     sleep: Callable[[float], None] = time.sleep
     _next_free: dict[str, datetime] = field(default_factory=dict)
     _paused_until: dict[tuple[Platform, int], datetime] = field(default_factory=dict)
@@ -201,6 +209,8 @@ class Drainer:
                         db.commit()
                         report.sent += 1
                         return
+                if COMPOSE in message.payload and not self._compose(db, message, now, report):
+                    return
                 target = sender.resolve_target(message, person)
                 if target != message.target:
                     message.target = target
@@ -220,17 +230,36 @@ class Drainer:
                 return
             except Exception as exc:  # noqa: BLE001 - an unexpected error is retried, never lost
                 log.exception("unexpected error sending outbox message %s", message.id)
+                db.rollback()  # nothing half-composed is kept
                 self._fail(db, message, self.clock(), report, f"{type(exc).__name__}: {exc}", None)
                 return
             self._mark_sent(db, message, platform_id, self.clock())
             db.commit()
             report.sent += 1
 
+    def _compose(self, db: Session, message: OutboxMessage, now: datetime, report: DrainReport) -> bool:
+        """Write a message queued by a scheduler tick, once: the words are stored before the send, so a
+        retry or a resend after a crash repeats them exactly. False when there is nothing to say any more."""
+        if self.compose is None:
+            raise RuntimeError(f"no composer configured for {message.payload[COMPOSE]!r} messages")
+        reply = self.compose(db, message, now)
+        if reply is None:
+            message.status = OutboxStatus.SKIPPED
+            message.claimed_by = None
+            db.commit()
+            report.skipped += 1
+            return False
+        message.payload = reply.to_dict()
+        db.commit()
+        return True
+
     def _wait_for_slot(
         self, sender: Sender, message: OutboxMessage, db: Session, report: DrainReport
     ) -> bool:
         bucket, interval = sender.rate_key(message)
         now = self.clock()
+        if len(self._next_free) > 10_000:  # a long-lived drainer forgets the channels that are free again
+            self._next_free = {k: t for k, t in self._next_free.items() if t > now}
         free_at = self._next_free.get(bucket, now)
         wait = (free_at - now).total_seconds()
         if wait > self.policy.max_wait:
@@ -238,7 +267,7 @@ class Drainer:
             return False
         if wait > 0:
             self.sleep(wait)
-        self._next_free[bucket] = max(free_at, now) + timedelta(seconds=interval)
+        self._next_free[bucket] = max(free_at, now) + timedelta(seconds=interval + self.policy.rate_margin)
         return True
 
     def _release(self, db: Session, message: OutboxMessage, when: datetime, report: DrainReport) -> None:

@@ -102,6 +102,7 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    SKIPPED = "skipped"  # composed at send time and found to have nothing to say (nobody due, ...)
 
 
 def _enum(kind: type[enum.Enum], name: str) -> Enum:

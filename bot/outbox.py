@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import JSON, ColumnElement, Select, String, cast, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.db import insert_or_ignore
 from bot.messages import Reply
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform
+from bot.models import OutboxMessage, OutboxStatus, Person, Platform, UTCDateTime, Workspace
+
+COMPOSE = "compose"  # a payload {"compose": kind, ...} is written by a composer just before sending
 
 
 def enqueue(
@@ -130,3 +133,65 @@ def enqueue_to_person(
         now=now,
         person_id=person.id,
     )
+
+
+def compose_later(kind: str, **args: Any) -> dict[str, Any]:
+    """A payload that says which composer writes the message at send time, and with what arguments."""
+    return {COMPOSE: kind, **args}
+
+
+def enqueue_to_people(
+    db: Session,
+    people: Select[tuple[int]],
+    *,
+    kind: str,
+    key: tuple[str, str],
+    payload: dict[str, Any],
+    now: datetime,
+) -> int:
+    """One direct message per person id that `people` selects, keyed "<prefix>:<person id>:<suffix>".
+
+    A single INSERT ... SELECT, so the scheduler's tick costs one statement whatever the head count; the
+    unique key makes the database skip people who already have theirs (ticks repeat every few minutes).
+    Returns how many were added.
+    """
+    prefix, suffix = key
+    pg = db.get_bind().dialect.name == "postgresql"
+
+    def value(v: Any, type_: Any) -> ColumnElement[Any]:
+        # PostgreSQL will not assign an untyped parameter to a json column; SQLite has no such type to cast to.
+        return cast(literal(v, type_), type_) if pg else literal(v, type_)
+
+    source = (
+        select(
+            literal(f"{prefix}:") + cast(Person.id, String) + literal(f":{suffix}"),
+            literal(kind),
+            Person.workspace_id,
+            Workspace.platform,
+            Person.id,
+            value({}, JSON),
+            value(payload, JSON),
+            literal(OutboxStatus.PENDING.value),
+            literal(0),
+            value(now, UTCDateTime()),
+            value(now, UTCDateTime()),
+        )
+        .join(Workspace, Workspace.id == Person.workspace_id)
+        .where(Person.id.in_(people.correlate(None)))
+    )
+    columns = [
+        "idempotency_key",
+        "kind",
+        "workspace_id",
+        "platform",
+        "person_id",
+        "target",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    insert = (postgresql if pg else sqlite).insert(OutboxMessage)
+    statement = insert.from_select(columns, source).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return db.execute(statement, execution_options={"preserve_rowcount": True}).rowcount

@@ -20,7 +20,16 @@ from sqlalchemy import func, select
 
 from bot.db import insert_or_ignore
 from bot.messages import Button, Form, FormField, Reply
-from bot.models import CoachingSession, Deal, DealStageChange, DealStatus, OutboxMessage, Person, Role
+from bot.models import (
+    CoachingSession,
+    Deal,
+    DealStageChange,
+    DealStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Role,
+)
 from handlers.charts import bar_chart
 from handlers.common import Turn, team_ids, weekly_due
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
@@ -330,8 +339,9 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     """Queue the weekly nudge (or Thursday's follow-up) for every manager whose local time has come.
 
     Keys are per manager and ISO week: ticks every few minutes, restarts and late starts (up to
-    SEND_GRACE) send each nudge once. Paused or snoozed managers, and weeks with nobody due, get none.
-    A follow-up goes only if a nudge went out that week and nothing was logged since.
+    SEND_GRACE) send each nudge once. Paused or snoozed managers get none. A follow-up goes only if that
+    week's nudge went out and nothing was logged since. Who is due, and what to coach them on, is worked
+    out when the message is sent (`compose_nudge`); a week with nobody due sends nothing.
     """
     from bot import outbox
     from bot.localtime import zone
@@ -339,8 +349,9 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     weekday, at, kind = (
         (FOLLOWUP_WEEKDAY, FOLLOWUP_TIME, "followup") if followups else (NUDGE_WEEKDAY, NUDGE_TIME, "nudge")
     )
+    by_week: dict[str, list[int]] = defaultdict(list)
     queued = 0
-    with ctx.sessions() as db:
+    with ctx.sessions.begin() as db:
         for manager, week in weekly_due(db, now, kind=kind, weekday=weekday, at=at, grace=SEND_GRACE):
             prefs = manager.preferences or {}
             if prefs.get("snoozed_week") == week:
@@ -348,29 +359,46 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
             paused = prefs.get("paused_until")
             if paused and now.astimezone(zone(manager.timezone)).date() < date.fromisoformat(paused):
                 continue
-            key = f"{kind}:{manager.id}:{week}"
-            if outbox.already_queued(db, key):
-                continue
-            if followups:
-                nudge = db.scalar(
-                    select(OutboxMessage).where(OutboxMessage.idempotency_key == f"nudge:{manager.id}:{week}")
+            by_week[week].append(manager.id)
+        for week, ids in by_week.items():
+            for chunk in (ids[i : i + 5000] for i in range(0, len(ids), 5000)):
+                managers = select(Person.id).where(Person.id.in_(chunk))
+                if followups:
+                    managers = _nudged_and_not_logged(chunk, week)
+                queued += outbox.enqueue_to_people(
+                    db,
+                    managers,
+                    kind=kind,
+                    key=(kind, week),
+                    payload=outbox.compose_later(kind, week=week),
+                    now=now,
                 )
-                logged = nudge and db.scalar(
-                    select(CoachingSession.id)
-                    .where(
-                        CoachingSession.manager_id == manager.id,
-                        CoachingSession.created_at >= nudge.created_at,
-                    )
-                    .limit(1)
-                )
-                if nudge is None or logged:
-                    continue
-            reply = nudge_reply(ctx, db, manager, now, week, followup=followups)
-            if reply is None:
-                continue
-            queued += outbox.enqueue_to_person(db, manager, key=key, kind=kind, reply=reply, now=now)
-            db.commit()
     return queued
+
+
+def _nudged_and_not_logged(manager_ids: list[int], week: str):  # type: ignore[no-untyped-def]
+    """Of these managers, those whose nudge this week was sent (or is on its way) and who logged no
+    coaching since it was queued."""
+    logged_since = (
+        select(CoachingSession.id)
+        .where(
+            CoachingSession.manager_id == OutboxMessage.person_id,
+            CoachingSession.created_at >= OutboxMessage.created_at,
+        )
+        .exists()
+    )
+    return select(OutboxMessage.person_id).where(
+        OutboxMessage.idempotency_key.in_([f"nudge:{i}:{week}" for i in manager_ids]),
+        OutboxMessage.status.not_in([OutboxStatus.SKIPPED, OutboxStatus.DEAD]),
+        ~logged_since,
+    )
+
+
+def compose_nudge(ctx, db, manager: Person, now: datetime, week: str, followup: bool) -> Reply | None:  # type: ignore[no-untyped-def]
+    """The nudge as it is sent: the reps due now, each with a focus from the latest data."""
+    if followup and db.scalar(_nudged_and_not_logged([manager.id], week).limit(1)) is None:
+        return None  # coaching was logged between the tick and the send
+    return nudge_reply(ctx, db, manager, now, week, followup=followup)
 
 
 def snooze(turn: Turn, week: str) -> Reply:

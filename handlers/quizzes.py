@@ -269,39 +269,53 @@ QUIZ_GRACE = timedelta(hours=10)
 
 
 def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
-    """Queue today's first question for every rep whose local 09:30 on a working day has passed.
+    """Queue today's knowledge check for every rep whose local 09:30 on a working day has passed.
 
-    The key is per rep and local date. A question left unanswered from an earlier day is not resent in
-    bulk: it stays the rep's one waiting question and is asked again today, alone.
+    Set-based, because a tick may cover 100k reps: reps are grouped by (time zone, working days, quiz
+    time), each group's slot is worked out once, and each group due now is queued with one INSERT ...
+    SELECT. The key is per rep and local date; the question itself is chosen when the message is sent
+    (`compose_knowledge_check`), so it is the rep's most pressing one at that moment.
     """
     from bot import outbox
-    from bot.localtime import Availability, daily_slot, parse_hhmm
+    from bot.localtime import daily_slot, parse_days, parse_hhmm
 
+    quiz_time = Person.preferences["quiz_time"].as_string()
+    reps = and_(Person.role == Role.REP, Person.active.is_(True))
     queued = 0
-    with ctx.sessions() as db:
-        reps = db.scalars(
-            select(Person).where(Person.role == Role.REP, Person.active.is_(True)).order_by(Person.id)
+    with ctx.sessions.begin() as db:
+        groups = db.execute(
+            select(Person.timezone, Person.working_days, quiz_time)
+            .where(reps)
+            .group_by(Person.timezone, Person.working_days, quiz_time)
         ).all()
-        for rep in reps:
-            tz = zone(rep.timezone)
-            day, slot = daily_slot(tz, parse_hhmm((rep.preferences or {}).get("quiz_time", QUIZ_TIME)), now)
-            if (
-                not slot <= now < slot + QUIZ_GRACE
-                or now.astimezone(tz).weekday() not in Availability.of(rep).working_days
+        for tz_name, working_days, at in groups:
+            tz = zone(tz_name)
+            day, slot = daily_slot(tz, parse_hhmm(at or QUIZ_TIME), now)
+            if not slot <= now < slot + QUIZ_GRACE or now.astimezone(tz).weekday() not in (
+                parse_days(working_days or "") or frozenset(range(5))
             ):
                 continue
-            key = f"quiz:{rep.id}:{day}"
-            if outbox.already_queued(db, key):
-                continue
-            card = next_card(db, rep, now)
-            if card is None:
-                continue
-            if card.pending_since is not None:
-                card.pending_since = None  # yesterday's question: ask it afresh, with new buttons
-            reply = ask(ctx, db, rep, card, now, intro="Your knowledge check for today:")
-            queued += outbox.enqueue_to_person(db, rep, key=key, kind="quiz", reply=reply, now=now)
-            db.commit()
+            members = select(Person.id).where(
+                reps,
+                Person.timezone == tz_name,
+                Person.working_days == working_days,
+                quiz_time.is_(None) if at is None else quiz_time == at,
+            )
+            queued += outbox.enqueue_to_people(
+                db, members, kind="quiz", key=("quiz", day), payload=outbox.compose_later("quiz"), now=now
+            )
     return queued
+
+
+def compose_knowledge_check(ctx, db, rep: Person, now: datetime) -> Reply | None:  # type: ignore[no-untyped-def]
+    """The daily question, chosen as it is sent. A question left unanswered from an earlier day is not
+    resent in bulk: it stays the rep's one waiting question and is asked again today, alone."""
+    card = next_card(db, rep, now)
+    if card is None:
+        return None
+    if card.pending_since is not None:
+        card.pending_since = None  # yesterday's question: ask it afresh, with new buttons
+    return ask(ctx, db, rep, card, now, intro="Your knowledge check for today:")
 
 
 # -- results --------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from bot.messages import Reply
 from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, Person, Role
@@ -21,6 +21,8 @@ from handlers.common import Turn, visible_owner_ids, weekly_due
 STALLED_AFTER = timedelta(days=14)
 SKIPPED_WINDOW = timedelta(days=30)
 TOP_CRITERIA = 3
+MAX_BLOCKS = 25  # rep (or team) sections in one summary; Slack allows 50 blocks a message
+MAX_ATTENTION = 15
 
 
 def _open_deals(workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
@@ -132,8 +134,11 @@ class DealLine:
 
 @dataclass
 class RepBlock:
+    """A rep and their deals; in a large organization, a manager's whole team rolled up (no deal lines)."""
+
     name: str
     deals: list[DealLine] = field(default_factory=list)
+    show_deals: bool = True
 
     @property
     def confirmed(self) -> int:
@@ -159,7 +164,10 @@ def team_summary_data(ctx, db: Session, person: Person, now: datetime) -> dict: 
     """What the summary (and the weekly digest) shows for a manager's team, or enablement's workspace."""
     owners = visible_owner_ids(db, person)
     deals = db.scalars(
-        select(Deal).where(Deal.id.in_(_open_deals(person.workspace_id, owners))).order_by(Deal.name)
+        select(Deal)
+        .where(Deal.id.in_(_open_deals(person.workspace_id, owners)))
+        .options(joinedload(Deal.owner).joinedload(Person.manager))  # names without a query per deal
+        .order_by(Deal.name)
     ).all()
     confirmed: dict[int, set[str]] = defaultdict(set)
     for deal_id, criterion_id in latest_confirmed(db, person.workspace_id, owners):
@@ -184,14 +192,31 @@ def team_summary_data(ctx, db: Session, person: Person, now: datetime) -> dict: 
         reps.setdefault(deal.owner_id, RepBlock(deal.owner.name)).deals.append(line)
     blocks = sorted(reps.values(), key=lambda r: r.name)
     attention = [d for r in blocks for d in r.deals if d.stalled_days is not None or d.skipped]
+    attention.sort(key=lambda d: (-(d.stalled_days or 0), -d.skipped, d.deal.name))
+    more_blocks = 0
+    if len(blocks) > MAX_BLOCKS:  # a chat message cannot hold an organization deal by deal: roll up teams
+        blocks, more_blocks = _by_team(blocks, deals)
     return {
         "reps": blocks,
-        "attention": attention,
+        "more_reps": more_blocks,
+        "attention": attention[:MAX_ATTENTION],
+        "more_attention": max(0, len(attention) - MAX_ATTENTION),
         "deal_count": len(deals),
         "stalled_after": STALLED_AFTER.days,
         "skipped_window": SKIPPED_WINDOW.days,
         "scope": "organization" if owners is None else "team",
     }
+
+
+def _by_team(blocks: list[RepBlock], deals) -> tuple[list[RepBlock], int]:  # type: ignore[no-untyped-def]
+    """Rep blocks rolled up per manager, largest teams first; (the first MAX_BLOCKS, how many more)."""
+    teams: dict[str, RepBlock] = {}
+    for block in blocks:
+        owner = next(line.deal.owner for line in block.deals)
+        name = f"{owner.manager.name}'s team" if owner.manager else "Reps without a manager"
+        teams.setdefault(name, RepBlock(name, show_deals=False)).deals.extend(block.deals)
+    ordered = sorted(teams.values(), key=lambda t: (-len(t.deals), t.name))
+    return ordered[:MAX_BLOCKS], max(0, len(ordered) - MAX_BLOCKS)
 
 
 # -- enablement's exit-criteria report -----------------------------------------------------------------
@@ -276,25 +301,37 @@ DIGEST_GRACE = timedelta(hours=48)  # a clock down longer than this skips the we
 
 
 def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
-    """Queue this week's team summary for every manager whose local Monday 08:00 has passed.
+    """Queue this week's team summary for every manager with a team whose local Monday 08:00 has passed.
 
     The outbox key is per manager and ISO week, so running this every few minutes, late (up to
-    DIGEST_GRACE), or twice sends each manager one digest a week.
+    DIGEST_GRACE), or twice sends each manager one digest a week. The summary is computed when it is
+    sent (`compose_digest`), from the data as it is then.
     """
     from bot import outbox
 
+    by_week: dict[str, list[int]] = defaultdict(list)
     queued = 0
-    with ctx.sessions() as db:
+    with ctx.sessions.begin() as db:
         for manager, week in weekly_due(
             db, now, kind="digest", weekday=DIGEST_WEEKDAY, at=DIGEST_TIME, grace=DIGEST_GRACE
         ):
-            if not db.scalar(select(Person.id).where(Person.manager_id == manager.id).limit(1)):
-                continue
-            key = f"digest:{manager.id}:{week}"
-            if outbox.already_queued(db, key):
-                continue
-            data = team_summary_data(ctx, db, manager, now)
-            reply = ctx.renderer.render("team_summary.j2", me=manager, **data)
-            queued += outbox.enqueue_to_person(db, manager, key=key, kind="digest", reply=reply, now=now)
-            db.commit()
+            by_week[week].append(manager.id)
+        reports = aliased(Person)
+        for week, ids in by_week.items():
+            for chunk in (ids[i : i + 5000] for i in range(0, len(ids), 5000)):
+                with_team = select(Person.id).where(
+                    Person.id.in_(chunk), select(reports.id).where(reports.manager_id == Person.id).exists()
+                )
+                queued += outbox.enqueue_to_people(
+                    db,
+                    with_team,
+                    kind="digest",
+                    key=("digest", week),
+                    payload=outbox.compose_later("digest", week=week),
+                    now=now,
+                )
     return queued
+
+
+def compose_digest(ctx, db: Session, manager: Person, now: datetime) -> Reply:  # type: ignore[no-untyped-def]
+    return ctx.renderer.render("team_summary.j2", me=manager, **team_summary_data(ctx, db, manager, now))

@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.cli import CliError, ensure_schema, load_context
 from bot.context import AppContext
 from scheduler import lease
-from scheduler.jobs import JOBS, Job, worker_id
+from scheduler.jobs import Job, make_jobs, worker_id
 
 log = logging.getLogger("scheduler")
 
@@ -53,15 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler", description="The clock process, or one job run once."
     )
+    jobs = make_jobs()
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run one job once and exit")
-    run.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    run.add_argument("job", help=f"one of: {', '.join(jobs)}")
     run.add_argument(
         "--now", type=parse_now, default=None, help="pretend it is this time (ISO 8601, UTC if no offset)"
     )
     args = parser.parse_args(argv)
-    if args.command == "run" and args.job not in JOBS:
-        print(f"unknown job '{args.job}' (jobs: {', '.join(sorted(JOBS))})", file=sys.stderr)
+    if args.command == "run" and args.job not in jobs:
+        print(f"unknown job '{args.job}' (jobs: {', '.join(sorted(jobs))})", file=sys.stderr)
         return 2
     try:
         ctx = load_context()
@@ -71,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code
     try:
         if args.command == "run":
-            print(JOBS[args.job].run(ctx, flowing_clock(args.now)))
+            print(jobs[args.job].run(ctx, flowing_clock(args.now)))
             return 0
-        return run_clock(ctx)
+        return run_clock(ctx, jobs=jobs)
     finally:
         ctx.close()
 
@@ -81,13 +82,14 @@ def main(argv: list[str] | None = None) -> int:
 def run_clock(
     ctx: AppContext,
     *,
-    jobs: dict[str, Job] = JOBS,
+    jobs: dict[str, Job] | None = None,
     stop: threading.Event | None = None,
     holder: str | None = None,
     ttl: timedelta = LEASE_TTL,
     renew_every: float = RENEW_EVERY,
 ) -> int:
     """Hold the lease and run every job on its interval; stand by while another clock holds it."""
+    jobs = jobs or make_jobs()
     stop = stop or threading.Event()
     holder = holder or worker_id()
     if threading.current_thread() is threading.main_thread():

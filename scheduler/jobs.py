@@ -11,11 +11,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.delivery import Drainer
 from handlers.coaching import enqueue_nudges
+from handlers.proactive import compose
 from handlers.quizzes import enqueue_knowledge_checks
 from handlers.summaries import enqueue_digests
 
@@ -31,9 +33,19 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def drain_outbox(ctx: AppContext, clock: Callable[[], datetime]) -> str:
-    drainer = Drainer(ctx.sessions, build_senders(ctx), worker_id(), clock)
-    return str(drainer.drain())
+@dataclass
+class DrainOutbox:
+    """The outbox job. It keeps one Drainer for the life of the clock process, so rate-limit pacing, a
+    workspace's 429 pause and the DM channels already opened carry over from one run to the next."""
+
+    drainer: Drainer | None = None
+
+    def __call__(self, ctx: AppContext, clock: Callable[[], datetime]) -> str:
+        if self.drainer is None:
+            self.drainer = Drainer(
+                ctx.sessions, build_senders(ctx), worker_id(), clock, compose=partial(compose, ctx)
+            )
+        return str(self.drainer.drain())
 
 
 def queue_digests(ctx: AppContext, clock: Callable[[], datetime]) -> str:
@@ -49,13 +61,15 @@ def queue_knowledge_checks(ctx: AppContext, clock: Callable[[], datetime]) -> st
     return f"knowledge-checks: {enqueue_knowledge_checks(ctx, clock())} queued"
 
 
-JOBS: dict[str, Job] = {
-    "knowledge-checks": Job(
-        queue_knowledge_checks, 600, "queue each rep's daily question (09:30 local, working days)"
-    ),
-    "coaching-nudges": Job(
-        queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"
-    ),
-    "digests": Job(queue_digests, 600, "queue each manager's weekly team summary (Monday 08:00 local)"),
-    "outbox": Job(drain_outbox, 5, "send what is due in the outbox"),
-}
+def make_jobs() -> dict[str, Job]:
+    """The jobs, with fresh state: one set per clock process (and per `run`)."""
+    return {
+        "knowledge-checks": Job(
+            queue_knowledge_checks, 600, "queue each rep's daily question (09:30 local, working days)"
+        ),
+        "coaching-nudges": Job(
+            queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"
+        ),
+        "digests": Job(queue_digests, 600, "queue each manager's weekly team summary (Monday 08:00 local)"),
+        "outbox": Job(DrainOutbox(), 5, "send what is due in the outbox"),
+    }

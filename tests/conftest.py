@@ -166,6 +166,24 @@ def add_person(
         return person.id
 
 
+def deliver(ctx: AppContext, now: datetime) -> str:
+    """Send what is due in the local workspace's outbox at `now`, composing scheduled messages the way the
+    clock's drainer does; returns what the terminal would show."""
+    import io
+    from functools import partial
+
+    from bot.channels.console import LocalSender
+    from bot.delivery import Drainer
+    from handlers.proactive import compose
+
+    out = io.StringIO()
+    drainer = Drainer(
+        ctx.sessions, {Platform.LOCAL: LocalSender(out)}, "test", lambda: now, compose=partial(compose, ctx)
+    )
+    drainer.drain()
+    return out.getvalue()
+
+
 def other_workspace(ctx: AppContext, external_id: str = "T0OTHER") -> Workspace:
     with ctx.sessions.begin() as session:
         return get_or_create_workspace(session, Platform.SLACK, external_id, name="Other")

@@ -3,7 +3,7 @@ whatever Slack answers (429, 5xx, slow, gone) and whenever a drainer dies."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -280,7 +280,24 @@ def test_one_message_per_second_per_channel(ctx, team, slack):
     clock = FakeTime(FIXED_NOW)
     report = make_drainer(ctx, slack, clock).drain()
     assert report.sent == 4
-    assert clock.slept == [1.0, 1.0]  # the other channel did not wait
+    assert clock.slept == [1.05, 1.05]  # a second and a margin for jitter; the other channel did not wait
+
+
+def test_pacing_keeps_slack_from_answering_429_when_its_limits_are_enforced(ctx, team):
+    from tests.doubles.slack_api import SLACK_LIMITS
+
+    strict = SlackDouble(limits=dict(SLACK_LIMITS)).start()
+    try:
+        for i in range(3):
+            put(ctx, team, f"same-channel-{i}")
+        sender = SlackSender(lambda _ws: "xoxb-test", strict.url, timeout=5)
+        started = datetime.now(UTC)
+        real_time = lambda: FIXED_NOW + (datetime.now(UTC) - started)  # noqa: E731
+        report = Drainer(ctx.sessions, {Platform.SLACK: sender}, "w", real_time).drain()
+        assert report.sent == 3 and report.retried == 0
+        assert strict.limited == [] and len(strict.calls_to("chat.postMessage")) == 3
+    finally:
+        strict.stop()
 
 
 def test_a_drainer_that_died_mid_send_is_reconciled(ctx, team, slack):

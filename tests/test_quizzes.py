@@ -14,7 +14,7 @@ from bot.models import OutboxMessage, QuizQuestion, ReviewCard, ReviewLog
 from bot.quizfile import import_quizzes
 from bot.yamlfile import YamlFileError
 from handlers.quizzes import enqueue_knowledge_checks
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, deliver
 from tests.test_playbook_validation import run_cli
 
 QUIZ = """\
@@ -267,6 +267,8 @@ def test_the_daily_question_goes_at_0930_local_on_working_days_once(ctx, demo):
     assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO - timedelta(minutes=1)) == 0
     assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO) == 1  # Riley
     assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO + timedelta(minutes=10)) == 0
+    sent = deliver(ctx, MONDAY_0930_CHICAGO + timedelta(minutes=10))
+    assert sent.count("Your knowledge check for today:") == 2 and "to Sam Ortiz" in sent
     with ctx.sessions() as db:
         messages = list(db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
     assert [m.idempotency_key.split(":")[2] for m in messages] == ["2026-11-23", "2026-11-23"]
@@ -280,6 +282,7 @@ def test_a_missed_question_is_asked_again_alone_not_piled_up(ctx, demo):
     from bot.models import Person
 
     enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO)
+    deliver(ctx, MONDAY_0930_CHICAGO)
     with ctx.sessions() as db:
         riley = db.scalar(select(Person.id).where(Person.email == "rep@example.com"))
         waiting = db.scalars(
@@ -288,6 +291,7 @@ def test_a_missed_question_is_asked_again_alone_not_piled_up(ctx, demo):
         assert len(waiting) == 1
         first_card = waiting[0].id
     enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO + timedelta(days=1))  # not answered on Monday
+    deliver(ctx, MONDAY_0930_CHICAGO + timedelta(days=1))
     with ctx.sessions() as db:
         waiting = db.scalars(
             select(ReviewCard).where(ReviewCard.pending_since.is_not(None), ReviewCard.person_id == riley)
@@ -444,16 +448,17 @@ def test_a_quiz_posted_to_a_slack_channel_is_answered_privately_and_closed_with_
     with ctx.sessions() as db:
         question = db.scalar(select(QuizQuestion).where(QuizQuestion.external_id == "enterprise-discovery-1"))
     right, wrong = buttons[question.answer], buttons[(question.answer + 1) % len(question.choices)]
-    click(web, slack_api, right, channel="C0SALES", user="URILEY")
-    click(web, slack_api, wrong, channel="C0SALES", user="USAM")
-    click(web, slack_api, wrong, channel="C0SALES", user="URILEY")  # a second try does not count
-    assert slack_api.wait_for(lambda: len(slack_api.responses) == 3)
+    # Each click is answered after its ack, so wait for each answer: a person clicks, reads, clicks again.
+    for n, (button, user) in enumerate([(right, "URILEY"), (wrong, "USAM"), (wrong, "URILEY")], start=1):
+        click(web, slack_api, button, channel="C0SALES", user=user)  # Riley's second try does not count
+        assert slack_api.wait_for(lambda n=n: len(slack_api.responses) == n)
     assert all(r["response_type"] == "ephemeral" for r in slack_api.responses)
     texts = [json.dumps(r["blocks"]) for r in slack_api.responses]
     assert sum("Thanks, your answer is in" in t for t in texts) == 2 and any(
         "your first answer counts" in t for t in texts
     )
     click(web, slack_api, buttons[-1], channel="C0SALES", user="USAM")  # a rep cannot close it
+    assert slack_api.wait_for(lambda: len(slack_api.responses) == 4)
     click(web, slack_api, buttons[-1], channel="C0SALES", user="UAVERY")
     assert slack_api.wait_for(lambda: len(slack_api.responses) == 5)
     refusal, results = slack_api.responses[3], slack_api.responses[4]
@@ -474,3 +479,56 @@ def test_home_shows_a_waiting_knowledge_check(ctx, demo, chat_as):
     assert waiting.text.startswith("1 question waiting for you.")
     assert [b.label for b in home.buttons] == ["Quiz me"]
     assert "Knowledge check · " in chat.click("Quiz me").sections[0].title
+
+
+def test_the_daily_question_is_written_at_send_time_once_and_a_retry_repeats_it(ctx, demo):
+    import io
+    from functools import partial
+
+    from bot.channels.console import LocalSender
+    from bot.delivery import Drainer, RetryLater
+    from bot.models import OutboxStatus, Platform
+    from handlers.proactive import compose
+
+    class FlakyOnce(LocalSender):
+        failed = False
+
+        def send(self, message, reply):  # type: ignore[no-untyped-def]
+            if not self.failed:
+                self.failed = True
+                raise RetryLater("Slack is having a moment")
+            return super().send(message, reply)
+
+    new_york_0930 = MONDAY_0930_CHICAGO - timedelta(hours=1)
+    assert enqueue_knowledge_checks(ctx, new_york_0930) == 1  # Sam
+    with ctx.sessions() as db:
+        (queued,) = db.scalars(select(OutboxMessage)).all()
+    assert "buttons" not in queued.payload  # the tick only decided who gets a question today
+    out = io.StringIO()
+    sender = FlakyOnce(out)
+    drainer = Drainer(
+        ctx.sessions, {Platform.LOCAL: sender}, "t", lambda: new_york_0930, compose=partial(compose, ctx)
+    )
+    assert drainer.drain().retried == 1
+    with ctx.sessions() as db:
+        composed = db.get(OutboxMessage, queued.id).payload
+        pending = db.scalars(select(ReviewCard).where(ReviewCard.pending_since.is_not(None))).all()
+    assert composed["buttons"][-1]["label"] == "I'm not sure"
+    drainer.clock = lambda: new_york_0930 + timedelta(minutes=5)
+    assert drainer.drain().sent == 1
+    with ctx.sessions() as db:
+        sent = db.get(OutboxMessage, queued.id)
+        still_pending = db.scalars(select(ReviewCard).where(ReviewCard.pending_since.is_not(None))).all()
+    assert sent.status == OutboxStatus.SENT and sent.payload == composed  # the same words, not a new question
+    assert [c.id for c in still_pending] == [c.id for c in pending] and len(pending) == 1
+    assert out.getvalue().count("Your knowledge check for today:") == 1
+
+
+def test_a_rep_with_no_question_left_gets_no_daily_message(ctx, demo):
+    with ctx.sessions.begin() as db:
+        for question in db.scalars(select(QuizQuestion)):
+            question.active = False
+    assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO) == 2  # Sam's and Riley's turn today...
+    assert deliver(ctx, MONDAY_0930_CHICAGO) == ""  # ...but there is nothing to ask
+    with ctx.sessions() as db:
+        assert {m.status.value for m in db.scalars(select(OutboxMessage))} == {"skipped"}

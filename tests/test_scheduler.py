@@ -171,7 +171,7 @@ def test_local_workspace_messages_print_in_the_terminal(ctx, demo, database_url)
         text=True,
         env={**os.environ, "DATABASE_URL": database_url},
     )
-    assert "outbox: pending 0, sending 0, sent 1, dead 0" in status.stdout
+    assert "outbox: pending 0, sending 0, sent 1, dead 0, skipped 0" in status.stdout
 
 
 # -- the clock lease ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.models import CriterionEvent, Deal, OutboxMessage
 from handlers.summaries import enqueue_digests
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, deliver
 from tests.test_criteria import open_form, submit
 from tests.test_playbook_validation import run_cli
 
@@ -48,6 +48,21 @@ def test_summaries_are_refused_to_reps_and_scoped_for_enablement(chat_as):
     assert chat_as("enablement@example.com").say("summary").header == "Organization summary: 5 open deals"
 
 
+def test_a_large_organization_summary_rolls_reps_up_into_teams(chat_as, monkeypatch):
+    import handlers.summaries
+
+    monkeypatch.setattr(handlers.summaries, "MAX_BLOCKS", 1)  # two reps already count as "large"
+    monkeypatch.setattr(handlers.summaries, "MAX_ATTENTION", 1)
+    chat_as().say("move hooli to quote")  # a skipped gate: Riley's deal needs attention
+    chat_as("sam@example.com").say("move umbrella to negotiation")
+    reply = chat_as("enablement@example.com").say("summary")
+    text = reply.plain_text()
+    assert "Morgan Patel's team: 5 deals" in text
+    assert "Umbrella Health" not in text.split("Morgan Patel's team")[1]  # no deal lines in a rolled-up team
+    assert "…and 1 more deal needing attention" in text
+    assert "Riley Chen:" not in text and "Sam Ortiz:" not in text
+
+
 def test_criteria_report_counts_unconfirmed_and_skipped_per_stage(ctx, chat_as):
     rep = chat_as()
     form = open_form(rep, "initech")
@@ -78,6 +93,7 @@ def test_weekly_digest_goes_to_each_manager_once_at_their_local_monday_8am(ctx, 
     after = datetime.fromisoformat("2026-11-23T14:00:00+00:00")
     assert enqueue_digests(ctx, after) == 1
     assert enqueue_digests(ctx, after + timedelta(hours=5)) == 0  # later ticks, same week: nothing more
+    assert "Team summary: 5 open deals" in deliver(ctx, after + timedelta(hours=5))
     with ctx.sessions() as db:
         (digest,) = db.scalars(select(OutboxMessage)).all()
     assert digest.idempotency_key.endswith(":2026-W48") and digest.kind == "digest"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str | None
+    received: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks time replies)
 
 
 @dataclass
@@ -35,6 +37,26 @@ class Fault:
 
 
 @dataclass
+class RateLimit:
+    """At most `calls` per `per_seconds`, counted per workspace token, or per channel as well."""
+
+    calls: int
+    per_seconds: float
+    per_channel: bool = False
+
+
+# Slack's documented limits (docs.slack.dev/apis/web-api/rate-limits): posting is about one message per
+# second per channel; conversations.open and conversations.history are Tier 3 (50 a minute); users.info
+# is Tier 4 (100 a minute).
+SLACK_LIMITS = {
+    "chat.postMessage": RateLimit(1, 1.0, per_channel=True),
+    "conversations.open": RateLimit(50, 60.0),
+    "conversations.history": RateLimit(50, 60.0),
+    "users.info": RateLimit(100, 60.0),
+}
+
+
+@dataclass
 class SlackDouble(HttpDouble):
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" object
     calls: list[Call] = field(default_factory=list)
@@ -44,6 +66,9 @@ class SlackDouble(HttpDouble):
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, channel
     latency: float = 0.0  # every answer takes this long (a slow but healthy Slack)
+    limits: dict[str, RateLimit] = field(default_factory=dict)  # enforced with 429s, e.g. SLACK_LIMITS
+    limited: list[Call] = field(default_factory=list)  # calls answered 429 by `limits`
+    _windows: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
     clock: Callable[[], float] = time.time  # message timestamps, like Slack's "ts" (tests may fake it)
     _ts: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -97,7 +122,14 @@ class SlackDouble(HttpDouble):
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else args.get("token")
         with self._lock:
-            self.calls.append(Call(method, args, token))
+            call = Call(method, args, token)
+            wait = self._over_limit(method, args, token, call.received)
+            if wait is not None:
+                self.limited.append(call)
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)}
+                )
+            self.calls.append(call)
             queue = self.faults.get(method) or []
             fault = queue.pop(0) if queue else None
         if self.latency:
@@ -108,6 +140,19 @@ class SlackDouble(HttpDouble):
         if fault:
             return await self._fault(fault)
         return web.json_response(result)
+
+    def _over_limit(self, method: str, args: dict[str, Any], token: str | None, now: float) -> int | None:
+        """Seconds to wait (Slack's Retry-After, whole seconds) if this call exceeds its limit, else None."""
+        limit = self.limits.get(method)
+        if limit is None:
+            return None
+        key = (method, token or "", str(args.get("channel", "")) if limit.per_channel else "")
+        window = [t for t in self._windows.get(key, []) if now - t < limit.per_seconds]
+        if len(window) >= limit.calls:
+            self._windows[key] = window
+            return max(1, math.ceil(limit.per_seconds - (now - window[0])))
+        self._windows[key] = [*window, now]
+        return None
 
     async def _fault(self, fault: Fault) -> web.Response:
         if fault.delay:

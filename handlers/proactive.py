@@ -1,0 +1,35 @@
+"""Composing scheduled messages at send time.
+
+The scheduler's ticks only decide who gets which message this period (set-based, so a tick stays cheap at
+100k reps); the outbox row says {"compose": kind, ...}. Just before sending, the drainer calls `compose`,
+which writes the message from the data as it is then: the rep's most pressing question, the reps due for
+coaching now, this morning's team summary. None means there is nothing to say any more.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from bot.context import AppContext
+from bot.messages import Reply
+from bot.models import OutboxMessage, Person
+from bot.outbox import COMPOSE
+from handlers.coaching import compose_nudge
+from handlers.quizzes import compose_knowledge_check
+from handlers.summaries import compose_digest
+
+
+def compose(ctx: AppContext, db: Session, message: OutboxMessage, now: datetime) -> Reply | None:
+    kind = message.payload[COMPOSE]
+    person = db.get(Person, message.person_id) if message.person_id else None
+    if person is None:
+        raise ValueError(f"outbox message {message.id} ({kind}) has no person to compose for")
+    if kind == "quiz":
+        return compose_knowledge_check(ctx, db, person, now)
+    if kind in ("nudge", "followup"):
+        return compose_nudge(ctx, db, person, now, message.payload["week"], followup=kind == "followup")
+    if kind == "digest":
+        return compose_digest(ctx, db, person, now)
+    raise ValueError(f"no composer for {kind!r} messages")
