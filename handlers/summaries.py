@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import and_, bindparam, func, select, text
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from bot.messages import Reply
@@ -101,8 +101,11 @@ def skipped_gates(db: Session, workspace_id: int, owners: set[int] | None, since
     return dict(rows.all())
 
 
-def skipped_criteria_counts(db: Session, workspace_id: int) -> dict[tuple[str, str, str], int]:
-    """(playbook, stage left, criterion) -> how often deals moved on with it unconfirmed, ever."""
+def skipped_criteria_counts(
+    db: Session, workspace_id: int, owners: set[int] | None = None
+) -> dict[tuple[str, str, str], int]:
+    """(playbook, stage left, criterion) -> how often deals (of `owners`, or all) moved on with it
+    unconfirmed, ever."""
     if db.get_bind().dialect.name == "postgresql":
         expand = "CROSS JOIN LATERAL json_array_elements_text(c.skipped_criteria) AS j(value)"
     else:
@@ -112,9 +115,10 @@ def skipped_criteria_counts(db: Session, workspace_id: int) -> dict[tuple[str, s
             "SELECT d.playbook_id, c.from_stage_id, j.value, count(*) FROM deal_stage_changes AS c "
             f"JOIN deals AS d ON d.id = c.deal_id {expand} "
             "WHERE c.workspace_id = :workspace AND c.from_stage_id IS NOT NULL "
+            f"{'' if owners is None else 'AND d.owner_id IN :owners '}"
             "GROUP BY d.playbook_id, c.from_stage_id, j.value"
-        ),
-        {"workspace": workspace_id},
+        ).bindparams(*([] if owners is None else [bindparam("owners", expanding=True)])),
+        {"workspace": workspace_id, **({} if owners is None else {"owners": sorted(owners)})},
     )
     return {(playbook, stage, str(criterion)): count for playbook, stage, criterion, count in rows}
 
@@ -263,7 +267,7 @@ def criteria_report_data(turn: Turn, owners: set[int] | None) -> list[StageBlock
         .group_by(Deal.playbook_id, Deal.stage_id)
     ).all()
     confirmed = confirmed_per_criterion(db, workspace_id, owners)
-    skipped = skipped_criteria_counts(db, workspace_id)
+    skipped = skipped_criteria_counts(db, workspace_id, owners)
     blocks = []
     for playbook in turn.ctx.playbooks.playbooks:
         counts = {stage_id: n for pid, stage_id, n in per_stage if pid == playbook.id}
