@@ -37,6 +37,8 @@ class Renderer:
             lstrip_blocks=True,
             keep_trailing_newline=False,
             autoescape=False,  # output is chat markup, not HTML; channels escape for their platform
+            auto_reload=False,  # templates ship with the code: no stat() of each file on every render
+            cache_size=-1,  # keep every template compiled (there are a few dozen)
         )
         self.env.filters["money"] = money
         self.env.filters["plural"] = plural

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Person, Workspace
@@ -243,18 +245,24 @@ def dispatch(turn: Turn) -> Reply:
 
 
 def handle(ctx: AppContext, request: Request) -> Reply:
-    """Answer one request in its own transaction; an unexpected error becomes an apology with a reference."""
+    """Answer one request in its own session and transaction."""
     with ctx.sessions() as db:
-        try:
-            person = db.get(Person, request.person_id)
-            workspace = db.get(Workspace, request.workspace_id)
-            if person is None or workspace is None or person.workspace_id != workspace.id:
-                raise LookupError(f"person {request.person_id} is not in workspace {request.workspace_id}")
-            reply = dispatch(Turn(ctx, db, request, person, workspace))
-            db.commit()
-            return reply
-        except Exception:
-            db.rollback()
-            reference = uuid.uuid4().hex[:8]
-            log.exception("error %s answering %r", reference, request)
-            return ctx.renderer.render("error.j2", kind="error", reference=reference)
+        return answer(ctx, db, request)
+
+
+def answer(ctx: AppContext, db: Session, request: Request) -> Reply:
+    """Answer one request in `db` and commit; an unexpected error is rolled back and becomes an apology with
+    a reference. A channel that already looked the person up passes its session, saving a connection."""
+    try:
+        person = db.get(Person, request.person_id)
+        workspace = db.get(Workspace, request.workspace_id)
+        if person is None or workspace is None or person.workspace_id != workspace.id:
+            raise LookupError(f"person {request.person_id} is not in workspace {request.workspace_id}")
+        reply = dispatch(Turn(ctx, db, request, person, workspace))
+        db.commit()
+        return reply
+    except Exception:
+        db.rollback()
+        reference = uuid.uuid4().hex[:8]
+        log.exception("error %s answering %r", reference, request)
+        return ctx.renderer.render("error.j2", kind="error", reference=reference)

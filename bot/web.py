@@ -46,6 +46,8 @@ def _mount_slack(app: web.Application, ctx: AppContext) -> None:
         )
         return
     app.router.add_routes(slack.routes())
+    app.on_startup.append(slack.open)
+    app.on_cleanup.append(slack.close)
     log.info(
         "Slack endpoint on at POST /slack/events%s",
         " with OAuth install at /slack/install" if slack.app.oauth_flow else "",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, lambda_stmt, select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
@@ -84,20 +85,22 @@ class DealMatch:
 
 
 def find_deal(db: Session, person: Person, name: str) -> DealMatch:
-    """Find a visible open deal by name: case-insensitive, typo-tolerant; ties become a choice."""
+    """Find a visible open deal by name: case-insensitive, typo-tolerant; ties become a choice.
+
+    The exact name (ignoring case and punctuation) is looked up in SQL first, so asking about one of
+    thousands of visible deals does not load them all; only a miss scores the visible names for typos."""
     wanted = utils.default_process(name)
     if not wanted:
         return DealMatch()
-    deals = visible_deals(db, person)
-    exact = [d for d in deals if utils.default_process(d.name) == wanted]
+    owners = visible_owner_ids(db, person)
+    exact = _same_name(db, person.workspace_id, wanted, owners)
     if len(exact) == 1:
         return DealMatch(deal=exact[0])
     if len(exact) > 1:
         return DealMatch(candidates=tuple(exact))
-    by_id = {d.id: d for d in deals}
     scored = process.extract(
         wanted,
-        {d.id: d.name for d in deals},
+        _visible_names(db, person.workspace_id, owners),
         scorer=_name_score,
         processor=utils.default_process,
         score_cutoff=75,
@@ -105,13 +108,61 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     )
     if scored:
         best = scored[0][1]
-        close = [by_id[key] for _, score, key in scored if score >= best - 5]
+        close = _deals_by_id(db, [key for _, score, key in scored if score >= best - 5])
         if len(close) == 1 and best >= 85:
             return DealMatch(deal=close[0])
         if len(close) > 1 or best < 85:
             return DealMatch(candidates=tuple(close))
-    hidden = _exists_elsewhere(db, person, wanted)
+    hidden = bool(_same_name(db, person.workspace_id, wanted, None))
     return DealMatch(hidden=hidden)
+
+
+def _open_deals_of(workspace_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
+    """WHERE clauses: open deals of the workspace, of `owners` only unless None (everyone)."""
+    clauses = [Deal.workspace_id == workspace_id, Deal.status == DealStatus.OPEN]
+    if owners is not None:
+        clauses.append(Deal.owner_id.in_(owners))
+    return clauses
+
+
+def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
+    """Open deals whose name, processed like `wanted` (rapidfuzz's default_process), equals it; by name.
+
+    SQL narrows with LIKE: each ASCII letter or digit of `wanted` must appear lower-cased in place, any
+    other position (a space from punctuation, or a non-ASCII letter that SQLite's lower() does not fold)
+    matches any one character; Python then checks the candidates exactly."""
+    pattern = "%" + "".join(c if c.isascii() and c.isalnum() else "_" for c in wanted) + "%"
+    # A lambda statement is built and compiled once per process; each call only binds its values.
+    statement = lambda_stmt(
+        lambda: (
+            select(Deal)
+            .where(
+                Deal.workspace_id == workspace_id,
+                Deal.status == DealStatus.OPEN,
+                func.lower(Deal.name).like(pattern),
+            )
+            .order_by(Deal.name)
+        )
+    )
+    if owners is not None:
+        owner_ids = sorted(owners)
+        statement += lambda s: s.where(Deal.owner_id.in_(owner_ids))
+    rows = db.scalars(statement).all()
+    return [d for d in rows if utils.default_process(d.name) == wanted]
+
+
+def _visible_names(db: Session, workspace_id: int, owners: set[int] | None) -> dict[int, str]:
+    """Deal id -> name of the open deals `owners` have, in name order (ties in scoring keep that order)."""
+    rows = db.execute(
+        select(Deal.id, Deal.name).where(*_open_deals_of(workspace_id, owners)).order_by(Deal.name)
+    ).all()
+    return {deal_id: deal_name for deal_id, deal_name in rows}
+
+
+def _deals_by_id(db: Session, ids: list[int]) -> list[Deal]:
+    """The deals with these ids, in the order given."""
+    found = {d.id: d for d in db.scalars(select(Deal).where(Deal.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def _name_score(wanted: str, name: str, **_: object) -> float:
@@ -119,13 +170,6 @@ def _name_score(wanted: str, name: str, **_: object) -> float:
     ("acmee" is a typo of "acme", the start of "acme corp")."""
     head = " ".join(name.split()[: len(wanted.split())])
     return max(fuzz.WRatio(wanted, name), fuzz.ratio(wanted, head))
-
-
-def _exists_elsewhere(db: Session, person: Person, wanted: str) -> bool:
-    names = db.scalars(
-        select(Deal.name).where(Deal.workspace_id == person.workspace_id, Deal.status == DealStatus.OPEN)
-    ).all()
-    return any(utils.default_process(n) == wanted for n in names)
 
 
 def can_see(db: Session, person: Person, deal: Deal) -> bool:
@@ -157,21 +201,23 @@ def deal_playbook_stage(turn: Turn, deal: Deal) -> tuple[Playbook, Stage] | None
 
 
 def weekly_due(db: Session, now, *, kind: str, weekday: int, at: str, grace):  # type: ignore[no-untyped-def]
-    """(manager, ISO week) for each active manager whose weekly `kind` slot, in their own time zone, has
-    come within `grace`. A manager's preferences `<kind>_weekday` and `<kind>_time` override the default.
+    """(manager row with id, timezone and preferences; ISO week) for each active manager whose weekly
+    `kind` slot, in their own time zone, has come within `grace`. A manager's preferences `<kind>_weekday`
+    and `<kind>_time` override the default.
     """
     from bot.localtime import parse_hhmm, weekly_slot, zone
 
-    managers = db.scalars(
-        select(Person).where(Person.role == Role.MANAGER, Person.active.is_(True)).order_by(Person.id)
+    managers = db.execute(  # plain rows, not ORM objects: a tick may cover 10k managers
+        select(Person.id, Person.timezone, Person.preferences)
+        .where(Person.role == Role.MANAGER, Person.active.is_(True))
+        .order_by(Person.id)
     ).all()
+    slots: dict[tuple[str, int, str], tuple[str, datetime]] = {}  # most managers share a few time zones
     for manager in managers:
         prefs = manager.preferences or {}
-        week, slot = weekly_slot(
-            zone(manager.timezone),
-            int(prefs.get(f"{kind}_weekday", weekday)),
-            parse_hhmm(prefs.get(f"{kind}_time", at)),
-            now,
-        )
+        key = (manager.timezone, int(prefs.get(f"{kind}_weekday", weekday)), prefs.get(f"{kind}_time", at))
+        if key not in slots:
+            slots[key] = weekly_slot(zone(key[0]), key[1], parse_hhmm(key[2]), now)
+        week, slot = slots[key]
         if slot <= now < slot + grace:
             yield manager, week

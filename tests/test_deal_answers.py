@@ -211,3 +211,51 @@ def test_workspaces_are_isolated(ctx, demo, chat_as):
     with ctx.sessions() as session:
         acme = session.scalar(select(Deal).where(Deal.name == "Acme Corp"))
     assert outsider.press("deal.next", str(acme.id)).kind == "error"
+
+
+# -- finding a deal by name: exact (any case and punctuation) first, typos second, ties as a choice ------
+
+
+def test_exact_name_ignores_case_and_punctuation(chat_as):
+    chat = chat_as()
+    chat.say("new deal Wayne Enterprises, Inc. in discovery")
+    assert chat.say("what's next for wayne enterprises inc").header == "Wayne Enterprises, Inc.: Discovery"
+    assert chat.say("next WAYNE-ENTERPRISES INC!").header == "Wayne Enterprises, Inc.: Discovery"
+
+
+def test_exact_name_beats_near_names_among_many_deals(chat_as):
+    rep = chat_as("sam@example.com")
+    for i in range(30):
+        rep.say(f"new deal Acme Corp {i:02d} in discovery")
+    enablement = chat_as("enablement@example.com")  # sees every deal in the workspace
+    assert enablement.say("what's next for acme corp").header == "Acme Corp: Discovery"
+    assert enablement.say("what's next for Acme Corp 17").header == "Acme Corp 17: Discovery"
+
+
+def test_names_equal_but_for_case_or_punctuation_get_a_choice(chat_as):
+    chat = chat_as()
+    chat.say("new deal Acme Corp. in evaluation")
+    reply = chat.say("what's next for ACME CORP")
+    assert reply.kind == "choice"
+    assert sorted(b.label for b in reply.buttons) == ["Acme Corp (Discovery)", "Acme Corp. (Evaluation)"]
+
+
+def test_typo_in_a_name_among_many_deals_is_still_found(chat_as):
+    rep = chat_as("sam@example.com")
+    for name in ("Globex Logistics", "Soylent Foods", "Stark Industries", "Tyrell Systems"):
+        rep.say(f"new deal {name} in discovery")
+    enablement = chat_as("enablement@example.com")
+    assert enablement.say("what's next for Soylnt Foods").header == "Soylent Foods: Discovery"
+    assert chat_as().say("whats next for initec").header == "Initech: Evaluation"
+
+
+def test_non_ascii_name_matches_in_any_case(chat_as):
+    chat = chat_as()
+    chat.say("new deal Öresund Färjor in discovery")
+    assert chat.say("what's next for öresund FÄRJOR").header == "Öresund Färjor: Discovery"
+
+
+def test_another_teams_deal_is_refused_whatever_the_spelling_of_its_name(chat_as):
+    refused = chat_as("rep@example.com").say("what's next for UMBRELLA health!")
+    assert refused.kind == "refusal"
+    assert "someone outside your team" in refused.plain_text()

@@ -8,6 +8,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import threading
 import time
 from urllib.parse import urlencode
 
@@ -272,6 +273,29 @@ def test_slash_command_acks_fast_and_answers_privately_with_a_share_button(web, 
     assert slack.wait_for(lambda: len(slack.responses) == 2)
     shared = slack.responses[1]
     assert shared["response_type"] == "in_channel" and header_of(shared) == "Acme Corp: Discovery"
+
+
+def test_acks_do_not_wait_for_the_answer(web, slack, monkeypatch):
+    """Slack gets its 200 while the answer is still being worked out; the answers follow once it's ready."""
+    from handlers import deals
+
+    release = threading.Event()
+    card = deals.deal_card
+
+    def slow_card(turn, deal):  # noqa: ANN001
+        assert release.wait(10), "never released"
+        return card(turn, deal)
+
+    monkeypatch.setattr(deals, "deal_card", slow_card)
+    assert command(web, slack, "next Acme") == (200, "")  # would hang until released if the ack waited
+    inner = mention("what's next for Acme?")
+    assert event(web, inner)[0] == 200
+    assert slack.responses == [] and chat_posts(slack) == []
+    release.set()
+    assert slack.wait_for(lambda: slack.responses)
+    assert header_of(slack.responses[0]) == "Acme Corp: Discovery"
+    (posted,) = wait_posts(slack, 1)
+    assert posted["thread_ts"] == inner["ts"] and header_of(posted) == "Acme Corp: Discovery"
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
 """The Slack channel: a slack-bolt AsyncApp behind POST /slack/events (and /slack/install for OAuth).
 
-Bolt verifies every request's signature (bad, missing or older than five minutes: 401) and acks within
-Slack's three seconds; answering happens after the ack, off the event loop, through the neutral router.
-Slack ids are turned into our workspace and person here, and nowhere else.
+Bolt verifies every request's signature (bad, missing or older than five minutes: 401). Every listener acks
+at once and answers in a task of its own (Bolt runs with process_before_response, so the HTTP answer goes
+out as soon as ack() is called instead of Bolt polling for it every 10 ms); the answering itself runs off
+the event loop, through the neutral router. Slack ids are turned into our workspace and person here, and
+nowhere else. One aiohttp session (keep-alive connections) serves every Web API call and response_url post.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import asyncio
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
@@ -24,7 +28,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy import lambda_stmt, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.channels.slack_blocks import (
     MODAL_CALLBACK,
@@ -41,9 +48,9 @@ from bot.channels.slack_install import (
 )
 from bot.context import AppContext
 from bot.messages import Button, Click, Reply, Request
-from bot.models import Person, Platform, ProcessedEvent
+from bot.models import Person, Platform, ProcessedEvent, Workspace
 from bot.people import get_or_create_workspace, match_platform_person
-from bot.router import handle
+from bot.router import answer, handle
 from handlers import home
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,10 @@ BOT_SCOPES = [
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 SHARE_ACTION = "slack.share"
 HOME_BLOCK_LIMIT = 100
+HTTP_TIMEOUT_S = 30  # slack_sdk's default for Web API calls
+
+# What a listener does after its ack: (payload, body, client) -> None.
+Answer = Callable[[dict[str, Any], dict[str, Any], AsyncWebClient], Awaitable[None]]
 
 
 class SlackNotConfigured(Exception):
@@ -86,12 +97,15 @@ class SlackChannel:
                 "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth install)"
             )
         self.ctx = ctx
+        self._answering: set[asyncio.Task[None]] = set()  # strong references until each task ends
+        self._latest: dict[str, asyncio.Task[None]] = {}  # conversation -> its latest answer task
         api = settings.slack_api_url
         if settings.slack_bot_token:
             self.app = AsyncApp(
                 signing_secret=settings.slack_signing_secret or "socket-mode",
                 client=_client(api, settings.slack_bot_token),
                 ignoring_self_events_enabled=True,
+                process_before_response=True,
             )
         else:
             store = AsyncInstallationStoreAdapter(
@@ -111,6 +125,7 @@ class SlackChannel:
                 client=_client(api),
                 installation_store=store,
                 oauth_flow=AsyncOAuthFlow(client=_client(api), settings=oauth),
+                process_before_response=True,
             )
         self._register()
 
@@ -124,6 +139,21 @@ class SlackChannel:
                 web.get(flow.redirect_uri_path, self._oauth_redirect),
             ]
         return routes
+
+    async def open(self, _app: web.Application | None = None) -> None:
+        """Share one HTTP session (keep-alive connections) among all Web API calls and response_url posts;
+        without it slack_sdk opens a session, and a connection, per call."""
+        client = self.app.client
+        if client.session is None or client.session.closed:
+            client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S))
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        """Let answers in flight finish, then close the shared session."""
+        if self._answering:
+            await asyncio.wait(set(self._answering), timeout=HTTP_TIMEOUT_S)
+        session = self.app.client.session
+        if session is not None and not session.closed:
+            await session.close()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
@@ -141,92 +171,149 @@ class SlackChannel:
     async def socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-        await AsyncSocketModeHandler(self.app, self.ctx.settings.slack_app_token).start_async()
+        await self.open()
+        try:
+            await AsyncSocketModeHandler(self.app, self.ctx.settings.slack_app_token).start_async()
+        finally:
+            await self.close()
 
     # -- listeners ---------------------------------------------------------------------------------
     def _register(self) -> None:
         app = self.app
-        app.event("app_mention")(self._on_mention)
-        app.event("message")(self._on_message)
-        app.event("app_home_opened")(self._on_home)
-        app.command("/playbook")(self._on_command)
-        app.action(re.compile(r"^bot:\d+$"))(self._on_click)
-        app.view(MODAL_CALLBACK)(self._on_form)
+        app.event("app_mention")(self._acked(self._on_mention))
+        app.event("message")(self._acked(self._on_message))
+        app.event("app_home_opened")(self._acked(self._on_home))
+        app.command("/playbook")(self._acked(self._on_command))
+        app.action(re.compile(r"^bot:\d+$"))(self._acked(self._on_click))
+        app.view(MODAL_CALLBACK)(self._acked(self._on_form))
         app.error(self._on_error)
 
+    def _acked(self, answer: Answer) -> Callable[..., Awaitable[None]]:
+        """A Bolt listener that acks (an empty 200; a modal closes) and answers in a task of its own.
+
+        Answers in one conversation run one after another, in the order Slack delivered the requests (a
+        second click on a quiz is the second answer); different conversations are answered in parallel."""
+
+        async def listener(
+            ack, payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+        ) -> None:  # type: ignore[no-untyped-def]
+            await ack()
+            key = _conversation(body)
+            previous = self._latest.get(key)
+            task = asyncio.create_task(self._answer_after_ack(previous, answer, payload, body, client))
+            self._latest[key] = task
+            self._answering.add(task)
+            task.add_done_callback(lambda done: self._finished(key, done))
+
+        return listener
+
+    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+        self._answering.discard(task)
+        if self._latest.get(key) is task:
+            del self._latest[key]
+
+    async def _answer_after_ack(
+        self,
+        previous: asyncio.Task[None] | None,
+        answer: Answer,
+        payload: dict[str, Any],
+        body: dict[str, Any],
+        client: AsyncWebClient,
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})  # its outcome is its own; only the order matters here
+        try:
+            await answer(payload, body, client)
+        except Exception as error:  # noqa: BLE001 - reported to the person like any listener error
+            await self._on_error(error, body, client)
+
     async def _on_mention(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await self._first_delivery(body):
-            return
         text = await self._plain_text(body, event.get("text", ""), client)
-        who = await self._who(body, event.get("user", ""), client)
-        reply = await self._answer(
-            Request(who.workspace_id, who.person_id, text=text, channel_id=event.get("channel"), shared=True)
+        reply = await self._reply(
+            body,
+            event.get("user", ""),
+            client,
+            lambda who: Request(
+                who.workspace_id, who.person_id, text=text, channel_id=event.get("channel"), shared=True
+            ),
+            event_key=_event_key(body),
         )
-        await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts") or event.get("ts"))
+        if reply is not None:
+            await self._post(
+                client, event["channel"], reply, thread_ts=event.get("thread_ts") or event.get("ts")
+            )
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         # Only direct messages from people: no edits, deletions, joins, bot posts or our own messages.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        if not await self._first_delivery(body):
-            return
-        who = await self._who(body, event.get("user", ""), client)
-        reply = await self._answer(
-            Request(
-                who.workspace_id,
-                who.person_id,
-                text=await self._plain_text(body, event.get("text", ""), client),
-                channel_id=event.get("channel"),
-            )
+        text = await self._plain_text(body, event.get("text", ""), client)
+        reply = await self._reply(
+            body,
+            event.get("user", ""),
+            client,
+            lambda who: Request(who.workspace_id, who.person_id, text=text, channel_id=event.get("channel")),
+            event_key=_event_key(body),
         )
-        await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))
+        if reply is not None:
+            await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))
 
     async def _on_command(
-        self, ack, command: dict[str, Any], body: dict[str, Any], respond, client: AsyncWebClient
-    ) -> None:  # type: ignore[no-untyped-def]
-        await ack()
+        self, command: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         text = command.get("text", "").strip()
-        who = await self._who(body, command.get("user_id", ""), client)
         in_channel = not str(command.get("channel_id", "")).startswith("D")
         reply = await self._answer(
-            Request(
+            body,
+            command.get("user_id", ""),
+            client,
+            lambda who: Request(
                 who.workspace_id,
                 who.person_id,
                 text=text,
                 channel_id=command.get("channel_id"),
                 shared=in_channel,
-            )
+            ),
         )
         if in_channel and reply.kind == "answer" and text:
             reply = reply.with_buttons(Button("Share in channel", SHARE_ACTION, text[:1900]))
         for payload in to_messages(reply):
-            await respond(response_type="ephemeral", replace_original=False, **payload)
+            await self._respond(client, body, response_type="ephemeral", replace_original=False, **payload)
         if reply.image is not None:  # files cannot be ephemeral: the chart goes to the person's DM
             await self._upload(client, command.get("user_id", ""), reply)
 
-    async def _on_click(
-        self, ack, action: dict[str, Any], body: dict[str, Any], respond, client: AsyncWebClient
-    ) -> None:  # type: ignore[no-untyped-def]
-        await ack()
+    async def _on_click(self, action: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         click = click_from_action(action)
         if click is None:
             return
         user = body.get("user", {}).get("id", "")
-        who = await self._who(body, user, client)
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         if click.action == SHARE_ACTION:
             reply = await self._answer(
-                Request(who.workspace_id, who.person_id, text=click.value, channel_id=channel, shared=True)
+                body,
+                user,
+                client,
+                lambda who: Request(
+                    who.workspace_id, who.person_id, text=click.value, channel_id=channel, shared=True
+                ),
             )
             for payload in to_messages(reply):
-                await respond(
-                    response_type="in_channel", replace_original=False, delete_original=True, **payload
+                await self._respond(
+                    client,
+                    body,
+                    response_type="in_channel",
+                    replace_original=False,
+                    delete_original=True,
+                    **payload,
                 )
             return
         reply = await self._answer(
-            Request(
+            body,
+            user,
+            client,
+            lambda who: Request(
                 who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
-            )
+            ),
         )
         if reply.form is not None and body.get("trigger_id"):
             await client.views_open(trigger_id=body["trigger_id"], view=to_modal(reply, channel))
@@ -236,23 +323,26 @@ class SlackChannel:
         elif body.get("response_url"):
             visibility = "in_channel" if reply.kind == "announcement" else "ephemeral"  # answers stay private
             for payload in to_messages(reply):
-                await respond(response_type=visibility, replace_original=False, **payload)
+                await self._respond(client, body, response_type=visibility, replace_original=False, **payload)
         else:  # a button on the App Home: answer in the DM
             await self._post(client, user, reply)
 
-    async def _on_form(self, ack, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:  # type: ignore[no-untyped-def]
-        """A submitted modal: close it, record the answers, and answer in the DM (or the channel it came from)."""
-        await ack()
+    async def _on_form(self, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A submitted modal (closed by the ack): record the answers, and answer in the DM (or the channel it
+        came from)."""
         submission = form_submission(view)
         if submission is None:
             return
         click, channel, answers = submission
         user = (body.get("user") or {}).get("id", "")
-        who = await self._who(body, user, client)
-        request = Request(
-            who.workspace_id, who.person_id, click=click, channel_id=channel or None, form=answers
+        reply = await self._answer(
+            body,
+            user,
+            client,
+            lambda who: Request(
+                who.workspace_id, who.person_id, click=click, channel_id=channel or None, form=answers
+            ),
         )
-        reply = await self._answer(request)
         await self._post(client, channel if channel.startswith("D") else user, reply)
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -281,8 +371,59 @@ class SlackChannel:
             log.warning("could not tell the user about error %s", reference, exc_info=True)
 
     # -- helpers -----------------------------------------------------------------------------------
-    async def _answer(self, request: Request) -> Reply:
-        return await asyncio.to_thread(handle, self.ctx, request)
+    async def _answer(
+        self, body: dict[str, Any], user_id: str, client: AsyncWebClient, make: Callable[[Who], Request]
+    ) -> Reply:
+        reply = await self._reply(body, user_id, client, make)
+        assert reply is not None  # only a repeated event_key answers nothing
+        return reply
+
+    async def _reply(
+        self,
+        body: dict[str, Any],
+        user_id: str,
+        client: AsyncWebClient,
+        make: Callable[[Who], Request],
+        event_key: str | None = None,
+    ) -> Reply | None:
+        """The answer to what `user_id` asked (`make` builds the request once we know who they are), or None
+        for a retried delivery of `event_key`. Someone we know is answered in one database session on one
+        worker thread; someone new is first looked up in Slack and added."""
+        team_id, enterprise_id = _team_of(body)
+        known = await asyncio.to_thread(self._answer_known, team_id, enterprise_id, user_id, make, event_key)
+        if known.repeated or known.reply is not None:
+            return known.reply
+        profile = (await client.users_info(user=user_id)).get("user") or {}
+        who = await asyncio.to_thread(self._lookup, team_id, enterprise_id, user_id, profile)
+        return await asyncio.to_thread(handle, self.ctx, make(who))
+
+    def _answer_known(
+        self,
+        team_id: str,
+        enterprise_id: str | None,
+        user_id: str,
+        make: Callable[[Who], Request],
+        event_key: str | None,
+    ) -> _Known:
+        with self.ctx.sessions() as db:
+            if event_key is not None and not _remember(db, event_key):
+                return _Known(repeated=True)
+            found = _known_person(db, team_id, enterprise_id, user_id)
+            if found is None:
+                db.commit()  # perhaps a workspace seen for the first time
+                return _Known()
+            workspace, person = found  # held while answering: the session's identity map keeps weak refs
+            return _Known(reply=answer(self.ctx, db, make(Who(workspace.id, person.id))))
+
+    @staticmethod
+    async def _respond(client: AsyncWebClient, body: dict[str, Any], **message: Any) -> None:
+        """Post a message (text, blocks and response options) to the request's response_url, as Bolt's
+        respond() does, but on the shared HTTP session."""
+        url = body.get("response_url")
+        if not url:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        webhook = AsyncWebhookClient(url=url, session=client.session, timeout=HTTP_TIMEOUT_S)
+        await webhook.send_dict(message)
 
     async def _post(
         self, client: AsyncWebClient, channel: str, reply: Reply, thread_ts: str | None = None
@@ -328,22 +469,6 @@ class SlackChannel:
             person = db.get(Person, person_id)
             return person.email if person else None
 
-    async def _first_delivery(self, body: dict[str, Any]) -> bool:
-        """False for a retried delivery of an event we already handled (Slack retries on slow acks)."""
-        event_id = body.get("event_id")
-        if not event_id:
-            return True
-        return await asyncio.to_thread(self._remember, f"slack:{event_id}")
-
-    def _remember(self, key: str) -> bool:
-        with self.ctx.sessions() as db:
-            db.add(ProcessedEvent(key=key))
-            try:
-                db.commit()
-                return True
-            except IntegrityError:
-                return False
-
     async def _who(self, body: dict[str, Any], user_id: str, client: AsyncWebClient) -> Who:
         """Our workspace and person for a Slack team and user; unknown users are looked up and added."""
         team_id, enterprise_id = _team_of(body)
@@ -357,11 +482,83 @@ class SlackChannel:
         self, team_id: str, enterprise_id: str | None, user_id: str, profile: dict[str, Any] | None
     ) -> Who:
         with self.ctx.sessions.begin() as db:
-            workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
-            person = match_platform_person(
-                db, workspace, Platform.SLACK, user_id, _profile_fields(profile) if profile else None
+            return _find(db, team_id, enterprise_id, user_id, profile)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What answering a known person came to: a reply, a repeated delivery, or neither (a new person)."""
+
+    reply: Reply | None = None
+    repeated: bool = False
+
+
+def _find(
+    db: Session, team_id: str, enterprise_id: str | None, user_id: str, profile: dict[str, Any] | None
+) -> Who:
+    workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
+    person = match_platform_person(
+        db, workspace, Platform.SLACK, user_id, _profile_fields(profile) if profile else None
+    )
+    return Who(workspace.id, person.id if person else 0)
+
+
+def _known_person(
+    db: Session, team_id: str, enterprise_id: str | None, user_id: str
+) -> tuple[Workspace, Person] | None:
+    """The workspace and person of a Slack user we know, in one query (the common case); else the general
+    lookup, which also creates a new team's workspace and records a changed Enterprise Grid id."""
+    statement = lambda_stmt(  # built and compiled once per process; each call binds its ids
+        lambda: (
+            select(Workspace, Person)
+            .join(Person, Person.workspace_id == Workspace.id)
+            .where(
+                Workspace.platform == Platform.SLACK,
+                Workspace.external_id == team_id,
+                Person.slack_user_id == user_id,
             )
-            return Who(workspace.id, person.id if person else 0)
+            .limit(1)
+        )
+    )
+    row = db.execute(statement).first()
+    if row is not None and (not enterprise_id or row[0].enterprise_id == enterprise_id):
+        return row[0], row[1]
+    workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
+    person = match_platform_person(db, workspace, Platform.SLACK, user_id, None)
+    return (workspace, person) if person is not None else None
+
+
+def _conversation(body: dict[str, Any]) -> str:
+    """Where a request was made (channel, DM, or else the person, e.g. on the App Home), per workspace."""
+    event = body.get("event") or {}
+    where = (
+        event.get("channel")
+        or (body.get("channel") or {}).get("id")
+        or body.get("channel_id")
+        or (body.get("container") or {}).get("channel_id")
+        or event.get("user")
+        or (body.get("user") or {}).get("id")
+        or body.get("user_id")
+        or ""
+    )
+    return f"{_team_of(body)[0]}:{where}"
+
+
+def _event_key(body: dict[str, Any]) -> str | None:
+    """The idempotency key of an Events API delivery (Slack retries a delivery with the same event id)."""
+    event_id = body.get("event_id")
+    return f"slack:{event_id}" if event_id else None
+
+
+def _remember(db: Session, key: str) -> bool:
+    """Record a delivery, committed at once; False if it was already recorded (a retry)."""
+    db.add(ProcessedEvent(key=key))
+    try:
+        db.commit()
+        return True
+    except IntegrityError:
+        db.rollback()
+        return False
 
 
 def _client(base_url: str, token: str | None = None) -> AsyncWebClient:
