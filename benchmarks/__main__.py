@@ -40,7 +40,12 @@ def teams(requests: int) -> list[Figure]:
 def tick(_requests: int) -> list[Figure]:
     from benchmarks import scheduler_tick
 
-    return scheduler_tick.run(f"{_server()}/bench_full", os.environ.get("BENCH_SQLITE", ""), SEED)
+    return scheduler_tick.run(
+        f"{_server()}/bench_full",
+        os.environ.get("BENCH_SQLITE", ""),
+        SEED,
+        spread_day=bool(os.environ.get("BENCH_SPREAD_DAY")),
+    )
 
 
 def summaries(_requests: int) -> list[Figure]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,16 +15,17 @@ import pytest
 from sqlalchemy import select
 
 from bot import outbox
-from bot.channels.teams import TeamsSender
+from bot.channels.teams import ConnectorClients, TeamsSender
 from bot.delivery import Drainer, DrainPolicy
 from bot.messages import Reply, Section
 from bot.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from bot.people import get_or_create_workspace
 from bot.web import create_app
 from tests.conftest import FIXED_NOW
-from tests.doubles.bot_connector import ConnectorFault
+from tests.doubles.bot_connector import BotConnectorDouble, ConnectorFault
 from tests.doubles.people import TEAMS_BOT as BOT
 from tests.doubles.people import TEAMS_RILEY as RILEY
+from tests.doubles.people import TEAMS_ROSTER
 from tests.doubles.people import TEAMS_TENANT as TENANT
 from tests.doubles.server import BackgroundServer
 
@@ -250,6 +252,55 @@ def test_redelivered_activity_is_answered_once(web, connector):
     assert len(connector.activities()) == 1
 
 
+# -- connector clients: one per service URL -----------------------------------------------------------
+
+
+@pytest.fixture
+def other_region() -> Iterator[BotConnectorDouble]:
+    """A second Bot Connector: Teams hands out regional serviceUrls (.../amer/, .../emea/, ...)."""
+    double = BotConnectorDouble(members=dict(TEAMS_ROSTER)).start()
+    yield double
+    double.stop()
+
+
+def test_replies_reuse_their_service_urls_connection_and_go_to_the_right_one(web, connector, other_region):
+    post(web, say(connector, "help"))
+    post(web, say(other_region, "my deals"))
+    post(web, say(connector, "what's next for Acme?"))
+    first, third = connector.wait_for(2)
+    (second,) = other_region.wait_for(1)
+    assert "Your open deals" in texts(second) and header(third) == "Acme Corp: Discovery"
+    # One connector client per service URL: its connection (and, in production, its token) is reused.
+    assert first["_peer"] == third["_peer"]
+
+
+def test_connector_clients_kept_are_bounded_least_recently_used_first():
+    clients = ConnectorClients(2)
+    built: list[tuple[str, str, str]] = []
+
+    def get(url: str) -> object:
+        key = ("app-id", "https://api.botframework.com", url)
+
+        async def build() -> object:
+            built.append(key)
+            return object()
+
+        return asyncio.run(clients.get(key, build))
+
+    a = get("https://smba.example/amer/")
+    get("https://smba.example/emea/")
+    assert get("https://smba.example/amer/") is a  # kept
+    get("https://smba.example/apac/")  # a third: the least recently used (emea) goes
+    assert len(clients) == 2 and get("https://smba.example/amer/") is a
+    get("https://smba.example/emea/")
+    assert [key[2] for key in built] == [
+        "https://smba.example/amer/",
+        "https://smba.example/emea/",
+        "https://smba.example/apac/",
+        "https://smba.example/emea/",
+    ]
+
+
 def test_not_json_is_rejected(web):
     async def send() -> int:
         async with (
@@ -375,3 +426,12 @@ def test_teams_429_and_500_are_retried(ctx, connector, web):
     clock.now += timedelta(seconds=10)
     assert drainer.drain().sent == 1
     assert [header(a) for a in connector.activities()[1:]] == ["Time to coach"]
+
+
+def test_proactive_messages_follow_the_newest_service_url(ctx, connector, web, other_region):
+    drainer, _ = proactive(ctx, connector, web)
+    post(web, say(other_region, "help"))  # Riley's next message comes through another region
+    other_region.wait_for(1)
+    assert drainer.drain().sent == 1
+    assert header(other_region.activities()[-1]) == "Time to coach"
+    assert len(connector.activities()) == 1

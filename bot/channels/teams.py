@@ -11,7 +11,10 @@ import asyncio
 import html
 import logging
 import re
+import threading
 import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -21,16 +24,36 @@ from aiohttp import ClientError, web
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
-from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    Attachment,
+    ConversationReference,
+    TokenResponse,
+)
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    AuthenticationConstants,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+    UserTokenClient,
+)
 from botframework.connector.models import ErrorResponseException
-from sqlalchemy import select
+from botframework.connector.skills import BotFrameworkClient
+from botframework.connector.token_api.models import SignInUrlResponse, TokenExchangeRequest, TokenStatus
+from msrest.serialization import Model
+from sqlalchemy import and_, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.channels.teams_cards import click_from_value, to_activities
 from bot.context import AppContext
 from bot.delivery import RetryLater, Undeliverable
 from bot.messages import Reply, Request
-from bot.models import ConversationRef, OutboxMessage, Person, Platform, ProcessedEvent
+from bot.models import ConversationRef, OutboxMessage, Person, Platform, ProcessedEvent, Workspace
 from bot.people import get_or_create_workspace, match_platform_person
 from bot.router import handle
 
@@ -45,6 +68,11 @@ NO_AUTH_WARNING = (
 )
 FORM_META_KEYS = {"bot_action", "bot_value", "msteams"}  # everything else in a submit's value is an answer
 SECONDS_BETWEEN_SENDS_PER_CONVERSATION = 0.5  # Teams allows about 60 messages per 30 s per conversation
+# Connector clients kept per adapter, keyed by (bot app id, audience, service URL). Teams uses a handful of
+# regional service URLs; the bound only matters if something sends us many distinct ones.
+CONNECTOR_CLIENTS_KEPT = 64
+SIMPLE_ACTIVITY_KEYS = {"type", "text", "summary", "attachments"}  # what _sdk_activity builds directly
+SIMPLE_ATTACHMENT_KEYS = {"contentType", "content", "contentUrl", "name"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +89,158 @@ def make_adapter(ctx: AppContext) -> CloudAdapter:
         APP_TYPE=settings.microsoft_app_type or "MultiTenant",
         APP_TENANTID=settings.microsoft_app_tenant_id or "",
     )
-    return CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    authentication = ReusingAuthentication(
+        ConfigurationBotFrameworkAuthentication(config), ConnectorClients(CONNECTOR_CLIENTS_KEPT)
+    )
+    return CloudAdapter(authentication)
+
+
+# -- connector clients: built once per service URL, not once per activity -------------------------------
+#
+# Out of the box, CloudAdapter builds a new msrest ConnectorClient (with fresh credentials, hence a fresh
+# token cache, and a fresh HTTP session) and a new UserTokenClient for every incoming activity and every
+# proactive send; building those msrest clients is most of the SDK's time per activity. The classes below
+# plug into botbuilder's public extension points (BotFrameworkAuthentication and ConnectorFactory) to reuse
+# connector clients and to build a user-token client only if something asks it for a token.
+
+
+ClientKey = tuple[str, str, str]  # (bot app id, audience, service URL)
+
+
+class ConnectorClients:
+    """A bounded LRU of connector clients. A client carries only the *bot's* credentials (its app id and
+    the audience of the token), never a user's or a tenant's, so every part of what it authenticates as
+    is in the key: a tenant's activities can share a service URL with another's, never other credentials.
+
+    The lock covers only the dictionary: the outbox sender drives its adapter from its own thread."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._clients: OrderedDict[ClientKey, ConnectorClient] = OrderedDict()
+        self._lock = threading.Lock()
+
+    async def get(self, key: ClientKey, build: Callable[[], Awaitable[ConnectorClient]]) -> ConnectorClient:
+        with self._lock:
+            client = self._clients.get(key)
+            if client is not None:
+                self._clients.move_to_end(key)
+                return client
+        client = await build()
+        with self._lock:
+            client = self._clients.setdefault(key, client)  # a concurrent build for the same key may have won
+            self._clients.move_to_end(key)
+            while len(self._clients) > self._size:
+                self._clients.popitem(last=False)  # turns in flight keep their client; the rest is garbage
+        return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+class ReusingConnectorFactory(ConnectorFactory):
+    """The SDK's connector factory for one bot app id, answering from (and filling) the shared LRU."""
+
+    def __init__(
+        self, inner: ConnectorFactory, app_id: str, default_audience: str, clients: ConnectorClients
+    ):
+        self._inner = inner
+        self._app_id = app_id
+        self._default_audience = default_audience  # what the SDK uses when a caller passes no audience
+        self._clients = clients
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = (self._app_id, audience or self._default_audience, service_url)
+        return await self._clients.get(key, lambda: self._inner.create(service_url, audience))
+
+
+class LazyUserTokenClient(UserTokenClient):
+    """Stands in for the SDK's user-token client (OAuth sign-in, which this bot does not use) and builds
+    the real one on its first call, so turns that never sign anyone in never pay for it."""
+
+    def __init__(self, build: Callable[[], Awaitable[UserTokenClient]]):
+        self._build = build
+        self._client: UserTokenClient | None = None
+
+    async def _real(self) -> UserTokenClient:
+        if self._client is None:
+            self._client = await self._build()
+        return self._client
+
+    async def get_user_token(
+        self, user_id: str, connection_name: str, channel_id: str, magic_code: str
+    ) -> TokenResponse:
+        return await (await self._real()).get_user_token(user_id, connection_name, channel_id, magic_code)
+
+    async def get_sign_in_resource(
+        self, connection_name: str, activity: Activity, final_redirect: str
+    ) -> SignInUrlResponse:
+        return await (await self._real()).get_sign_in_resource(connection_name, activity, final_redirect)
+
+    async def sign_out_user(self, user_id: str, connection_name: str, channel_id: str) -> None:
+        await (await self._real()).sign_out_user(user_id, connection_name, channel_id)
+
+    async def get_token_status(self, user_id: str, channel_id: str, include_filter: str) -> list[TokenStatus]:
+        return await (await self._real()).get_token_status(user_id, channel_id, include_filter)
+
+    async def get_aad_tokens(
+        self, user_id: str, connection_name: str, resource_urls: list[str], channel_id: str
+    ) -> dict[str, TokenResponse]:
+        return await (await self._real()).get_aad_tokens(user_id, connection_name, resource_urls, channel_id)
+
+    async def exchange_token(
+        self, user_id: str, connection_name: str, channel_id: str, exchange_request: TokenExchangeRequest
+    ) -> TokenResponse:
+        return await (await self._real()).exchange_token(
+            user_id, connection_name, channel_id, exchange_request
+        )
+
+
+class ReusingAuthentication(BotFrameworkAuthentication):
+    """botbuilder's own authentication (token validation, caller ids, credentials: all unchanged), with
+    connector clients reused across turns and the user-token client built on demand."""
+
+    def __init__(self, inner: BotFrameworkAuthentication, clients: ConnectorClients):
+        self._inner = inner
+        self._clients = clients
+
+    def _reusing(self, factory: ConnectorFactory, claims: ClaimsIdentity) -> ConnectorFactory:
+        audience = self._inner.get_originating_audience() or ""
+        return ReusingConnectorFactory(factory, _bot_app_id(claims), audience, self._clients)
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        result = await self._inner.authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = self._reusing(result.connector_factory, result.claims_identity)
+        return result
+
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
+        return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self._reusing(self._inner.create_connector_factory(claims_identity), claims_identity)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        return LazyUserTokenClient(lambda: self._inner.create_user_token_client(claims_identity))
+
+    def create_bot_framework_client(self) -> BotFrameworkClient:
+        return self._inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return self._inner.get_originating_audience()
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self._inner.authenticate_channel_request(auth_header)
+
+
+def _bot_app_id(claims: ClaimsIdentity) -> str:
+    """The app id the SDK builds outbound credentials for: the token's audience, else its appid claim."""
+    audience = claims.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    app_id = (
+        audience if audience is not None else claims.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    )
+    return app_id or ""
 
 
 class TeamsChannel:
@@ -106,36 +285,31 @@ class TeamsChannel:
             await self._on_install(turn_context)
 
     async def _on_message(self, turn_context: TurnContext) -> None:
+        """A typed message or an Action.Submit click: one worker-thread hop records the delivery, finds
+        the sender and answers (a sender we do not know yet is looked up in the Teams roster first)."""
         activity = turn_context.activity
-        if not await self._first_delivery(activity):
-            return
-        who = await self._who(turn_context)
-        click = click_from_value(activity.value) if activity.value else None
-        shared = (activity.conversation.conversation_type or "personal") != "personal"
-        channel_id = activity.conversation.id
-        if click is not None:
-            answers = {
-                k: v
-                for k, v in activity.value.items()
-                if k not in FORM_META_KEYS and isinstance(v, str | list)
-            }
-            request = Request(
-                who.workspace_id,
-                who.person_id,
-                click=click,
-                channel_id=channel_id,
-                shared=shared,
-                form=answers or None,
-            )
-        else:
-            request = Request(
-                who.workspace_id,
-                who.person_id,
-                text=_clean_text(activity),
-                channel_id=channel_id,
-                shared=shared,
-            )
-        await self._reply(turn_context, await asyncio.to_thread(handle, self.ctx, request))
+        sender = Sender.of(activity)
+        key = f"teams:{activity.conversation.id}:{activity.id}" if activity.id else None
+        make_request = _message_request(activity)
+        who, activities = await asyncio.to_thread(self._answer_first_delivery, key, sender, make_request)
+        if who is None:
+            return  # a redelivery: answered the first time
+        if activities is None:
+            who = await self._from_roster(turn_context, sender)
+            activities = await asyncio.to_thread(self._answer, make_request(who))
+        await self._send(turn_context, activities)
+
+    def _answer_first_delivery(
+        self, key: str | None, sender: Sender, make_request: Callable[[Who], Request]
+    ) -> tuple[Who | None, list[dict[str, Any]] | None]:
+        """(None, None) for a redelivery; (who, None) when the sender is not known yet; else the answer."""
+        who = self._admit(key, sender)
+        if who is None or not who.person_id:
+            return who, None
+        return who, self._answer(make_request(who))
+
+    def _answer(self, request: Request) -> list[dict[str, Any]]:
+        return to_activities(handle(self.ctx, request))
 
     async def _on_card_action(self, turn_context: TurnContext) -> None:
         """Action.Execute (Universal Actions): the answer's card replaces the clicked card, in the invoke
@@ -150,10 +324,9 @@ class TeamsChannel:
         request = Request(
             who.workspace_id, who.person_id, click=click, channel_id=activity.conversation.id, shared=shared
         )
-        activities = to_activities(await asyncio.to_thread(handle, self.ctx, request))
+        activities = await asyncio.to_thread(self._answer, request)
         await self._invoke_response(turn_context, 200, activities[0]["attachments"][0]["content"])
-        for extra in activities[1:]:
-            await turn_context.send_activity(Activity.deserialize(extra))
+        await self._send(turn_context, activities[1:])
 
     @staticmethod
     async def _invoke_response(turn_context: TurnContext, status: int, card: dict[str, Any] | None) -> None:
@@ -182,8 +355,12 @@ class TeamsChannel:
         await self._reply(turn_context, self.ctx.renderer.render("welcome.j2"))
 
     async def _reply(self, turn_context: TurnContext, reply: Reply) -> None:
-        for activity in to_activities(reply):
-            await turn_context.send_activity(Activity.deserialize(activity))
+        await self._send(turn_context, to_activities(reply))
+
+    @staticmethod
+    async def _send(turn_context: TurnContext, activities: list[dict[str, Any]]) -> None:
+        for activity in activities:
+            await turn_context.send_activity(_sdk_activity(activity))
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
         reference = uuid.uuid4().hex[:8]
@@ -198,52 +375,37 @@ class TeamsChannel:
     # -- who is talking ----------------------------------------------------------------------------
     async def _who(self, turn_context: TurnContext) -> Who:
         """Our workspace (the tenant) and person; an unknown user's email comes from the Teams roster."""
-        activity = turn_context.activity
-        tenant = _tenant_of(activity)
-        user = activity.from_property
-        reference = TurnContext.get_conversation_reference(activity).serialize()
-        personal = (activity.conversation.conversation_type or "personal") == "personal"
-        found = await asyncio.to_thread(
-            self._lookup, tenant, user.id, user.aad_object_id, None, reference if personal else None
-        )
-        if found.person_id:
-            return found
-        profile: dict[str, str | None] = {"email": None, "name": user.name, "timezone": None}
+        sender = Sender.of(turn_context.activity)
+        found = await asyncio.to_thread(self._lookup, sender, None)
+        return found if found.person_id else await self._from_roster(turn_context, sender)
+
+    async def _from_roster(self, turn_context: TurnContext, sender: Sender) -> Who:
+        """Add (or match by email) a sender we have no Teams id for, with their roster profile."""
+        profile: dict[str, str | None] = {"email": None, "name": sender.name, "timezone": None}
         try:
-            member = await TeamsInfo.get_member(turn_context, user.id)
+            member = await TeamsInfo.get_member(turn_context, sender.user_id)
             profile["email"] = (member.email or member.user_principal_name or "").lower() or None
-            profile["name"] = member.name or user.name
+            profile["name"] = member.name or sender.name
         except Exception:  # noqa: BLE001 - outside Teams (Emulator) there is no roster: match by id only
-            log.info("no Teams roster entry for %s; adding them without an email", user.id)
-        return await asyncio.to_thread(
-            self._lookup, tenant, user.id, user.aad_object_id, profile, reference if personal else None
-        )
+            log.info("no Teams roster entry for %s; adding them without an email", sender.user_id)
+        return await asyncio.to_thread(self._lookup, sender, profile)
 
-    def _lookup(
-        self,
-        tenant: str,
-        user_id: str,
-        aad_id: str | None,
-        profile: dict[str, str | None] | None,
-        reference: dict[str, Any] | None,
-    ) -> Who:
+    def _admit(self, key: str | None, sender: Sender) -> Who | None:
+        """Find a message's sender and record its first delivery in one transaction; None if seen before
+        (then nothing is written). The key goes in last, so SQLite's write lock is held only briefly."""
+        with self.ctx.sessions() as db:
+            who = _find(db, sender, None)
+            if key is not None:
+                try:
+                    db.execute(insert(ProcessedEvent).values(key=key[:200]))
+                except IntegrityError:
+                    return None
+            db.commit()
+            return who
+
+    def _lookup(self, sender: Sender, profile: dict[str, str | None] | None) -> Who:
         with self.ctx.sessions.begin() as db:
-            workspace = get_or_create_workspace(db, Platform.TEAMS, tenant)
-            person = match_platform_person(
-                db, workspace, Platform.TEAMS, user_id, profile, aad_object_id=aad_id
-            )
-            if person is None:
-                return Who(workspace.id, 0)
-            if reference is not None:
-                _store_reference(db, person, reference)
-            return Who(workspace.id, person.id)
-
-    async def _first_delivery(self, activity: Activity) -> bool:
-        return (
-            await asyncio.to_thread(self._remember, f"teams:{activity.conversation.id}:{activity.id}")
-            if activity.id
-            else True
-        )
+            return _find(db, sender, profile)
 
     def _remember(self, key: str) -> bool:
         with self.ctx.sessions() as db:
@@ -255,19 +417,158 @@ class TeamsChannel:
                 return False
 
 
-def _store_reference(db, person: Person, reference: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
-    """Keep the newest personal conversation reference (and serviceUrl) for proactive messages."""
-    row = db.scalar(
+@dataclass(frozen=True)
+class Sender:
+    """Who sent an activity, read on the event loop so the database work can run in a worker thread."""
+
+    tenant: str
+    user_id: str
+    aad_id: str | None
+    name: str | None
+    reference: dict[str, Any] | None  # where to reach them proactively: from personal chats only
+
+    @classmethod
+    def of(cls, activity: Activity) -> Sender:
+        user = activity.from_property
+        personal = (activity.conversation.conversation_type or "personal") == "personal"
+        reference = None
+        if personal:
+            # The message's own id is no use for a later message, and leaving it out means the stored
+            # reference only changes (and is only rewritten) when the conversation or serviceUrl does.
+            reference = TurnContext.get_conversation_reference(activity).serialize()
+            reference.pop("activityId", None)
+        return cls(_tenant_of(activity), user.id, user.aad_object_id, user.name, reference)
+
+
+def _find(db: Session, sender: Sender, profile: dict[str, str | None] | None) -> Who:
+    """The sender's workspace and person (0 when unknown and no profile), refreshing their reference.
+
+    A known sender costs one query (person, workspace and reference together); anyone else goes through
+    the general matching (workspace created on first contact, AAD id, email from the roster profile).
+    """
+    known = None if profile is not None else _known_sender(db, sender)
+    if known is not None:
+        workspace_id, person_id, row = known
+    else:
+        workspace = get_or_create_workspace(db, Platform.TEAMS, sender.tenant)
+        person = match_platform_person(
+            db, workspace, Platform.TEAMS, sender.user_id, profile, aad_object_id=sender.aad_id
+        )
+        if person is None:
+            return Who(workspace.id, 0)
+        workspace_id, person_id = workspace.id, person.id
+        row = _reference_row(db, person_id) if sender.reference is not None else None
+    if sender.reference is not None:
+        _store_reference(db, row, workspace_id, person_id, sender.reference)
+    return Who(workspace_id, person_id)
+
+
+def _known_sender(db: Session, sender: Sender) -> tuple[int, int, ConversationRef | None] | None:
+    found = db.execute(
+        select(Person.workspace_id, Person.id, ConversationRef)
+        .join(Workspace, Workspace.id == Person.workspace_id)
+        .outerjoin(
+            ConversationRef,
+            and_(ConversationRef.person_id == Person.id, ConversationRef.platform == Platform.TEAMS),
+        )
+        .where(
+            Workspace.platform == Platform.TEAMS,
+            Workspace.external_id == sender.tenant,
+            Person.teams_user_id == sender.user_id,
+        )
+        .limit(1)
+    ).first()
+    return (found[0], found[1], found[2]) if found is not None else None
+
+
+def _reference_row(db: Session, person_id: int) -> ConversationRef | None:
+    return db.scalar(
         select(ConversationRef).where(
-            ConversationRef.person_id == person.id, ConversationRef.platform == Platform.TEAMS
+            ConversationRef.person_id == person_id, ConversationRef.platform == Platform.TEAMS
         )
     )
+
+
+def _store_reference(
+    db: Session, row: ConversationRef | None, workspace_id: int, person_id: int, reference: dict[str, Any]
+) -> None:
+    """Keep the newest personal conversation reference (and serviceUrl) for proactive messages; a person
+    who writes to the bot is reachable again. Unchanged values are not written."""
     if row is None:
-        row = ConversationRef(workspace_id=person.workspace_id, person_id=person.id, platform=Platform.TEAMS)
+        row = ConversationRef(workspace_id=workspace_id, person_id=person_id, platform=Platform.TEAMS)
         db.add(row)
-    row.reference = reference
-    row.reachable = True
-    row.unreachable_reason = None
+    if row.reference != reference:
+        row.reference = reference
+    if row.reachable is not True or row.unreachable_reason is not None:
+        row.reachable = True
+        row.unreachable_reason = None
+
+
+def _message_request(activity: Activity) -> Callable[[Who], Request]:
+    """The router request for a message, once we know who sent it (text, or a click with form answers)."""
+    click = click_from_value(activity.value) if activity.value else None
+    shared = (activity.conversation.conversation_type or "personal") != "personal"
+    channel_id = activity.conversation.id
+    if click is None:
+        text = _clean_text(activity)
+        return lambda who: Request(
+            who.workspace_id, who.person_id, text=text, channel_id=channel_id, shared=shared
+        )
+    answers = {
+        k: v for k, v in activity.value.items() if k not in FORM_META_KEYS and isinstance(v, str | list)
+    }
+    return lambda who: Request(
+        who.workspace_id,
+        who.person_id,
+        click=click,
+        channel_id=channel_id,
+        shared=shared,
+        form=answers or None,
+    )
+
+
+def _sdk_activity(activity: dict[str, Any]) -> Activity:
+    """One of our activity dicts as the SDK's Activity. The usual shapes are built directly (msrest's
+    generic deserializer would walk every node of the card) with each card as PrebuiltContent."""
+    attachments = activity.get("attachments") or []
+    if set(activity) - SIMPLE_ACTIVITY_KEYS or any(set(a) - SIMPLE_ATTACHMENT_KEYS for a in attachments):
+        return Activity.deserialize(activity)
+    return Activity(
+        type=activity.get("type"),
+        text=activity.get("text"),
+        summary=activity.get("summary"),
+        attachments=[
+            Attachment(
+                content_type=a.get("contentType"),
+                content=PrebuiltContent(a["content"])
+                if isinstance(a.get("content"), dict)
+                else a.get("content"),
+                content_url=a.get("contentUrl"),
+                name=a.get("name"),
+            )
+            for a in attachments
+        ]
+        or None,
+    )
+
+
+class PrebuiltContent(Model):
+    """An attachment's content (an Adaptive Card: plain JSON values) that msrest sends as it is.
+
+    `Attachment.content` is typed "object", so msrest's serializer visits every key and value of the
+    card, raising and catching exceptions for each string: the largest cost of sending a reply. As a
+    model's additional properties (msrest's mechanism for open-ended models) the card is copied into the
+    request body in one step, and the JSON sent is the same.
+    """
+
+    _attribute_map = {"additional_properties": {"key": "", "type": "{object}"}}
+
+    def __init__(self, card: dict[str, Any]):
+        super().__init__()
+        self.additional_properties = card
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PrebuiltContent:
+        return self  # TurnContext deep-copies each outgoing activity; the card is never changed once built
 
 
 def _tenant_of(activity: Activity) -> str:

@@ -67,8 +67,22 @@ def to_activities(reply: Reply) -> list[dict[str, Any]]:
     def fits(body: list[Element]) -> bool:  # every card is budgeted as if it were the last
         return _size(_activity(reply, body, actions)) <= MAX_ACTIVITY_BYTES
 
+    groups = _groups(reply)
+    whole = [element for group in groups for element in group]
+    bodies = [whole] if fits(whole) else _split(groups, fits)  # most replies fit: one size check
+    last = len(bodies) - 1
+    activities = [_activity(reply, body, actions if i == last else []) for i, body in enumerate(bodies)]
+    if reply.image is not None:  # an inline picture, as Teams shows in personal and group chats
+        picture = "data:image/png;base64," + base64.b64encode(reply.image.png).decode()
+        attachment = {"contentType": "image/png", "contentUrl": picture, "name": reply.image.filename}
+        activities.append({"type": "message", "summary": reply.image.alt[:200], "attachments": [attachment]})
+    return activities
+
+
+def _split(groups: list[list[Element]], fits: Callable[[list[Element]], bool]) -> list[list[Element]]:
+    """Card bodies for a reply too long for one message: whole groups where they fit, else pieces."""
     bodies: list[list[Element]] = [[]]
-    for group in _groups(reply):
+    for group in groups:
         if fits(bodies[-1] + group):
             bodies[-1] += group
         elif bodies[-1] and fits(group):
@@ -79,13 +93,7 @@ def to_activities(reply: Reply) -> list[dict[str, Any]]:
                     if bodies[-1] and not fits([*bodies[-1], piece]):
                         bodies.append([])
                     bodies[-1].append(piece)
-    last = len(bodies) - 1
-    activities = [_activity(reply, body, actions if i == last else []) for i, body in enumerate(bodies)]
-    if reply.image is not None:  # an inline picture, as Teams shows in personal and group chats
-        picture = "data:image/png;base64," + base64.b64encode(reply.image.png).decode()
-        attachment = {"contentType": "image/png", "contentUrl": picture, "name": reply.image.filename}
-        activities.append({"type": "message", "summary": reply.image.alt[:200], "attachments": [attachment]})
-    return activities
+    return bodies
 
 
 def click_from_value(value: Any) -> Click | None:

@@ -25,7 +25,7 @@ class BotConnectorDouble(HttpDouble):
     members: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> TeamsChannelAccount JSON
     sent: list[dict[str, Any]] = field(
         default_factory=list
-    )  # every activity, with "_conversation" and "_reply_to"
+    )  # every activity, with "_conversation", "_reply_to", "_authorization", "_received" and "_peer"
     faults: list[ConnectorFault] = field(default_factory=list)  # applied to the next sends, in order
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,6 +51,7 @@ class BotConnectorDouble(HttpDouble):
         raise AssertionError(f"expected {count} activities, got {self.activities()}")
 
     async def _send(self, request: web.Request) -> web.Response:
+        received = time.perf_counter()  # when the request arrived (benchmarks time replies with it)
         body = await request.json()
         with self._lock:
             fault = self.faults.pop(0) if self.faults else None
@@ -58,6 +59,8 @@ class BotConnectorDouble(HttpDouble):
                 body["_conversation"] = request.match_info["conversation"]
                 body["_reply_to"] = request.match_info.get("reply_to")
                 body["_authorization"] = request.headers.get("Authorization")
+                body["_received"] = received
+                body["_peer"] = request.transport.get_extra_info("peername") if request.transport else None
                 self.sent.append(body)
                 activity_id = f"1:{len(self.sent)}"
         if fault is not None:
