@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
+from pathlib import Path
 
 from benchmarks.procs import ROOT
 from benchmarks.report import Figure, Target, table
@@ -38,7 +38,9 @@ def _child(url: str, work: bool) -> None:
         with ctx.engine.begin() as connection:
             connection.execute(text("DELETE FROM outbox"))
         ctx.close()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     print(json.dumps({"peak_mb": peak_kib / 1024}))
 
 
