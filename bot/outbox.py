@@ -111,30 +111,6 @@ def retry_dead(db: Session, now: datetime, ids: list[int] | None = None) -> int:
     return result.rowcount
 
 
-def already_queued(db: Session, key: str) -> bool:
-    return db.scalar(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)) is not None
-
-
-def enqueue_to_person(
-    db: Session, person: Person, *, key: str, kind: str, reply: Reply, now: datetime
-) -> bool:
-    """A proactive direct message to `person`, on the platform of their workspace."""
-    from bot.models import Workspace
-
-    workspace = db.get(Workspace, person.workspace_id)
-    assert workspace is not None
-    return enqueue(
-        db,
-        key=key,
-        kind=kind,
-        workspace_id=person.workspace_id,
-        platform=workspace.platform,
-        reply=reply,
-        now=now,
-        person_id=person.id,
-    )
-
-
 def compose_later(kind: str, **args: Any) -> dict[str, Any]:
     """A payload that says which composer writes the message at send time, and with what arguments."""
     return {COMPOSE: kind, **args}

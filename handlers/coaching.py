@@ -31,7 +31,7 @@ from bot.models import (
     Role,
 )
 from handlers.charts import bar_chart
-from handlers.common import Turn, team_ids, weekly_due
+from handlers.common import Turn, team_ids, weekly_due_ids
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
 
 AREAS = {
@@ -349,30 +349,32 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     weekday, at, kind = (
         (FOLLOWUP_WEEKDAY, FOLLOWUP_TIME, "followup") if followups else (NUDGE_WEEKDAY, NUDGE_TIME, "nudge")
     )
-    by_week: dict[str, list[int]] = defaultdict(list)
+
+    def keep(manager, week: str) -> bool:  # type: ignore[no-untyped-def]
+        prefs = manager.preferences or {}
+        paused = prefs.get("paused_until")
+        return prefs.get("snoozed_week") != week and not (
+            paused and now.astimezone(zone(manager.timezone)).date() < date.fromisoformat(paused)
+        )
+
     queued = 0
     with ctx.sessions.begin() as db:
-        for manager, week in weekly_due(db, now, kind=kind, weekday=weekday, at=at, grace=SEND_GRACE):
-            prefs = manager.preferences or {}
-            if prefs.get("snoozed_week") == week:
-                continue
-            paused = prefs.get("paused_until")
-            if paused and now.astimezone(zone(manager.timezone)).date() < date.fromisoformat(paused):
-                continue
-            by_week[week].append(manager.id)
-        for week, ids in by_week.items():
-            for chunk in (ids[i : i + 5000] for i in range(0, len(ids), 5000)):
-                managers = select(Person.id).where(Person.id.in_(chunk))
-                if followups:
-                    managers = _nudged_and_not_logged(chunk, week)
-                queued += outbox.enqueue_to_people(
-                    db,
-                    managers,
-                    kind=kind,
-                    key=(kind, week),
-                    payload=outbox.compose_later(kind, week=week),
-                    now=now,
-                )
+        for week, ids in weekly_due_ids(
+            db, now, kind=kind, weekday=weekday, at=at, grace=SEND_GRACE, keep=keep
+        ):
+            managers = (
+                _nudged_and_not_logged(ids, week)
+                if followups
+                else select(Person.id).where(Person.id.in_(ids))
+            )
+            queued += outbox.enqueue_to_people(
+                db,
+                managers,
+                kind=kind,
+                key=(kind, week),
+                payload=outbox.compose_later(kind, week=week),
+                now=now,
+            )
     return queued
 
 

@@ -221,3 +221,18 @@ def weekly_due(db: Session, now, *, kind: str, weekday: int, at: str, grace):  #
         week, slot = slots[key]
         if slot <= now < slot + grace:
             yield manager, week
+
+
+IDS_PER_STATEMENT = 5000  # PostgreSQL takes at most 65,535 parameters in one statement
+
+
+def weekly_due_ids(db: Session, now, *, kind: str, weekday: int, at: str, grace, keep=None):  # type: ignore[no-untyped-def]
+    """`weekly_due` as (ISO week, manager ids) batches small enough for one `IN (...)` each; `keep(manager,
+    week)` drops managers (paused, snoozed) before batching."""
+    by_week: dict[str, list[int]] = {}
+    for manager, week in weekly_due(db, now, kind=kind, weekday=weekday, at=at, grace=grace):
+        if keep is None or keep(manager, week):
+            by_week.setdefault(week, []).append(manager.id)
+    for week, ids in by_week.items():
+        for start in range(0, len(ids), IDS_PER_STATEMENT):
+            yield week, ids[start : start + IDS_PER_STATEMENT]

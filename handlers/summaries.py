@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from bot.messages import Reply
 from bot.models import CriterionEvent, Deal, DealStageChange, DealStatus, Person, Role
 from handlers.charts import criteria_chart
-from handlers.common import Turn, visible_owner_ids, weekly_due
+from handlers.common import Turn, visible_owner_ids, weekly_due_ids
 
 STALLED_AFTER = timedelta(days=14)
 SKIPPED_WINDOW = timedelta(days=30)
@@ -313,27 +313,23 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     """
     from bot import outbox
 
-    by_week: dict[str, list[int]] = defaultdict(list)
+    reports = aliased(Person)
     queued = 0
     with ctx.sessions.begin() as db:
-        for manager, week in weekly_due(
+        for week, ids in weekly_due_ids(
             db, now, kind="digest", weekday=DIGEST_WEEKDAY, at=DIGEST_TIME, grace=DIGEST_GRACE
         ):
-            by_week[week].append(manager.id)
-        reports = aliased(Person)
-        for week, ids in by_week.items():
-            for chunk in (ids[i : i + 5000] for i in range(0, len(ids), 5000)):
-                with_team = select(Person.id).where(
-                    Person.id.in_(chunk), select(reports.id).where(reports.manager_id == Person.id).exists()
-                )
-                queued += outbox.enqueue_to_people(
-                    db,
-                    with_team,
-                    kind="digest",
-                    key=("digest", week),
-                    payload=outbox.compose_later("digest", week=week),
-                    now=now,
-                )
+            with_team = select(Person.id).where(
+                Person.id.in_(ids), select(reports.id).where(reports.manager_id == Person.id).exists()
+            )
+            queued += outbox.enqueue_to_people(
+                db,
+                with_team,
+                kind="digest",
+                key=("digest", week),
+                payload=outbox.compose_later("digest", week=week),
+                now=now,
+            )
     return queued
 
 
