@@ -69,11 +69,38 @@ async def _drive(
 
     async def worker() -> None:
         for i in pending:
-            path, headers, body = make(i)
-            sent = time.perf_counter()
-            async with session.post(path, data=body, headers=headers) as response:
-                await response.read()
-            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
-            result.statuses[response.status] = result.statuses.get(response.status, 0) + 1
+            await _post(session, make, i, result)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def paced_load(
+    base_url: str, make: RequestFactory, *, rate: float, total: int, concurrency: int = 16
+) -> LoadResult:
+    """Open loop, the way Slack and Teams deliver: request i leaves at i / rate whenever earlier ones are
+    answered (over at most `concurrency` connections), so answers are timed without a backlog the
+    generator made."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    result = LoadResult()
+    async with aiohttp.ClientSession(
+        base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+        started = time.perf_counter()
+
+        async def one(i: int) -> None:
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            await _post(session, make, i, result)
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+async def _post(session: aiohttp.ClientSession, make: RequestFactory, i: int, result: LoadResult) -> None:
+    """Send the i-th request and record its latency and status."""
+    path, headers, body = make(i)
+    sent = time.perf_counter()
+    async with session.post(path, data=body, headers=headers) as response:
+        await response.read()
+    result.latencies_ms.append((time.perf_counter() - sent) * 1000)
+    result.statuses[response.status] = result.statuses.get(response.status, 0) + 1

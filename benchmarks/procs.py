@@ -6,8 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +28,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (from /proc: Linux only)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -59,3 +68,21 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def server(
+    args: Callable[[int], list[str]], env: dict[str, str], ready_path: str, log_name: str
+) -> Iterator[tuple[str, int]]:
+    """A server process on a free port (`args(port)`, PORT in its environment too): yields (base url,
+    pid) once `ready_path` answers; stopped on the way out. Its output goes to bench-<log_name>.log."""
+    port = free_port()
+    process = start(
+        args(port), {**env, "PORT": str(port)}, Path(tempfile.gettempdir()) / f"bench-{log_name}.log"
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + ready_path, process)
+        yield base, process.pid
+    finally:
+        stop(process)

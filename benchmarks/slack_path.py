@@ -24,22 +24,19 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import make_url
 
 from benchmarks import data, procs
-from benchmarks.load import LoadResult, RequestFactory, percentile, run_load
+from benchmarks.load import LoadResult, RequestFactory, paced_load, percentile, run_load
 from benchmarks.report import Figure, Target, table
 from tests.doubles.slack_api import SlackDouble
 
@@ -195,22 +192,6 @@ def serve_bare(port: int, api_url: str) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None)
 
 
-@contextmanager
-def server(
-    args: Callable[[int], list[str]], env: dict[str, str], ready_path: str, name: str
-) -> Iterator[tuple[str, int]]:
-    """A server process on a free port (`args(port)`): yields (base url, pid); stopped on the way out."""
-    port = procs.free_port()
-    log = Path(tempfile.gettempdir()) / f"bench-slack-{name}.log"
-    process = procs.start(args(port), {**env, "PORT": str(port)}, log)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        procs.wait_http(base + ready_path, process)
-        yield base, process.pid
-    finally:
-        procs.stop(process)
-
-
 # -- measuring --------------------------------------------------------------------------------------
 
 
@@ -268,35 +249,6 @@ def mention_answers(slack: TimedSlackDouble, asks: Asks) -> Callable[[], dict[in
     return arrived
 
 
-async def paced_load(base_url: str, make: RequestFactory, *, rate: float, total: int) -> LoadResult:
-    """Open loop, the way Slack delivers: request i leaves at i / rate whenever earlier ones are answered
-    (over at most CONCURRENCY connections), so answers are timed without a backlog the generator made."""
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    result = LoadResult()
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as session:
-        started = time.perf_counter()
-
-        async def one(i: int) -> None:
-            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            path, headers, body = make(i)
-            sent = time.perf_counter()
-            async with session.post(path, data=body, headers=headers) as response:
-                await response.read()
-            result.latencies_ms.append((time.perf_counter() - sent) * 1000)
-            result.statuses[response.status] = result.statuses.get(response.status, 0) + 1
-
-        await asyncio.gather(*(one(i) for i in range(total)))
-        result.elapsed_s = time.perf_counter() - started
-    return result
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (from /proc: Linux only)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass(frozen=True)
 class Phase:
     """One kind of request sent `total` times: the acks, the answers (if any) and the server's CPU time."""
@@ -316,15 +268,15 @@ def phase(
 ) -> Phase:
     """Drive the server as fast as it acks (or at `rate` requests a second), then wait for the answers if
     there are any. The CPU figure includes the warm-up requests and the answering."""
-    cpu = cpu_seconds(pid)
+    cpu = procs.cpu_seconds(pid)
     if rate is None:
         result = asyncio.run(run_load(base, make, total=total, concurrency=CONCURRENCY, warmup=WARMUP))
     else:
-        result = asyncio.run(paced_load(base, make, rate=rate, total=total + WARMUP))
+        result = asyncio.run(paced_load(base, make, rate=rate, total=total + WARMUP, concurrency=CONCURRENCY))
     if result.errors:
         raise RuntimeError(f"{base}: HTTP errors {result.statuses}")
     answered = answers() if answers else None
-    return Phase(result, answered, (cpu_seconds(pid) - cpu) * 1000 / (total + WARMUP))
+    return Phase(result, answered, (procs.cpu_seconds(pid) - cpu) * 1000 / (total + WARMUP))
 
 
 def measure_bare(slack: SlackDouble, asks: Asks, total: int) -> Phase:
@@ -333,7 +285,7 @@ def measure_bare(slack: SlackDouble, asks: Asks, total: int) -> Phase:
     def args(port: int) -> list[str]:
         return ["-m", "benchmarks.slack_path", "--api-url", slack.url, "--serve-bare", str(port)]
 
-    with server(args, env, "/slack/events", "bare") as (base, pid):
+    with procs.server(args, env, "/slack/events", "slack-bare") as (base, pid):
         return phase(base, pid, asks.command(slack.url.removesuffix("/api/")), total)
 
 
@@ -353,7 +305,10 @@ def measure_ours(slack: TimedSlackDouble, dataset: data.Dataset, total: int) -> 
         "SLACK_API_URL": slack.url,
     }
     name = make_url(dataset.url).get_backend_name()
-    with server(lambda _port: ["-m", "bot", "serve"], env, "/healthz", f"ours-{name}") as (base, pid):
+    with procs.server(lambda _port: ["-m", "bot", "serve"], env, "/healthz", f"slack-ours-{name}") as (
+        base,
+        pid,
+    ):
         asks = Asks.of(dataset)
         make = asks.command(slack.url.removesuffix("/api/"))
         commands = phase(

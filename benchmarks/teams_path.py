@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,28 +166,6 @@ class Asks:
 # -- servers and measuring --------------------------------------------------------------------------
 
 
-@contextmanager
-def server(
-    args: Callable[[int], list[str]], env: dict[str, str], ready_path: str, name: str
-) -> Iterator[tuple[str, int]]:
-    """A server process on a free port (`args(port)`): yields (base url, pid); stopped on the way out."""
-    port = procs.free_port()
-    log = Path(tempfile.gettempdir()) / f"bench-teams-{name}.log"
-    process = procs.start(args(port), {**env, "PORT": str(port)}, log)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        procs.wait_http(base + ready_path, process)
-        yield base, process.pid
-    finally:
-        procs.stop(process)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used (from /proc: Linux only, like procs.rss_mb)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass(frozen=True)
 class Run:
     """One bot under load: HTTP results, activity-to-reply latencies (ms), replies missing, memory after,
@@ -206,9 +181,9 @@ class Run:
 def measure(base: str, pid: int, asks: Asks, connector_url: str, phase: str, total: int) -> Run:
     warmup = 50
     make = asks.messages(connector_url, phase, warmup)
-    cpu_before = cpu_seconds(pid)
+    cpu_before = procs.cpu_seconds(pid)
     result = asyncio.run(run_load(base, make, total=total, concurrency=CONCURRENCY, warmup=warmup))
-    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / (total + warmup)
+    cpu_ms = (procs.cpu_seconds(pid) - cpu_before) * 1000 / (total + warmup)
     if result.errors:
         raise RuntimeError(f"{base}: HTTP errors {result.statuses}")
     rss = procs.rss_mb(pid)
@@ -225,14 +200,17 @@ def measure_echo(connector_url: str, dataset: data.Dataset, total: int) -> Run:
     def args(port: int) -> list[str]:
         return ["-m", "benchmarks.teams_path", "--serve-echo", str(port)]
 
-    with server(args, NO_AUTH, "/api/messages", "echo") as (base, pid):
+    with procs.server(args, NO_AUTH, "/api/messages", "teams-echo") as (base, pid):
         return measure(base, pid, Asks.of(dataset), connector_url, "echo", total)
 
 
 def measure_ours(connector_url: str, dataset: data.Dataset, total: int) -> Run:
     env = {**NO_AUTH, "DATABASE_URL": dataset.url}
     name = make_url(dataset.url).get_backend_name()
-    with server(lambda _port: ["-m", "bot", "serve"], env, "/healthz", f"ours-{name}") as (base, pid):
+    with procs.server(lambda _port: ["-m", "bot", "serve"], env, "/healthz", f"teams-ours-{name}") as (
+        base,
+        pid,
+    ):
         return measure(base, pid, Asks.of(dataset), connector_url, f"ours-{name}", total)
 
 
@@ -300,7 +278,7 @@ def run(pg_url: str, seed: int, total: int, *, sqlite: bool = False) -> list[Fig
     def connector_args(port: int) -> list[str]:
         return ["-m", "benchmarks.teams_path", "--serve-connector", str(port)]
 
-    with server(connector_args, {}, REPLIES_PATH, "connector") as (connector_url, _pid):
+    with procs.server(connector_args, {}, REPLIES_PATH, "teams-connector") as (connector_url, _pid):
         echo = measure_echo(connector_url, datasets[0], total)
         result: list[Figure] = []
         for dataset in datasets:
