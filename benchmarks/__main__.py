@@ -52,7 +52,7 @@ def summaries(_requests: int) -> list[Figure]:
     from benchmarks import summaries as module
 
     figures, plan = module.run(f"{_server()}/bench_full", None, SEED)
-    print("\nEXPLAIN ANALYZE of the heaviest summary query (organization-wide latest confirmations):\n")
+    print("\nEXPLAIN ANALYZE of the organization-wide criteria report's count of confirmed deals:\n")
     print(plan)
     return figures
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, make_url, select, text
 
-from bot import db
+from bot import confirmations, db
 from bot.models import Base, Deal, Person, Role, Workspace
 from playbooks.loader import PlaybookLibrary, load_library
 
@@ -153,9 +153,13 @@ def ensure(
                 _generate(connection, scale, random.Random(seed), now, load_library(PLAYBOOKS_DIR))
                 connection.execute(text(f"CREATE TABLE {FINGERPRINT_TABLE} (fingerprint TEXT)"))
                 connection.execute(text(f"INSERT INTO {FINGERPRINT_TABLE} VALUES (:f)"), {"f": fingerprint})
-            if engine.dialect.name == "postgresql":
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                    connection.execute(text("VACUUM ANALYZE"))
+        elif (revisions := db.schema_status(engine))[0] != revisions[1]:
+            db.upgrade(engine)  # a data set from an older schema: migrations fill new tables from its rows
+        else:
+            return _describe(engine, url, scale, seed, now, samples)
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE"))
         return _describe(engine, url, scale, seed, now, samples)
     finally:
         engine.dispose()
@@ -236,6 +240,7 @@ def _generate(
         connection, "deal_stage_changes", STAGE_CHANGE_COLUMNS, _stage_changes(rng, now, deal_stages, library)
     )
     _bulk(connection, "criterion_events", EVENT_COLUMNS, _events(scale, rng, now, deal_stages, library))
+    confirmations.rebuild_status(connection)  # the current-state table the bot writes with each event
     _bulk(connection, "coaching_sessions", COACHING_COLUMNS, _coaching(scale, rng, now, reps, deal_stages))
     questions = _questions(scale, rng, now, workspace_id, library)
     _bulk(connection, "quiz_questions", QUESTION_COLUMNS, questions)

@@ -69,14 +69,18 @@ def ping(engine: Engine) -> bool:
         return False
 
 
+def upsertable_insert(db: Session, model: type) -> Any:
+    """An INSERT for `model` with the dialect's ON CONFLICT clauses (both databases spell them alike)."""
+    return (postgresql if db.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+
+
 def insert_or_ignore(db: Session, model: type, values: dict[str, Any], unique: list[str]) -> bool:
     """INSERT unless a row with the same unique columns exists (both databases); True if inserted.
 
     This is how retried deliveries and double clicks stay single: the idempotency key is unique.
     """
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(model)
+        upsertable_insert(db, model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=unique)
         .returning(model.id)

@@ -189,6 +189,9 @@ class Drainer:
                     retry_after=None,
                 )
                 return
+            if message.person_id is not None and person is None:
+                self._dead(db, message, report, f"person {message.person_id} no longer exists")
+                return
             if person is not None and not person.active:
                 self._dead(db, message, report, f"{person.email} is no longer active")
                 return

@@ -239,6 +239,42 @@ class CriterionEvent(Base):
     created_at: Mapped[datetime] = _utcnow_column()
 
 
+class CriterionStatus(Base):
+    """Where each exit criterion stands now, per deal and stage: the latest of its CriterionEvents.
+
+    Written in the same transaction as each event (`bot.confirmations.record`), so organization-wide
+    summaries read one row per deal and criterion instead of ranking a million events.
+    """
+
+    __tablename__ = "criterion_status"
+    __table_args__ = (
+        Index("ix_criterion_status_workspace_stage", "workspace_id", "playbook_id", "stage_id"),
+    )
+
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True)
+    stage_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    criterion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    playbook_id: Mapped[str] = mapped_column(String(64))
+    confirmed: Mapped[bool] = mapped_column(Boolean)
+    event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SummarySnapshot(Base):
+    """An organization-wide summary computed ahead of time, for a workspace too large to count live
+    (handlers.summaries: more open deals than SNAPSHOT_ABOVE); the clock refreshes it."""
+
+    __tablename__ = "summary_snapshots"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)  # team-summary, criteria-report
+    data: Mapped[dict[str, Any]] = mapped_column()
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class CoachingSession(Base):
     """A logged coaching conversation between a manager and a rep (append-only)."""
 
@@ -341,17 +377,19 @@ class ConversationRef(Base):
 class OutboxMessage(Base):
     """A proactive message waiting to be sent, enqueued in the same transaction as the decision to send it.
 
-    `idempotency_key` (e.g. "nudge:42:2026-W48") makes enqueuing twice a no-op.
+    `idempotency_key` (e.g. "nudge:42:2026-W48") makes enqueuing twice a no-op. A queue, not a record: it
+    refers to the workspace and person by id without foreign keys, whose checks (a row lock on the person
+    per message) were over half the cost of a tick queueing 100k messages (migration 0006).
     """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_ready", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))  # nudge, quiz, digest, followup, ...
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(Integer)
     platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
     target: Mapped[dict[str, Any]] = mapped_column(default=dict)  # channel / conversation to send to
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the neutral Reply, serialized

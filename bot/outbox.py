@@ -12,10 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Select, String, cast, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.db import insert_or_ignore
+from bot.db import insert_or_ignore, upsertable_insert
 from bot.messages import Reply
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform, UTCDateTime, Workspace
 
@@ -168,6 +167,6 @@ def enqueue_to_people(
         "next_attempt_at",
         "created_at",
     ]
-    insert = (postgresql if pg else sqlite).insert(OutboxMessage)
+    insert = upsertable_insert(db, OutboxMessage)
     statement = insert.from_select(columns, source).on_conflict_do_nothing(index_elements=["idempotency_key"])
     return db.execute(statement, execution_options={"preserve_rowcount": True}).rowcount

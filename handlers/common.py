@@ -10,9 +10,10 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import ColumnElement, func, lambda_stmt, select
 from sqlalchemy.orm import Session
 
+from bot.confirmations import confirmed_ids
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
-from bot.models import CriterionEvent, Deal, DealStatus, Person, Role, Workspace
+from bot.models import Deal, DealStatus, Person, Role, Workspace
 from playbooks.schema import Playbook, Stage
 
 
@@ -117,7 +118,7 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     return DealMatch(hidden=hidden)
 
 
-def _open_deals_of(workspace_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
+def open_deals_of(workspace_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
     """WHERE clauses: open deals of the workspace, of `owners` only unless None (everyone)."""
     clauses = [Deal.workspace_id == workspace_id, Deal.status == DealStatus.OPEN]
     if owners is not None:
@@ -154,7 +155,7 @@ def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | N
 def _visible_names(db: Session, workspace_id: int, owners: set[int] | None) -> dict[int, str]:
     """Deal id -> name of the open deals `owners` have, in name order (ties in scoring keep that order)."""
     rows = db.execute(
-        select(Deal.id, Deal.name).where(*_open_deals_of(workspace_id, owners)).order_by(Deal.name)
+        select(Deal.id, Deal.name).where(*open_deals_of(workspace_id, owners)).order_by(Deal.name)
     ).all()
     return {deal_id: deal_name for deal_id, deal_name in rows}
 
@@ -180,17 +181,8 @@ def can_see(db: Session, person: Person, deal: Deal) -> bool:
 
 
 def confirmed_criteria(db: Session, deal: Deal, stage_id: str | None = None) -> set[str]:
-    """Criterion ids of the deal's stage whose latest event is a confirmation (state derived from events)."""
-    stage_id = stage_id or deal.stage_id
-    rows = db.execute(
-        select(CriterionEvent.criterion_id, CriterionEvent.confirmed)
-        .where(CriterionEvent.deal_id == deal.id, CriterionEvent.stage_id == stage_id)
-        .order_by(CriterionEvent.created_at, CriterionEvent.id)
-    ).all()
-    state: dict[str, bool] = {}
-    for criterion_id, confirmed in rows:
-        state[criterion_id] = confirmed
-    return {c for c, ok in state.items() if ok}
+    """Criterion ids of the deal's stage whose latest event is a confirmation (bot.confirmations)."""
+    return confirmed_ids(db, deal.id, stage_id or deal.stage_id)
 
 
 def deal_playbook_stage(turn: Turn, deal: Deal) -> tuple[Playbook, Stage] | None:

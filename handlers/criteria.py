@@ -14,9 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.db import insert_or_ignore
+from bot.confirmations import record
 from bot.messages import Button, Form, FormField, Reply
-from bot.models import CriterionEvent, Deal
+from bot.models import CriterionEvent, CriterionStatus, Deal
 from handlers.common import Turn, deal_playbook_stage
 from handlers.deals import deal_by_id, resolve_deal
 from playbooks.schema import Playbook, Stage
@@ -42,8 +42,8 @@ def states(turn: Turn, deal: Deal, stage: Stage) -> list[CriterionState]:
     """Each criterion of the stage with its latest event (events of removed criteria stay in the table)."""
     events = turn.db.scalars(
         select(CriterionEvent)
-        .where(CriterionEvent.deal_id == deal.id, CriterionEvent.stage_id == stage.id)
-        .order_by(CriterionEvent.created_at, CriterionEvent.id)
+        .join(CriterionStatus, CriterionStatus.event_id == CriterionEvent.id)
+        .where(CriterionStatus.deal_id == deal.id, CriterionStatus.stage_id == stage.id)
     ).all()
     latest = {e.criterion_id: e for e in events}
     out = []
@@ -220,9 +220,8 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
     recorded = 0
     for criterion_id in chosen:
         criterion = stage.criterion(criterion_id)
-        recorded += insert_or_ignore(
+        recorded += record(
             turn.db,
-            CriterionEvent,
             {
                 "workspace_id": deal.workspace_id,
                 "deal_id": deal.id,
@@ -239,7 +238,6 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
                 "idempotency_key": f"criterion:{deal.id}:{stage.id}:{criterion_id}:{int(confirmed)}:{nonce}",
                 "created_at": turn.now(),
             },
-            ["idempotency_key"],
         )
     verb = "confirmed" if confirmed else "un-confirmed"
     if recorded == 0:

@@ -19,7 +19,7 @@ from bot.delivery import Drainer
 from handlers.coaching import enqueue_nudges
 from handlers.proactive import compose
 from handlers.quizzes import enqueue_knowledge_checks
-from handlers.summaries import enqueue_digests
+from handlers.summaries import SNAPSHOT_ABOVE, enqueue_digests, refresh_snapshots
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ def queue_knowledge_checks(ctx: AppContext, clock: Callable[[], datetime]) -> st
     return f"knowledge-checks: {enqueue_knowledge_checks(ctx, clock())} queued"
 
 
+def recount_snapshots(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    return f"summaries: {refresh_snapshots(ctx, clock())} organization summaries recounted"
+
+
 def make_jobs() -> dict[str, Job]:
     """The jobs, with fresh state: one set per clock process (and per `run`)."""
     return {
@@ -71,5 +75,10 @@ def make_jobs() -> dict[str, Job]:
             queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"
         ),
         "digests": Job(queue_digests, 600, "queue each manager's weekly team summary (Monday 08:00 local)"),
+        "summaries": Job(
+            recount_snapshots,
+            300,
+            f"recount organization-wide summaries of workspaces with over {SNAPSHOT_ABOVE:,} open deals",
+        ),
         "outbox": Job(DrainOutbox(), 5, "send what is due in the outbox"),
     }

@@ -119,6 +119,61 @@ def test_revoking_needs_a_reason_and_keeps_history(ctx, chat_as):
     assert history[0].buyer_name == "Dana Lee"  # nothing overwritten
 
 
+def test_current_state_follows_the_latest_event_and_equals_a_rebuild_from_the_log(ctx, chat_as):
+    """Checklists and summaries read each criterion's current state (criterion_status), written with each
+    event; a back-dated event does not overwrite a newer one, and the state equals a rebuild from the log."""
+    from datetime import timedelta
+
+    from bot.confirmations import confirmed_ids, rebuild_status, record
+    from bot.models import CriterionStatus
+    from tests.conftest import FIXED_NOW
+
+    chat = chat_as()
+    form = open_form(chat)
+    submit(chat, form, criteria=["requirements-documented", "decision-process-known"], buyer_name="Sam")
+    chat.say("confirm acme")
+    revoke = chat.click("Un-confirm").form
+    reply = submit(chat, revoke, criteria=["pain-confirmed"], reason="New CFO")
+    assert "2 of 4 confirmed with the buyer." in reply.plain_text()
+    with ctx.sessions.begin() as db:
+        acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp"))
+        record(
+            db,
+            {
+                "workspace_id": acme.workspace_id,
+                "deal_id": acme.id,
+                "playbook_id": "enterprise",
+                "stage_id": "discovery",
+                "criterion_id": "decision-process-known",
+                "confirmed": False,
+                "created_at": FIXED_NOW - timedelta(days=10),  # older than the confirmation above
+            },
+        )
+
+    def state(db):  # type: ignore[no-untyped-def]
+        rows = db.execute(
+            select(CriterionStatus.criterion_id, CriterionStatus.confirmed, CriterionStatus.event_id)
+            .where(CriterionStatus.deal_id == acme.id)
+            .order_by(CriterionStatus.criterion_id)
+        )
+        return [tuple(row) for row in rows]
+
+    with ctx.sessions.begin() as db:
+        assert confirmed_ids(db, acme.id, "discovery") == {
+            "requirements-documented",
+            "decision-process-known",
+        }
+        kept = state(db)
+        assert [(c, ok) for c, ok, _ in kept] == [
+            ("decision-process-known", True),
+            ("pain-confirmed", False),
+            ("requirements-documented", True),
+        ]
+        rebuild_status(db)
+        assert state(db) == kept
+    assert "2 of 4 confirmed with the buyer." in chat.say("confirm acme").plain_text()
+
+
 def test_bad_submissions_record_nothing(ctx, chat_as):
     chat = chat_as()
     form = open_form(chat)

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.models import CriterionEvent, Deal, DealStageChange
+from bot.confirmations import record
+from bot.models import Deal, DealStageChange
 from tests.conftest import FIXED_NOW, add_person, other_workspace
 
 
@@ -109,15 +110,16 @@ def test_move_with_every_criterion_confirmed_is_not_a_skipped_gate(ctx, chat_as)
     with ctx.sessions.begin() as session:
         deal = session.scalar(select(Deal).where(Deal.name == "Hooli Express"))
         for criterion in ctx.playbooks.get("transactional").stage("demo").exit_criteria:
-            session.add(
-                CriterionEvent(
-                    workspace_id=deal.workspace_id,
-                    deal_id=deal.id,
-                    playbook_id="transactional",
-                    stage_id="demo",
-                    criterion_id=criterion.id,
-                    confirmed=True,
-                )
+            record(
+                session,
+                {
+                    "workspace_id": deal.workspace_id,
+                    "deal_id": deal.id,
+                    "playbook_id": "transactional",
+                    "stage_id": "demo",
+                    "criterion_id": criterion.id,
+                    "confirmed": True,
+                },
             )
     chat = chat_as()
     assert "All 2 exit criteria are confirmed" in chat.say("what's next for hooli").plain_text()

@@ -241,6 +241,21 @@ def test_permanent_errors_dead_letter_at_once_and_can_be_retried(ctx, team, slac
     assert drainer.drain().sent == 1
 
 
+def test_a_message_to_someone_removed_since_is_dead_not_sent(ctx, team, slack):
+    """The outbox refers to people by id (no foreign key): a person deleted after their message was queued
+    gets nothing, and the message says why."""
+    put(ctx, team, "gone", person_index=1)
+    put(ctx, team, "here", person_index=0)
+    with ctx.sessions.begin() as db:
+        db.delete(db.get(Person, team[1][1]))
+    report = make_drainer(ctx, slack, FakeTime(FIXED_NOW)).drain()
+    assert (report.sent, report.dead) == (1, 1)
+    assert keys_posted(slack) == ["here"]
+    with ctx.sessions() as db:
+        text = outbox.status(db).render(FIXED_NOW)
+    assert f"nudge to - (gone): 0 attempts, last error: person {team[1][1]} no longer exists" in text
+
+
 def test_after_max_attempts_a_message_is_dead_not_dropped(ctx, team, slack):
     put(ctx, team, "a")
     slack.fail("chat.postMessage", *[Fault(status=500)] * 3)

@@ -124,7 +124,8 @@ def test_run_command_errors(database_url):
     )
     assert (
         bogus.returncode == 2
-        and "unknown job 'bogus' (jobs: coaching-nudges, digests, knowledge-checks, outbox)" in bogus.stderr
+        and "unknown job 'bogus' (jobs: coaching-nudges, digests, knowledge-checks, outbox, summaries)"
+        in bogus.stderr
     )
     bad_time = subprocess.run(
         [sys.executable, "-m", "scheduler", "run", "outbox", "--now", "next tuesday"],

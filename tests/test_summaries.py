@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.models import CriterionEvent, Deal, OutboxMessage
+from bot.models import CriterionEvent, CriterionStatus, Deal, OutboxMessage, SummarySnapshot
 from handlers.summaries import enqueue_digests
 from tests.conftest import FIXED_NOW, deliver
 from tests.test_criteria import open_form, submit
@@ -21,6 +21,8 @@ def age_deal(ctx, name: str, days: int) -> None:
         deal.stage_entered_at = FIXED_NOW - timedelta(days=days)
         for event in db.scalars(select(CriterionEvent).where(CriterionEvent.deal_id == deal.id)):
             event.created_at = FIXED_NOW - timedelta(days=days)
+        for status in db.scalars(select(CriterionStatus).where(CriterionStatus.deal_id == deal.id)):
+            status.changed_at = FIXED_NOW - timedelta(days=days)
 
 
 def test_team_summary_per_rep_and_deal_with_stalled_and_skipped(ctx, chat_as):
@@ -61,6 +63,79 @@ def test_a_large_organization_summary_rolls_reps_up_into_teams(chat_as, monkeypa
     assert "Umbrella Health" not in text.split("Morgan Patel's team")[1]  # no deal lines in a rolled-up team
     assert "…and 1 more deal needing attention" in text
     assert "Riley Chen:" not in text and "Sam Ortiz:" not in text
+
+
+def test_a_rolled_up_summary_agrees_with_the_deal_by_deal_one(ctx, chat_as, monkeypatch):
+    """The organization roll-up is counted by the database, the team view in Python: same figures."""
+    import re
+
+    import handlers.summaries
+
+    chat_as().say("move hooli to quote")
+    age_deal(ctx, "Initech", 20)
+    age_deal(ctx, "Acme Corp", 16)
+    rep = chat_as()
+    form = open_form(rep, "initech")
+    submit(rep, form, criteria=[form.fields[0].options[0][0]])  # progress: Initech is no longer stalled
+    age_deal(ctx, "Initech", 30)  # ...until that, too, is a month old
+    detailed = chat_as("enablement@example.com").say("summary")
+    monkeypatch.setattr(handlers.summaries, "MAX_BLOCKS", 1)
+    rolled = chat_as("enablement@example.com").say("summary")
+
+    def section(reply, title):  # type: ignore[no-untyped-def]
+        return next(s.text for s in reply.sections if s.title == title)
+
+    assert section(rolled, "Needs attention") == section(detailed, "Needs attention")
+    lines = section(detailed, "Needs attention").splitlines()
+    assert [line.split("**")[1] for line in lines if line.strip()] == [
+        "Initech",
+        "Acme Corp",
+        "Hooli Express",
+    ]
+    reps = [re.match(r".*: (\d+) deals?, (\d+)/(\d+) exit", s.title).groups() for s in detailed.sections[1:]]
+    sums = [sum(int(r[i]) for r in reps) for i in range(3)]
+    team = next(s.title for s in rolled.sections if s.title.startswith("Morgan Patel's team"))
+    assert team == f"Morgan Patel's team: {sums[0]} deals, {sums[1]}/{sums[2]} exit criteria confirmed"
+    assert sums[1] == 2  # Acme's demo confirmation and Initech's
+
+
+def test_a_large_organization_reads_summaries_counted_ahead_by_the_clock(ctx, chat_as, monkeypatch):
+    """Above SNAPSHOT_ABOVE open deals, organization-wide figures come from a snapshot, say when they were
+    counted (in the reader's time zone), and are recounted by the clock's `summaries` job; a manager's
+    own summary stays live."""
+    import handlers.summaries
+    from scheduler.jobs import make_jobs
+
+    monkeypatch.setattr(handlers.summaries, "SNAPSHOT_ABOVE", 3)  # the demo's 5 open deals count as large
+    enablement = chat_as("enablement@example.com")
+    summary = enablement.say("summary")
+    assert "Figures as of 15:00 GMT" in summary.plain_text()  # Avery is in London
+    riley = next(s.title for s in summary.sections if (s.title or "").startswith("Riley Chen"))
+    assert riley == "Riley Chen: 3 deals, 1/10 exit criteria confirmed"
+    assert "**Acme Corp**: Discovery · 1/4 confirmed" in summary.plain_text()
+    assert "Figures as of 15:00 GMT" in enablement.say("criteria report").plain_text()
+
+    rep = chat_as()
+    form = open_form(rep, "initech")
+    submit(rep, form, criteria=[form.fields[0].options[0][0]])
+    assert "Riley Chen: 3 deals, 1/10" in enablement.say("summary").plain_text()  # as counted at 15:00
+    assert "Riley Chen: 3 deals, 2/10" in chat_as("manager@example.com").say("summary").plain_text()
+
+    later = FIXED_NOW + timedelta(minutes=11)
+    ctx.clock = lambda: later
+    job = make_jobs()["summaries"]
+    assert job.run(ctx, ctx.clock) == "summaries: 2 organization summaries recounted"
+    assert job.run(ctx, ctx.clock) == "summaries: 0 organization summaries recounted"  # fresh already
+    recounted = enablement.say("summary").plain_text()
+    assert "Figures as of 15:11 GMT" in recounted and "Riley Chen: 3 deals, 2/10" in recounted
+
+    monkeypatch.setattr(handlers.summaries, "SNAPSHOT_ABOVE", 100)  # deals closed: small again
+    ctx.clock = lambda: later + timedelta(minutes=20)  # the snapshot is too old to show: recounted live
+    live = enablement.say("summary").plain_text()
+    assert "Figures as of" not in live and "Riley Chen: 3 deals, 2/10" in live
+    assert job.run(ctx, ctx.clock) == "summaries: 0 organization summaries recounted"
+    with ctx.sessions() as db:
+        assert db.scalars(select(SummarySnapshot)).all() == []  # the report's snapshot is dropped too
 
 
 def test_criteria_report_counts_unconfirmed_and_skipped_per_stage(ctx, chat_as):

@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.confirmations import record
 from bot.importers import import_deals, import_people
-from bot.models import CriterionEvent, Deal, Person, Workspace
+from bot.models import Deal, Person, Workspace
 from bot.people import person_by_email
 from bot.quizfile import import_quizzes
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
@@ -40,18 +41,19 @@ def _confirm_one(db: Session, workspace: Workspace, library: PlaybookLibrary) ->
     rep = person_by_email(db, workspace, DEMO_REP)
     if deal is None or criterion is None or rep is None:
         return
-    db.add(
-        CriterionEvent(
-            workspace_id=workspace.id,
-            deal_id=deal.id,
-            playbook_id="enterprise",
-            stage_id="discovery",
-            criterion_id=criterion.id,
-            criterion_text=criterion.text,
-            confirmed=True,
-            actor_id=rep.id,
-            buyer_name="Dana Lee",
-            buyer_role="VP Operations",
-            evidence="Discovery call notes: late shipments cost about $40k a month",
-        )
+    record(
+        db,
+        {
+            "workspace_id": workspace.id,
+            "deal_id": deal.id,
+            "playbook_id": "enterprise",
+            "stage_id": "discovery",
+            "criterion_id": criterion.id,
+            "criterion_text": criterion.text,
+            "confirmed": True,
+            "actor_id": rep.id,
+            "buyer_name": "Dana Lee",
+            "buyer_role": "VP Operations",
+            "evidence": "Discovery call notes: late shipments cost about $40k a month",
+        },
     )
