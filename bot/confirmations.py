@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from bot.db import upsertable_insert
-from bot.models import CriterionEvent, CriterionStatus, utcnow
+from bot.models import CriterionEvent, CriterionStatus, Deal, utcnow
 
 
 def record(db: Session, values: dict[str, Any]) -> bool:
@@ -56,13 +56,13 @@ def record(db: Session, values: dict[str, Any]) -> bool:
     return True
 
 
-def confirmed_ids(db: Session, deal_id: int, stage_id: str) -> set[str]:
-    """Criterion ids of a deal's stage whose latest event confirms them."""
+def confirmed_criteria(db: Session, deal: Deal, stage_id: str | None = None) -> set[str]:
+    """Criterion ids of the deal's stage (its current one unless given) whose latest event confirms them."""
     return set(
         db.scalars(
             select(CriterionStatus.criterion_id).where(
-                CriterionStatus.deal_id == deal_id,
-                CriterionStatus.stage_id == stage_id,
+                CriterionStatus.deal_id == deal.id,
+                CriterionStatus.stage_id == (stage_id or deal.stage_id),
                 CriterionStatus.confirmed.is_(True),
             )
         )

@@ -10,7 +10,6 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import ColumnElement, func, lambda_stmt, select
 from sqlalchemy.orm import Session
 
-from bot.confirmations import confirmed_ids
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
 from bot.models import Deal, DealStatus, Person, Role, Workspace
@@ -178,11 +177,6 @@ def can_see(db: Session, person: Person, deal: Deal) -> bool:
         return False
     owners = visible_owner_ids(db, person)
     return owners is None or deal.owner_id in owners
-
-
-def confirmed_criteria(db: Session, deal: Deal, stage_id: str | None = None) -> set[str]:
-    """Criterion ids of the deal's stage whose latest event is a confirmation (bot.confirmations)."""
-    return confirmed_ids(db, deal.id, stage_id or deal.stage_id)
 
 
 def deal_playbook_stage(turn: Turn, deal: Deal) -> tuple[Playbook, Stage] | None:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from bot.confirmations import confirmed_criteria
 from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
 from handlers.common import (
     Turn,
     can_see,
-    confirmed_criteria,
     deal_playbook_stage,
     find_deal,
     visible_deals,

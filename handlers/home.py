@@ -8,11 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 
+from bot.confirmations import confirmed_criteria
 from bot.context import AppContext
 from bot.messages import Button, Click, Reply, Request
 from bot.models import DealStageChange, Person, ReviewCard, Role
 from handlers.coaching import due_reps
-from handlers.common import Turn, confirmed_criteria, deal_playbook_stage, team_ids, visible_deals
+from handlers.common import Turn, deal_playbook_stage, team_ids, visible_deals
 
 SKIPPED_GATE_WINDOW = timedelta(days=30)
 

@@ -124,7 +124,7 @@ def test_current_state_follows_the_latest_event_and_equals_a_rebuild_from_the_lo
     event; a back-dated event does not overwrite a newer one, and the state equals a rebuild from the log."""
     from datetime import timedelta
 
-    from bot.confirmations import confirmed_ids, rebuild_status, record
+    from bot.confirmations import confirmed_criteria, rebuild_status, record
     from bot.models import CriterionStatus
     from tests.conftest import FIXED_NOW
 
@@ -159,7 +159,7 @@ def test_current_state_follows_the_latest_event_and_equals_a_rebuild_from_the_lo
         return [tuple(row) for row in rows]
 
     with ctx.sessions.begin() as db:
-        assert confirmed_ids(db, acme.id, "discovery") == {
+        assert confirmed_criteria(db, acme, "discovery") == {
             "requirements-documented",
             "decision-process-known",
         }
