@@ -1,6 +1,9 @@
 """The Slack HTTP answer path: signed `/playbook` commands and `app_mention` events into `python -m bot serve`
 (10k deals), beside a bare slack-bolt AsyncApp that only acks a slash command.
 
+A second bare app acks and then answers each command with a fixed text through Bolt's `respond`: the
+floor for any app that answers (no database, no playbook, no rendering).
+
 ``python -m benchmarks.slack_path [--total N] [--seed S] [--pg URL] [--sqlite]``
 
 Both servers run as their own processes on loopback and get the same load generator (`benchmarks.load`,
@@ -171,18 +174,33 @@ class Asks:
 # -- servers ---------------------------------------------------------------------------------------
 
 
-def serve_bare(port: int, api_url: str) -> None:
+def serve_bare(port: int, api_url: str, answering: bool = False) -> None:
     """A bare slack-bolt AsyncApp that only acks /playbook, mounted in aiohttp the way bot/channels/slack.py
-    mounts ours (same signing secret, token and Web API double)."""
+    mounts ours (same signing secret, token and Web API double).
+
+    With `answering` it also answers each command, after the ack, by posting a fixed text to its
+    response_url with Bolt's own `respond`: no database, no playbook, no rendering. That is a floor for any
+    Bolt app that answers: none can sustain more answers, or answer sooner, on the same machine."""
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
     from slack_bolt.app.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
     bolt = AsyncApp(signing_secret=SECRET, client=AsyncWebClient(token=TOKEN, base_url=api_url))
 
-    @bolt.command("/playbook")
-    async def ack_only(ack: Callable[[], Any]) -> None:
-        await ack()
+    if answering:
+
+        @bolt.command("/playbook")
+        async def ack_and_answer(
+            ack: Callable[[], Any], respond: Callable[..., Any], command: dict[str, Any]
+        ) -> None:
+            await ack()
+            await respond(f"You asked: {command['text']}")
+
+    else:
+
+        @bolt.command("/playbook")
+        async def ack_only(ack: Callable[[], Any]) -> None:
+            await ack()
 
     async def dispatch(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
@@ -279,14 +297,20 @@ def phase(
     return Phase(result, answered, (procs.cpu_seconds(pid) - cpu) * 1000 / (total + WARMUP))
 
 
-def measure_bare(slack: SlackDouble, asks: Asks, total: int) -> Phase:
+def measure_bare(slack: TimedSlackDouble, asks: Asks, total: int, answering: bool = False) -> Phase:
     env = {"SLACK_API_URL": slack.url}
+    flag = "--serve-bare-answering" if answering else "--serve-bare"
 
     def args(port: int) -> list[str]:
-        return ["-m", "benchmarks.slack_path", "--api-url", slack.url, "--serve-bare", str(port)]
+        return ["-m", "benchmarks.slack_path", "--api-url", slack.url, flag, str(port)]
 
-    with procs.server(args, env, "/slack/events", "slack-bare") as (base, pid):
-        return phase(base, pid, asks.command(slack.url.removesuffix("/api/")), total)
+    with procs.server(args, env, "/slack/events", "slack-bare" + ("-answering" if answering else "")) as (
+        base,
+        pid,
+    ):
+        make = asks.command(slack.url.removesuffix("/api/"))
+        answers = (lambda: wait_answers(asks.sent, command_answers(slack, asks))) if answering else None
+        return phase(base, pid, make, total, answers)
 
 
 @dataclass(frozen=True)
@@ -334,9 +358,11 @@ def measure_ours(slack: TimedSlackDouble, dataset: data.Dataset, total: int) -> 
         return Ours(commands, mentions, paced, procs.rss_mb(pid))
 
 
-def figures(group: str, bare: Phase, ours: Ours) -> list[Figure]:
+def figures(group: str, bare: Phase, ours: Ours, floor: Phase) -> list[Figure]:
     """The issue's figures (throughput against bare Bolt, ack and answer latencies, memory), and what the
-    process sustains with the answering included, and its CPU per request, to explain them."""
+    process sustains with the answering included, and its CPU per request, to explain them; and the floor,
+    bare Bolt answering with a fixed text, which no answering app on this machine can beat."""
+    assert floor.answers is not None
     commands, mentions, paced = ours.commands, ours.mentions, ours.paced
     assert commands.answers is not None and mentions.answers is not None and paced.answers is not None
     answered, events = commands.answers.latencies_ms, mentions.answers.latencies_ms
@@ -411,6 +437,45 @@ def figures(group: str, bare: Phase, ours: Ours) -> list[Figure]:
         ),
         Figure(group, "web process CPU per app_mention", mentions.cpu_ms_per_request, "ms"),
         Figure(group, "web process RSS after load", ours.rss_mb, "MB", target=Target(at_most=RSS_MB)),
+        Figure(
+            group,
+            "floor: bare Bolt acking and answering, throughput (ack)",
+            floor.acks.throughput,
+            "req/s",
+            bare.acks.throughput,
+            "bare Bolt ack",
+            Target(ratio_at_least=THROUGHPUT_RATIO),
+        ),
+        Figure(
+            group,
+            "floor: bare Bolt acking and answering, throughput (answered)",
+            floor.answers.throughput,
+            "req/s",
+            bare.acks.throughput,
+            "bare Bolt ack",
+        ),
+        Figure(
+            group,
+            "floor: bare Bolt acking and answering, ack p99",
+            floor.acks.percentile(99),
+            "ms",
+            target=ack_target,
+        ),
+        Figure(
+            group,
+            "floor: bare Bolt acking and answering, → response_url p99",
+            percentile(floor.answers.latencies_ms, 99),
+            "ms",
+            target=answer_target,
+        ),
+        Figure(
+            group,
+            "floor: bare Bolt acking and answering, CPU per command",
+            floor.cpu_ms_per_request,
+            "ms",
+            bare.cpu_ms_per_request,
+            "bare Bolt ack",
+        ),
     ]
     missing = commands.answers.missing + mentions.answers.missing + paced.answers.missing
     if missing:
@@ -425,10 +490,11 @@ def run(pg_url: str, seed: int, total: int, *, sqlite: bool = False) -> list[Fig
     slack = TimedSlackDouble().start()
     try:
         bare = measure_bare(slack, Asks.of(datasets[0]), total)
+        floor = measure_bare(slack, Asks.of(datasets[0]), total, answering=True)
         result: list[Figure] = []
         for dataset in datasets:
             group = f"Slack ({make_url(dataset.url).get_backend_name()})"
-            result += figures(group, bare, measure_ours(slack, dataset, total))
+            result += figures(group, bare, measure_ours(slack, dataset, total), floor)
         return result
     finally:
         slack.stop()
@@ -442,11 +508,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sqlite", action="store_true", help="also measure our process on SQLite")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help="(internal) run the bare Bolt app")
     parser.add_argument(
+        "--serve-bare-answering", type=int, metavar="PORT", help="(internal) bare Bolt that also answers"
+    )
+    parser.add_argument(
         "--api-url", default="https://slack.com/api/", help="(internal) Web API for --serve-bare"
     )
     args = parser.parse_args(argv)
     if args.serve_bare:
         serve_bare(args.serve_bare, args.api_url)
+        return
+    if args.serve_bare_answering:
+        serve_bare(args.serve_bare_answering, args.api_url, answering=True)
         return
     print(table(run(args.pg, args.seed, args.total, sqlite=args.sqlite)))
 

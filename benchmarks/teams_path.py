@@ -1,6 +1,9 @@
 """The Microsoft Teams HTTP path: Bot Framework message activities into `python -m bot serve` (10k deals),
 beside a bare botbuilder CloudAdapter echo bot.
 
+A second echo bot, with the same connector-client reuse as ours and nothing else, is the floor: it does
+no work of its own, so no bot built on botbuilder can do better on this machine.
+
 ``python -m benchmarks.teams_path [--total N] [--seed S] [--pg URL] [--sqlite]``
 
 Both bots run as their own processes on loopback, unauthenticated (no MICROSOFT_APP_ID, as in local
@@ -72,19 +75,27 @@ def arrived_replies(connector_url: str) -> dict[str, float]:
 # -- the bare baseline ------------------------------------------------------------------------------
 
 
-def serve_echo(port: int) -> None:
-    """botbuilder's echo sample: a CloudAdapter with no app id, echoing the text through send_activity."""
+def serve_echo(port: int, reusing: bool = False) -> None:
+    """botbuilder's echo sample: a CloudAdapter with no app id, echoing the text through send_activity.
+
+    With `reusing`, the adapter gets our connector-client reuse (bot/channels/teams.py) and nothing else:
+    the SDK's own cost per activity once that is done, a floor for any bot built on it."""
     from types import SimpleNamespace
 
     from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+    from bot.channels.teams import CONNECTOR_CLIENTS_KEPT, ConnectorClients, ReusingAuthentication
 
     class EchoBot(ActivityHandler):
         async def on_message_activity(self, turn_context: TurnContext) -> None:
             await turn_context.send_activity(MessageFactory.text(f"Echo: {turn_context.activity.text}"))
 
     config = SimpleNamespace(APP_ID="", APP_PASSWORD="", APP_TYPE="MultiTenant", APP_TENANTID="")
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    authentication = ConfigurationBotFrameworkAuthentication(config)
+    if reusing:
+        authentication = ReusingAuthentication(authentication, ConnectorClients(CONNECTOR_CLIENTS_KEPT))
+    adapter = CloudAdapter(authentication)
     bot = EchoBot()
 
     async def messages(request: web.Request) -> web.Response:
@@ -196,12 +207,15 @@ def measure(base: str, pid: int, asks: Asks, connector_url: str, phase: str, tot
     return Run(result, latencies, len(asks.sent) - len(latencies), rss, cpu_ms)
 
 
-def measure_echo(connector_url: str, dataset: data.Dataset, total: int) -> Run:
-    def args(port: int) -> list[str]:
-        return ["-m", "benchmarks.teams_path", "--serve-echo", str(port)]
+def measure_echo(connector_url: str, dataset: data.Dataset, total: int, reusing: bool = False) -> Run:
+    flag = "--serve-echo-reusing" if reusing else "--serve-echo"
+    name = "echo-reusing" if reusing else "echo"
 
-    with procs.server(args, NO_AUTH, "/api/messages", "teams-echo") as (base, pid):
-        return measure(base, pid, Asks.of(dataset), connector_url, "echo", total)
+    def args(port: int) -> list[str]:
+        return ["-m", "benchmarks.teams_path", flag, str(port)]
+
+    with procs.server(args, NO_AUTH, "/api/messages", f"teams-{name}") as (base, pid):
+        return measure(base, pid, Asks.of(dataset), connector_url, name, total)
 
 
 def measure_ours(connector_url: str, dataset: data.Dataset, total: int) -> Run:
@@ -214,8 +228,10 @@ def measure_ours(connector_url: str, dataset: data.Dataset, total: int) -> Run:
         return measure(base, pid, Asks.of(dataset), connector_url, f"ours-{name}", total)
 
 
-def figures(group: str, echo: Run, ours: Run) -> list[Figure]:
-    """The issue's figures: throughput against the bare echo bot, HTTP and reply latencies, memory."""
+def figures(group: str, echo: Run, ours: Run, floor: Run) -> list[Figure]:
+    """The issue's figures: throughput against the bare echo bot, HTTP and reply latencies, memory; and the
+    floor, the echo bot with client reuse, which does no work of its own: no bot on botbuilder, on the
+    same machine, can beat its figures."""
     result = [
         Figure(
             group,
@@ -255,6 +271,32 @@ def figures(group: str, echo: Run, ours: Run) -> list[Figure]:
         Figure(group, "web process CPU per activity", ours.cpu_ms, "ms", echo.cpu_ms, "echo"),
         Figure(
             group,
+            "floor: echo bot with client reuse, throughput",
+            floor.http.throughput,
+            "req/s",
+            echo.http.throughput,
+            "bare echo bot",
+            Target(ratio_at_least=10),
+        ),
+        Figure(
+            group,
+            "floor: echo bot with client reuse, HTTP p99",
+            floor.http.percentile(99),
+            "ms",
+            echo.http.percentile(99),
+            "echo",
+            Target(at_most=50),
+        ),
+        Figure(
+            group,
+            "floor: echo bot with client reuse, CPU per activity",
+            floor.cpu_ms,
+            "ms",
+            echo.cpu_ms,
+            "echo",
+        ),
+        Figure(
+            group,
             "web process RSS after load",
             ours.rss_mb,
             "MB",
@@ -280,10 +322,11 @@ def run(pg_url: str, seed: int, total: int, *, sqlite: bool = False) -> list[Fig
 
     with procs.server(connector_args, {}, REPLIES_PATH, "teams-connector") as (connector_url, _pid):
         echo = measure_echo(connector_url, datasets[0], total)
+        floor = measure_echo(connector_url, datasets[0], total, reusing=True)
         result: list[Figure] = []
         for dataset in datasets:
             group = f"Teams ({make_url(dataset.url).get_backend_name()})"
-            result += figures(group, echo, measure_ours(connector_url, dataset, total))
+            result += figures(group, echo, measure_ours(connector_url, dataset, total), floor)
         return result
 
 
@@ -295,11 +338,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sqlite", action="store_true", help="also measure our process on SQLite")
     parser.add_argument("--serve-echo", type=int, metavar="PORT", help="(internal) run the bare echo bot")
     parser.add_argument(
+        "--serve-echo-reusing", type=int, metavar="PORT", help="(internal) the echo bot with client reuse"
+    )
+    parser.add_argument(
         "--serve-connector", type=int, metavar="PORT", help="(internal) run the Bot Connector double"
     )
     args = parser.parse_args(argv)
     if args.serve_echo:
         serve_echo(args.serve_echo)
+    elif args.serve_echo_reusing:
+        serve_echo(args.serve_echo_reusing, reusing=True)
     elif args.serve_connector:
         serve_connector(args.serve_connector)
     else:

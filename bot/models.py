@@ -134,6 +134,7 @@ class Person(Base):
         Index("ix_people_workspace_slack", "workspace_id", "slack_user_id"),
         Index("ix_people_workspace_teams", "workspace_id", "teams_user_id"),
         Index("ix_people_manager", "manager_id"),
+        Index("ix_people_role_timezone", "role", "timezone"),  # the scheduler's weekly jobs
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, cast, func, literal, or_, select
 
 from bot.db import insert_or_ignore
 from bot.messages import Button, Form, FormField, Reply
@@ -31,7 +31,7 @@ from bot.models import (
     Role,
 )
 from handlers.charts import bar_chart
-from handlers.common import Turn, team_ids, weekly_due_ids
+from handlers.common import Turn, team_ids, weekly_due_groups
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
 
 AREAS = {
@@ -344,41 +344,39 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     out when the message is sent (`compose_nudge`); a week with nobody due sends nothing.
     """
     from bot import outbox
-    from bot.localtime import zone
 
     weekday, at, kind = (
         (FOLLOWUP_WEEKDAY, FOLLOWUP_TIME, "followup") if followups else (NUDGE_WEEKDAY, NUDGE_TIME, "nudge")
     )
 
-    def keep(manager, week: str) -> bool:  # type: ignore[no-untyped-def]
-        prefs = manager.preferences or {}
-        paused = prefs.get("paused_until")
-        return prefs.get("snoozed_week") != week and not (
-            paused and now.astimezone(zone(manager.timezone)).date() < date.fromisoformat(paused)
-        )
-
     queued = 0
     with ctx.sessions.begin() as db:
-        for week, ids in weekly_due_ids(
-            db, now, kind=kind, weekday=weekday, at=at, grace=SEND_GRACE, keep=keep
-        ):
-            managers = (
-                _nudged_and_not_logged(ids, week)
-                if followups
-                else select(Person.id).where(Person.id.in_(ids))
-            )
+        for group in weekly_due_groups(db, now, kind=kind, weekday=weekday, at=at, grace=SEND_GRACE):
+            who = and_(group.who, _not_paused_or_snoozed(group.week, group.local_date))
+            managers = _nudged_and_not_logged(who, group.week) if followups else select(Person.id).where(who)
             queued += outbox.enqueue_to_people(
                 db,
                 managers,
                 kind=kind,
-                key=(kind, week),
-                payload=outbox.compose_later(kind, week=week),
+                key=(kind, group.week),
+                payload=outbox.compose_later(kind, week=group.week),
                 now=now,
             )
     return queued
 
 
-def _nudged_and_not_logged(manager_ids: list[int], week: str):  # type: ignore[no-untyped-def]
+def _not_paused_or_snoozed(week: str, local_date: date):  # type: ignore[no-untyped-def]
+    """Managers who neither snoozed this week's nudge nor paused nudges past today (ISO dates compare as
+    text)."""
+    snoozed = Person.preferences["snoozed_week"].as_string()
+    paused = Person.preferences["paused_until"].as_string()
+    return and_(
+        or_(snoozed.is_(None), snoozed != week),
+        or_(paused.is_(None), paused == "", paused <= local_date.isoformat()),
+    )
+
+
+def _nudged_and_not_logged(managers, week: str):  # type: ignore[no-untyped-def]
     """Of these managers, those whose nudge this week was sent (or is on its way) and who logged no
     coaching since it was queued."""
     logged_since = (
@@ -389,16 +387,21 @@ def _nudged_and_not_logged(manager_ids: list[int], week: str):  # type: ignore[n
         )
         .exists()
     )
-    return select(OutboxMessage.person_id).where(
-        OutboxMessage.idempotency_key.in_([f"nudge:{i}:{week}" for i in manager_ids]),
-        OutboxMessage.status.not_in([OutboxStatus.SKIPPED, OutboxStatus.DEAD]),
-        ~logged_since,
+    nudge_key = literal("nudge:") + cast(Person.id, String) + literal(f":{week}")
+    return (
+        select(Person.id)
+        .join(OutboxMessage, OutboxMessage.idempotency_key == nudge_key)
+        .where(
+            managers,
+            OutboxMessage.status.not_in([OutboxStatus.SKIPPED, OutboxStatus.DEAD]),
+            ~logged_since,
+        )
     )
 
 
 def compose_nudge(ctx, db, manager: Person, now: datetime, week: str, followup: bool) -> Reply | None:  # type: ignore[no-untyped-def]
     """The nudge as it is sent: the reps due now, each with a focus from the latest data."""
-    if followup and db.scalar(_nudged_and_not_logged([manager.id], week).limit(1)) is None:
+    if followup and db.scalar(_nudged_and_not_logged(Person.id == manager.id, week).limit(1)) is None:
         return None  # coaching was logged between the tick and the send
     return nudge_reply(ctx, db, manager, now, week, followup=followup)
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import ColumnElement, func, lambda_stmt, select
+from sqlalchemy import ColumnElement, and_, func, lambda_stmt, select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
@@ -186,39 +186,44 @@ def deal_playbook_stage(turn: Turn, deal: Deal) -> tuple[Playbook, Stage] | None
     return (playbook, stage) if playbook and stage else None
 
 
-def weekly_due(db: Session, now, *, kind: str, weekday: int, at: str, grace):  # type: ignore[no-untyped-def]
-    """(manager row with id, timezone and preferences; ISO week) for each active manager whose weekly
-    `kind` slot, in their own time zone, has come within `grace`. A manager's preferences `<kind>_weekday`
-    and `<kind>_time` override the default.
+@dataclass(frozen=True)
+class WeeklyGroup:
+    """Active managers sharing a time zone and a weekly slot that has come: `who` selects them in SQL."""
+
+    week: str  # ISO week of the slot, e.g. "2026-W48": part of each message's idempotency key
+    local_date: date  # today in their time zone
+    who: ColumnElement[bool]
+
+
+def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, grace) -> list[WeeklyGroup]:  # type: ignore[no-untyped-def]
+    """The groups of active managers whose weekly `kind` slot, in their own time zone, has come within
+    `grace`. A manager's preferences `<kind>_weekday` and `<kind>_time` override the default.
+
+    Managers are grouped by (time zone, those two preferences) in SQL and each group's slot is worked out
+    once, so a tick over 10k managers costs one small query and a condition per group, not a step per
+    manager (the condition compares the same JSON expressions it grouped by, on PostgreSQL and SQLite).
     """
     from bot.localtime import parse_hhmm, weekly_slot, zone
 
-    managers = db.execute(  # plain rows, not ORM objects: a tick may cover 10k managers
-        select(Person.id, Person.timezone, Person.preferences)
-        .where(Person.role == Role.MANAGER, Person.active.is_(True))
-        .order_by(Person.id)
+    day_pref = Person.preferences[f"{kind}_weekday"].as_string()
+    time_pref = Person.preferences[f"{kind}_time"].as_string()
+    managers = and_(Person.role == Role.MANAGER, Person.active.is_(True))
+    groups = db.execute(
+        select(Person.timezone, day_pref, time_pref)
+        .where(managers)
+        .group_by(Person.timezone, day_pref, time_pref)
     ).all()
-    slots: dict[tuple[str, int, str], tuple[str, datetime]] = {}  # most managers share a few time zones
-    for manager in managers:
-        prefs = manager.preferences or {}
-        key = (manager.timezone, int(prefs.get(f"{kind}_weekday", weekday)), prefs.get(f"{kind}_time", at))
-        if key not in slots:
-            slots[key] = weekly_slot(zone(key[0]), key[1], parse_hhmm(key[2]), now)
-        week, slot = slots[key]
+    due = []
+    for tz_name, day_value, time_value in groups:
+        tz = zone(tz_name)
+        day = int(day_value) if day_value is not None else weekday
+        week, slot = weekly_slot(tz, day, parse_hhmm(time_value or at), now)
         if slot <= now < slot + grace:
-            yield manager, week
-
-
-IDS_PER_STATEMENT = 5000  # PostgreSQL takes at most 65,535 parameters in one statement
-
-
-def weekly_due_ids(db: Session, now, *, kind: str, weekday: int, at: str, grace, keep=None):  # type: ignore[no-untyped-def]
-    """`weekly_due` as (ISO week, manager ids) batches small enough for one `IN (...)` each; `keep(manager,
-    week)` drops managers (paused, snoozed) before batching."""
-    by_week: dict[str, list[int]] = {}
-    for manager, week in weekly_due(db, now, kind=kind, weekday=weekday, at=at, grace=grace):
-        if keep is None or keep(manager, week):
-            by_week.setdefault(week, []).append(manager.id)
-    for week, ids in by_week.items():
-        for start in range(0, len(ids), IDS_PER_STATEMENT):
-            yield week, ids[start : start + IDS_PER_STATEMENT]
+            who = and_(
+                managers,
+                Person.timezone == tz_name,
+                day_pref.is_(None) if day_value is None else day_pref == day_value,
+                time_pref.is_(None) if time_value is None else time_pref == time_value,
+            )
+            due.append(WeeklyGroup(week, now.astimezone(tz).date(), who))
+    return due

@@ -29,7 +29,7 @@ from bot.models import (
     UTCDateTime,
 )
 from handlers.charts import criteria_chart
-from handlers.common import Turn, open_deals_of, visible_owner_ids, weekly_due_ids
+from handlers.common import Turn, open_deals_of, visible_owner_ids, weekly_due_groups
 
 STALLED_AFTER = timedelta(days=14)
 SKIPPED_WINDOW = timedelta(days=30)
@@ -580,18 +580,18 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     reports = aliased(Person)
     queued = 0
     with ctx.sessions.begin() as db:
-        for week, ids in weekly_due_ids(
+        for group in weekly_due_groups(
             db, now, kind="digest", weekday=DIGEST_WEEKDAY, at=DIGEST_TIME, grace=DIGEST_GRACE
         ):
             with_team = select(Person.id).where(
-                Person.id.in_(ids), select(reports.id).where(reports.manager_id == Person.id).exists()
+                group.who, select(reports.id).where(reports.manager_id == Person.id).exists()
             )
             queued += outbox.enqueue_to_people(
                 db,
                 with_team,
                 kind="digest",
-                key=("digest", week),
-                payload=outbox.compose_later("digest", week=week),
+                key=("digest", group.week),
+                payload=outbox.compose_later("digest", week=group.week),
                 now=now,
             )
     return queued

@@ -74,6 +74,32 @@ def test_managers_in_other_time_zones_get_theirs_at_their_own_9am(ctx, demo):
     assert enqueue_nudges(ctx, MONDAY_0900_CHICAGO) == 1  # then Chicago
 
 
+def test_managers_in_one_time_zone_with_their_own_nudge_day_and_time(ctx, demo):
+    """Managers who share a time zone but set their own slot are queued at theirs, not the default's."""
+    for email, name in (("tue@example.com", "Tia Tuesday"), ("late@example.com", "Lee Late")):
+        add_person(ctx, demo, email, name, role="manager")
+        add_person(ctx, demo, f"rep.{email}", f"Rep of {name}", manager=email)
+    with ctx.sessions.begin() as db:
+        for person in db.scalars(
+            select(Person).where(Person.email.in_(["tue@example.com", "late@example.com"]))
+        ):
+            person.timezone = "America/Chicago"
+    set_prefs(ctx, "tue@example.com", nudge_weekday=1)  # Tuesday, 09:00 Chicago
+    set_prefs(ctx, "late@example.com", nudge_time="11:00")  # Monday, 11:00 Chicago
+
+    def queued_for() -> set[str]:
+        with ctx.sessions() as db:
+            rows = db.execute(select(Person.email).join(OutboxMessage, OutboxMessage.person_id == Person.id))
+            return {email for (email,) in rows}
+
+    assert enqueue_nudges(ctx, MONDAY_0900_CHICAGO) == 1
+    assert queued_for() == {"manager@example.com"}
+    assert enqueue_nudges(ctx, MONDAY_0900_CHICAGO + timedelta(hours=2)) == 1
+    assert queued_for() == {"manager@example.com", "late@example.com"}
+    assert enqueue_nudges(ctx, MONDAY_0900_CHICAGO + timedelta(days=1)) == 1
+    assert queued_for() == {"manager@example.com", "late@example.com", "tue@example.com"}
+
+
 def test_nudges_stay_at_9am_local_across_the_dst_change(ctx, demo):
     # Chicago: 09:00 CDT is 14:00 UTC on 26 Oct; after 1 Nov, 09:00 CST is 15:00 UTC.
     assert enqueue_nudges(ctx, datetime.fromisoformat("2026-10-26T13:59:00+00:00")) == 0
