@@ -55,7 +55,7 @@ from bot.delivery import RetryLater, Undeliverable
 from bot.messages import Reply, Request
 from bot.models import ConversationRef, OutboxMessage, Person, Platform, ProcessedEvent, Workspace
 from bot.people import get_or_create_workspace, match_platform_person
-from bot.router import handle
+from bot.router import answer, handle
 
 log = logging.getLogger(__name__)
 
@@ -302,11 +302,20 @@ class TeamsChannel:
     def _answer_first_delivery(
         self, key: str | None, sender: Sender, make_request: Callable[[Who], Request]
     ) -> tuple[Who | None, list[dict[str, Any]] | None]:
-        """(None, None) for a redelivery; (who, None) when the sender is not known yet; else the answer."""
-        who = self._admit(key, sender)
-        if who is None or not who.person_id:
-            return who, None
-        return who, self._answer(make_request(who))
+        """(None, None) for a redelivery; (who, None) when the sender is not known yet; else the answer.
+
+        One session: the delivery is recorded and committed first, then the answer reuses the connection
+        and the sender's person and workspace rows, already loaded (as the Slack channel does)."""
+        with self.ctx.sessions() as db:
+            admitted = self._admit(db, key, sender)
+            if admitted is None:
+                return None, None
+            who, _loaded = (
+                admitted  # the loaded rows stay referenced, so the session's identity map keeps them
+            )
+            if not who.person_id:
+                return who, None
+            return who, to_activities(answer(self.ctx, db, make_request(who)))
 
     def _answer(self, request: Request) -> list[dict[str, Any]]:
         return to_activities(handle(self.ctx, request))
@@ -390,18 +399,19 @@ class TeamsChannel:
             log.info("no Teams roster entry for %s; adding them without an email", sender.user_id)
         return await asyncio.to_thread(self._lookup, sender, profile)
 
-    def _admit(self, key: str | None, sender: Sender) -> Who | None:
+    @staticmethod
+    def _admit(db: Session, key: str | None, sender: Sender) -> tuple[Who, tuple[Any, ...]] | None:
         """Find a message's sender and record its first delivery in one transaction; None if seen before
         (then nothing is written). The key goes in last, so SQLite's write lock is held only briefly."""
-        with self.ctx.sessions() as db:
-            who = _find(db, sender, None)
-            if key is not None:
-                try:
-                    db.execute(insert(ProcessedEvent).values(key=key[:200]))
-                except IntegrityError:
-                    return None
-            db.commit()
-            return who
+        who, loaded = _find_loaded(db, sender, None)
+        if key is not None:
+            try:
+                db.execute(insert(ProcessedEvent).values(key=key[:200]))
+            except IntegrityError:
+                db.rollback()
+                return None
+        db.commit()
+        return who, loaded
 
     def _lookup(self, sender: Sender, profile: dict[str, str | None] | None) -> Who:
         with self.ctx.sessions.begin() as db:
@@ -441,31 +451,38 @@ class Sender:
 
 
 def _find(db: Session, sender: Sender, profile: dict[str, str | None] | None) -> Who:
-    """The sender's workspace and person (0 when unknown and no profile), refreshing their reference.
+    """The sender's workspace and person (0 when unknown and no profile), refreshing their reference."""
+    return _find_loaded(db, sender, profile)[0]
+
+
+def _find_loaded(
+    db: Session, sender: Sender, profile: dict[str, str | None] | None
+) -> tuple[Who, tuple[Any, ...]]:
+    """`_find`, also returning the rows it loaded (workspace, person) for the caller to keep alive.
 
     A known sender costs one query (person, workspace and reference together); anyone else goes through
     the general matching (workspace created on first contact, AAD id, email from the roster profile).
     """
     known = None if profile is not None else _known_sender(db, sender)
     if known is not None:
-        workspace_id, person_id, row = known
+        workspace, person, row = known
     else:
         workspace = get_or_create_workspace(db, Platform.TEAMS, sender.tenant)
         person = match_platform_person(
             db, workspace, Platform.TEAMS, sender.user_id, profile, aad_object_id=sender.aad_id
         )
         if person is None:
-            return Who(workspace.id, 0)
-        workspace_id, person_id = workspace.id, person.id
-        row = _reference_row(db, person_id) if sender.reference is not None else None
+            return Who(workspace.id, 0), (workspace,)
+        row = _reference_row(db, person.id) if sender.reference is not None else None
     if sender.reference is not None:
-        _store_reference(db, row, workspace_id, person_id, sender.reference)
-    return Who(workspace_id, person_id)
+        _store_reference(db, row, workspace.id, person.id, sender.reference)
+    return Who(workspace.id, person.id), (workspace, person)
 
 
-def _known_sender(db: Session, sender: Sender) -> tuple[int, int, ConversationRef | None] | None:
+def _known_sender(db: Session, sender: Sender) -> tuple[Workspace, Person, ConversationRef | None] | None:
     found = db.execute(
-        select(Person.workspace_id, Person.id, ConversationRef)
+        select(Workspace, Person, ConversationRef)
+        .select_from(Person)
         .join(Workspace, Workspace.id == Person.workspace_id)
         .outerjoin(
             ConversationRef,
