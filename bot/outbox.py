@@ -115,6 +115,12 @@ def compose_later(kind: str, **args: Any) -> dict[str, Any]:
     return {COMPOSE: kind, **args}
 
 
+def person_key(prefix: str, suffix: str) -> ColumnElement[str]:
+    """The idempotency key "<prefix>:<person id>:<suffix>" of a person's message, as SQL over `Person.id`:
+    what `enqueue_to_people` writes, and what a query looks a person's message up by."""
+    return literal(f"{prefix}:") + cast(Person.id, String) + literal(f":{suffix}")
+
+
 def enqueue_to_people(
     db: Session,
     people: Select[tuple[int]],
@@ -130,7 +136,6 @@ def enqueue_to_people(
     unique key makes the database skip people who already have theirs (ticks repeat every few minutes).
     Returns how many were added.
     """
-    prefix, suffix = key
     pg = db.get_bind().dialect.name == "postgresql"
 
     def value(v: Any, type_: Any) -> ColumnElement[Any]:
@@ -139,7 +144,7 @@ def enqueue_to_people(
 
     source = (
         select(
-            literal(f"{prefix}:") + cast(Person.id, String) + literal(f":{suffix}"),
+            person_key(*key),
             literal(kind),
             Person.workspace_id,
             Workspace.platform,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import String, and_, cast, func, literal, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from bot.db import insert_or_ignore
 from bot.messages import Button, Form, FormField, Reply
@@ -387,10 +387,11 @@ def _nudged_and_not_logged(managers, week: str):  # type: ignore[no-untyped-def]
         )
         .exists()
     )
-    nudge_key = literal("nudge:") + cast(Person.id, String) + literal(f":{week}")
+    from bot.outbox import person_key
+
     return (
         select(Person.id)
-        .join(OutboxMessage, OutboxMessage.idempotency_key == nudge_key)
+        .join(OutboxMessage, OutboxMessage.idempotency_key == person_key("nudge", week))
         .where(
             managers,
             OutboxMessage.status.not_in([OutboxStatus.SKIPPED, OutboxStatus.DEAD]),

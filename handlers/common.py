@@ -222,8 +222,8 @@ def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, gra
             who = and_(
                 managers,
                 Person.timezone == tz_name,
-                day_pref.is_(None) if day_value is None else day_pref == day_value,
-                time_pref.is_(None) if time_value is None else time_pref == time_value,
+                day_pref.is_not_distinct_from(day_value),
+                time_pref.is_not_distinct_from(time_value),
             )
             due.append(WeeklyGroup(week, now.astimezone(tz).date(), who))
     return due

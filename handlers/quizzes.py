@@ -299,7 +299,7 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
                 reps,
                 Person.timezone == tz_name,
                 Person.working_days == working_days,
-                quiz_time.is_(None) if at is None else quiz_time == at,
+                quiz_time.is_not_distinct_from(at),
             )
             queued += outbox.enqueue_to_people(
                 db, members, kind="quiz", key=("quiz", day), payload=outbox.compose_later("quiz"), now=now

@@ -310,9 +310,8 @@ class TeamsChannel:
             admitted = self._admit(db, key, sender)
             if admitted is None:
                 return None, None
-            who, _loaded = (
-                admitted  # the loaded rows stay referenced, so the session's identity map keeps them
-            )
+            # The loaded rows stay referenced while answering, so the session's identity map keeps them.
+            who, _loaded = admitted
             if not who.person_id:
                 return who, None
             return who, to_activities(answer(self.ctx, db, make_request(who)))
