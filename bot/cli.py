@@ -144,7 +144,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         ensure_schema(ctx)
         with ctx.sessions.begin() as session:
             workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
-            load_if_empty(session, workspace, ctx.playbooks)
+            load_if_empty(session, workspace, ctx.playbooks, ctx.clock())
             person = person_by_email(session, workspace, args.email)
             if person is None:
                 from sqlalchemy import select
@@ -261,7 +261,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 if args.kind == "people":
                     result = import_people(session, workspace, args.file)
                 else:
-                    result = import_deals(session, workspace, args.file, ctx.playbooks)
+                    result = import_deals(session, workspace, args.file, ctx.playbooks, now=ctx.clock())
             except CsvFileError as exc:
                 raise CliError(f"{exc}\nnothing was imported", code=1) from exc
         print(result.summary("people" if args.kind == "people" else "deals"))

@@ -11,7 +11,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -196,7 +196,11 @@ def _cycle_through(start: str, managers: dict[str, str | None]) -> list[str] | N
     return None
 
 
-def import_deals(db: Session, workspace: Workspace, path: Path, library: PlaybookLibrary) -> ImportResult:
+def import_deals(
+    db: Session, workspace: Workspace, path: Path, library: PlaybookLibrary, now: datetime | None = None
+) -> ImportResult:
+    """Create or update deals from a CSV file; `now` (the app's clock) stamps new stages."""
+    now = now or utcnow()
     result = ImportResult(str(path))
     rows = read_rows(path, ("name", "owner_email", "stage"))
     owners = {p.email: p for p in db.scalars(select(Person).where(Person.workspace_id == workspace.id))}
@@ -214,7 +218,7 @@ def import_deals(db: Session, workspace: Workspace, path: Path, library: Playboo
         owner, playbook_id, stage_id, amount, close_date = parsed
         deal = _existing_deal(db, workspace, row)
         if deal is None:
-            deal = Deal(workspace_id=workspace.id, name=row["name"], stage_entered_at=utcnow())
+            deal = Deal(workspace_id=workspace.id, name=row["name"], stage_entered_at=now)
             db.add(deal)
             result.created += 1
             previous_stage = None
@@ -232,13 +236,14 @@ def import_deals(db: Session, workspace: Workspace, path: Path, library: Playboo
         deal.crm_id = row.get("crm_id") or deal.crm_id
         db.flush()
         if previous_stage != "":  # new deal, or its stage changed: record it in the stage history
-            deal.stage_entered_at = utcnow()
+            deal.stage_entered_at = now
             db.add(
                 DealStageChange(
                     workspace_id=workspace.id,
                     deal_id=deal.id,
                     from_stage_id=previous_stage,
                     to_stage_id=stage_id,
+                    changed_at=now,
                 )
             )
     db.flush()

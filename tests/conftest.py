@@ -7,7 +7,7 @@ import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,20 @@ from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble
 
 FIXED_NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shifted_wall_clock() -> Iterator[None]:
+    """TEST_CLOCK_SHIFT_DAYS=N runs the whole suite with this process's wall clock moved N days (time-machine,
+    ticking): CI runs it a year forward and a year back to show that no test depends on today's date."""
+    days = int(os.environ.get("TEST_CLOCK_SHIFT_DAYS") or 0)
+    if not days:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +117,7 @@ def demo(ctx: AppContext) -> Workspace:
     """The local workspace with the bundled demo people and deals (as `python -m bot chat` loads them)."""
     with ctx.sessions.begin() as session:
         workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
-        load_if_empty(session, workspace, ctx.playbooks)
+        load_if_empty(session, workspace, ctx.playbooks, ctx.clock())
     return workspace
 
 
@@ -213,7 +227,12 @@ def slack_ctx(ctx: AppContext, slack: SlackDouble) -> AppContext:
         }
     )
     with ctx.sessions.begin() as db:
-        load_if_empty(db, get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM, "Test team"), ctx.playbooks)
+        load_if_empty(
+            db,
+            get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM, "Test team"),
+            ctx.playbooks,
+            ctx.clock(),
+        )
     return dataclasses.replace(ctx, settings=settings)
 
 
@@ -234,7 +253,9 @@ def connector() -> Iterator[BotConnectorDouble]:
 @pytest.fixture
 def teams_ctx(ctx: AppContext) -> AppContext:
     with ctx.sessions.begin() as db:
-        load_if_empty(db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT), ctx.playbooks)
+        load_if_empty(
+            db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT), ctx.playbooks, ctx.clock()
+        )
     return ctx
 
 

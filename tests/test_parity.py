@@ -55,7 +55,7 @@ def everywhere(ctx):
             (Platform.SLACK, TEAM),
             (Platform.TEAMS, TEAMS_TENANT),
         ):
-            load_if_empty(db, get_or_create_workspace(db, platform, external_id), ctx.playbooks)
+            load_if_empty(db, get_or_create_workspace(db, platform, external_id), ctx.playbooks, ctx.clock())
     web = BackgroundServer(create_app(app_ctx)).start()
     yield app_ctx, web, slack, connector
     web.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -20,19 +21,23 @@ STARTER_QUIZZES = BUNDLED_PLAYBOOKS_DIR / "quizzes" / "starter.yaml"
 DEMO_REP = "rep@example.com"
 
 
-def load_if_empty(db: Session, workspace: Workspace, library: PlaybookLibrary) -> bool:
-    """Load the demo people and deals into an empty workspace; returns whether it did."""
+def load_if_empty(db: Session, workspace: Workspace, library: PlaybookLibrary, now: datetime) -> bool:
+    """Load the demo people and deals into an empty workspace; returns whether it did.
+
+    `now` is the app's clock: the demo's stage dates and its one confirmation are stamped with it, so the
+    data is as fresh on any date (and consistent with a frozen clock in tests).
+    """
     if db.scalar(select(Person.id).where(Person.workspace_id == workspace.id).limit(1)) is not None:
         return False
     import_people(db, workspace, DEMO_DIR / "people.csv")
     if all(library.get(pid) for pid in ("enterprise", "transactional")):
-        import_deals(db, workspace, DEMO_DIR / "deals.csv", library)
-        _confirm_one(db, workspace, library)
+        import_deals(db, workspace, DEMO_DIR / "deals.csv", library, now=now)
+        _confirm_one(db, workspace, library, now)
         import_quizzes(db, workspace, STARTER_QUIZZES, library)
     return True
 
 
-def _confirm_one(db: Session, workspace: Workspace, library: PlaybookLibrary) -> None:
+def _confirm_one(db: Session, workspace: Workspace, library: PlaybookLibrary, now: datetime) -> None:
     """One confirmed criterion on Acme, so "what's next for Acme?" shows what is still open."""
     deal = db.scalar(select(Deal).where(Deal.workspace_id == workspace.id, Deal.crm_id == "DEMO-001"))
     playbook = library.get("enterprise")
@@ -55,5 +60,6 @@ def _confirm_one(db: Session, workspace: Workspace, library: PlaybookLibrary) ->
             "buyer_name": "Dana Lee",
             "buyer_role": "VP Operations",
             "evidence": "Discovery call notes: late shipments cost about $40k a month",
+            "created_at": now,
         },
     )
