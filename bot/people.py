@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Person, Platform, Workspace
+from bot.db import insert_or_ignore
+from bot.models import Person, Platform, Workspace, utcnow
 
 LOCAL_WORKSPACE = (Platform.LOCAL, "local")
 
@@ -13,21 +14,32 @@ LOCAL_WORKSPACE = (Platform.LOCAL, "local")
 def get_or_create_workspace(
     db: Session, platform: Platform, external_id: str, name: str = "", enterprise_id: str | None = None
 ) -> Workspace:
-    """The workspace for a Slack team / Teams tenant, created on first contact (Enterprise Grid id kept)."""
-    workspace = db.scalar(
-        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
-    )
+    """The workspace for a Slack team / Teams tenant, created on first contact (Enterprise Grid id kept).
+
+    Race-safe: Teams sends installationUpdate and conversationUpdate together, Slack may deliver two events
+    at once, and web processes run side by side, so the row is inserted-or-ignored on its unique key and
+    then read: every concurrent first contact gets the one row, none gets a unique violation.
+    """
+    where = (Workspace.platform == platform, Workspace.external_id == external_id)
+    workspace = db.scalar(select(Workspace).where(*where))
     if workspace is None:
-        workspace = Workspace(
-            platform=platform,
-            external_id=external_id,
-            name=name or external_id,
-            settings={},
-            enterprise_id=enterprise_id,
+        insert_or_ignore(
+            db,
+            Workspace,
+            {
+                "platform": platform,
+                "external_id": external_id,
+                "name": name or external_id,
+                "settings": {},
+                "enterprise_id": enterprise_id,
+                "created_at": utcnow(),
+            },
+            ["platform", "external_id"],
         )
-        db.add(workspace)
-        db.flush()
-    elif enterprise_id and workspace.enterprise_id != enterprise_id:
+        workspace = db.scalars(
+            select(Workspace).where(*where).execution_options(populate_existing=True)
+        ).one()
+    if enterprise_id and workspace.enterprise_id != enterprise_id:
         workspace.enterprise_id = enterprise_id
     return workspace
 
@@ -84,17 +96,33 @@ def match_platform_person(
     email = profile.get("email")
     person = person_by_email(db, workspace, email) if email else None
     if person is None:
-        person = Person(
-            workspace_id=workspace.id,
-            email=email or f"{user_id.lower()}@{platform.value}.invalid",
-            name=profile.get("name") or "Unknown",
-            preferences={},
+        person = _insert_person(
+            db, workspace, email or f"{user_id.lower()}@{platform.value}.invalid", profile.get("name")
         )
-        db.add(person)
     setattr(person, column.key, user_id)
     if aad_object_id:
         person.teams_aad_object_id = aad_object_id
     if profile.get("timezone") and person.timezone in (None, "", "UTC"):
         person.timezone = profile["timezone"]
     db.flush()
+    return person
+
+
+def _insert_person(db: Session, workspace: Workspace, email: str, name: str | None) -> Person:
+    """A new rep on first contact, inserted-or-ignored on (workspace, email) and then read, so two
+    deliveries from the same new person at once make one row (the other finds it)."""
+    insert_or_ignore(
+        db,
+        Person,
+        {
+            "workspace_id": workspace.id,
+            "email": email.strip().lower(),
+            "name": name or "Unknown",
+            "preferences": {},
+            "created_at": utcnow(),
+        },
+        ["workspace_id", "email"],
+    )
+    person = person_by_email(db, workspace, email)
+    assert person is not None  # inserted just now, or by the concurrent delivery that won
     return person
