@@ -16,10 +16,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Deal, DealStageChange, DealStatus, Person, Role, Workspace, utcnow
+from bot.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, Workspace, utcnow
 from playbooks.loader import PlaybookLibrary
 
 PEOPLE_COLUMNS = ("email", "name", "role", "manager_email", "slack_user_id", "teams_user_id", "timezone")
@@ -98,12 +98,22 @@ def import_people(db: Session, workspace: Workspace, path: Path) -> ImportResult
     people: dict[str, Person] = dict(existing)
     for email, (_, row) in good.items():
         person = existing.get(email)
-        if person is None:
+        holders = _holders_of_platform_ids(existing, row, person)
+        if person is None and len(holders) == 1 and holders[0].email not in good:
+            # Someone who wrote to the bot before being imported: this row is them, not a second person.
+            person = holders[0]
+            del people[person.email]
+            person.email = email
+            holders = []
+            result.updated += 1
+        elif person is None:
             person = Person(workspace_id=workspace.id, email=email, preferences={})
             db.add(person)
             result.created += 1
         else:
             result.updated += 1
+        for other in holders:  # the ids now belong to this row's person; the stand-in steps aside
+            _hand_over_platform_ids(db, other, person, row)
         person.name = row["name"]
         person.role = Role(row.get("role", "").lower() or "rep")
         person.timezone = row.get("timezone") or person.timezone or "UTC"
@@ -118,6 +128,40 @@ def import_people(db: Session, workspace: Workspace, path: Path) -> ImportResult
         people[email].manager_id = people[manager].id if manager else None
     db.flush()
     return result
+
+
+def _holders_of_platform_ids(
+    existing: dict[str, Person], row: dict[str, str], person: Person | None
+) -> list[Person]:
+    """Other people who already hold this row's Slack or Teams id (created on first contact, before the
+    import): platform ids are one person's per workspace."""
+    slack_id, teams_id = row.get("slack_user_id") or None, row.get("teams_user_id") or None
+    return [
+        other
+        for other in existing.values()
+        if other is not person
+        and ((slack_id and other.slack_user_id == slack_id) or (teams_id and other.teams_user_id == teams_id))
+    ]
+
+
+def _hand_over_platform_ids(db: Session, other: Person, person: Person, row: dict[str, str]) -> None:
+    """Move the row's platform ids (and the Teams conversation to reach them) from `other` to `person`; an
+    auto-created stand-in with nothing left to be reached by is made inactive, its history kept."""
+    db.flush()
+    if row.get("slack_user_id") and other.slack_user_id == row["slack_user_id"]:
+        other.slack_user_id = None
+    if row.get("teams_user_id") and other.teams_user_id == row["teams_user_id"]:
+        person.teams_aad_object_id = person.teams_aad_object_id or other.teams_aad_object_id
+        other.teams_user_id = None
+        other.teams_aad_object_id = None
+        if db.scalar(select(ConversationRef.id).where(ConversationRef.person_id == person.id)) is None:
+            db.execute(
+                update(ConversationRef)
+                .where(ConversationRef.person_id == other.id)
+                .values(person_id=person.id)
+            )
+    if other.email.endswith(".invalid") and not other.slack_user_id and not other.teams_user_id:
+        other.active = False
 
 
 def _reject_unknown_managers(

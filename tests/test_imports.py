@@ -227,3 +227,45 @@ def test_import_command_prints_a_summary_and_exits_1_on_rejected_rows(tmp_path):
         and "no such file" in missing.stderr
         and "nothing was imported" in missing.stderr
     )
+
+
+def test_import_merges_into_the_person_created_on_first_contact(ctx, workspace, tmp_path):
+    from bot.models import Platform
+    from bot.people import match_platform_person
+
+    with ctx.sessions.begin() as session:  # wrote to the bot from Teams before being imported (no email)
+        ws = session.merge(workspace)
+        stand_in = match_platform_person(
+            session, ws, Platform.TEAMS, "29:1nia", {"email": None, "name": "Nia", "timezone": None}
+        )
+        first_id = stand_in.id
+    result, errors = people(
+        ctx, workspace, tmp_path, PEOPLE_HEADER + "nia@example.com,Nia New,manager,,,29:1nia,Europe/Berlin\n"
+    )
+    assert errors == [] and (result.created, result.updated) == (0, 1)
+    with ctx.sessions() as session:
+        (nia,) = session.scalars(select(Person).where(Person.teams_user_id == "29:1nia")).all()
+        assert (nia.id, nia.email, nia.role) == (first_id, "nia@example.com", Role.MANAGER)
+        with ctx.sessions.begin() as writing:
+            found = match_platform_person(writing, writing.merge(workspace), Platform.TEAMS, "29:1nia", None)
+            assert found.id == first_id  # the bot now answers as the imported person
+
+
+def test_a_platform_id_moves_to_the_imported_person_and_the_stand_in_steps_aside(ctx, workspace, tmp_path):
+    from bot.models import Platform
+    from bot.people import match_platform_person
+
+    people(ctx, workspace, tmp_path, PEOPLE_HEADER + "ana@example.com,Ana Rep,rep,,,,\n")
+    with ctx.sessions.begin() as session:
+        ws = session.merge(workspace)
+        match_platform_person(
+            session, ws, Platform.SLACK, "UANA", {"email": None, "name": "Ana", "timezone": None}
+        )
+    people(
+        ctx, workspace, tmp_path, PEOPLE_HEADER + "ana@example.com,Ana Rep,rep,,UANA,,\n", name="again.csv"
+    )
+    with ctx.sessions() as session:
+        holders = session.scalars(select(Person).where(Person.slack_user_id == "UANA")).all()
+        assert [p.email for p in holders] == ["ana@example.com"]
+        stand_in = session.scalar(select(Person).where(Person.email == "uana@slack.invalid"))
+        assert stand_in is not None and stand_in.active is False
