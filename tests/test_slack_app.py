@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from bot.models import Deal, Person, Platform
-from bot.people import get_or_create_workspace, person_by_email
+from bot.people import find_workspace, get_or_create_workspace, person_by_email
 from bot.web import create_app
 from tests.doubles.people import SLACK_SECRET as SECRET
 from tests.doubles.people import SLACK_TEAM as TEAM
@@ -531,8 +531,9 @@ def test_oauth_install_stores_the_installation_and_its_token_sends(ctx, slack):
     )
     assert done_status == 200, done_body
     assert slack.calls_to("oauth.v2.access")[0].args["code"] == "abc123"
-    with ctx.sessions.begin() as db:
-        workspace = get_or_create_workspace(db, Platform.SLACK, "T0NEW")
+    with ctx.sessions() as db:  # the install made the workspace: admins can import into it at once
+        workspace = find_workspace(db, "slack:T0NEW")
+        assert workspace is not None and workspace.name == "New Co"
         workspace_id = workspace.id
     assert token_lookup(oauth_ctx)(workspace_id) == "xoxb-installed-abc123"
 

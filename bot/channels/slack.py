@@ -109,7 +109,7 @@ class SlackChannel:
             )
         else:
             store = AsyncInstallationStoreAdapter(
-                installation_store(ctx.engine, settings.slack_client_id or "")
+                installation_store(ctx.engine, settings.slack_client_id or ""), ctx.sessions
             )
             oauth = AsyncOAuthSettings(
                 client_id=settings.slack_client_id,

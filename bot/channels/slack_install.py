@@ -16,9 +16,11 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.context import AppContext
-from bot.models import Workspace
+from bot.models import Platform, Workspace
+from bot.people import get_or_create_workspace
 
 STATE_EXPIRY_SECONDS = 600
 
@@ -34,8 +36,12 @@ def state_store(engine: Engine):  # type: ignore[no-untyped-def]
 
 
 class AsyncInstallationStoreAdapter(AsyncInstallationStore):
-    def __init__(self, store: SQLAlchemyInstallationStore):
+    """slack_sdk's store in a worker thread; with `sessions`, an install also makes the workspace's row, so
+    `import people --workspace slack:T…` works before anyone there has written to the bot."""
+
+    def __init__(self, store: SQLAlchemyInstallationStore, sessions: sessionmaker[Session] | None = None):
         self._store = store
+        self._sessions = sessions
 
     @property
     def logger(self) -> Logger:
@@ -43,6 +49,8 @@ class AsyncInstallationStoreAdapter(AsyncInstallationStore):
 
     async def async_save(self, installation: Installation) -> None:
         await asyncio.to_thread(self._store.save, installation)
+        if self._sessions is not None and installation.team_id:
+            await asyncio.to_thread(record_workspace, self._sessions, installation)
 
     async def async_save_bot(self, bot: Bot) -> None:
         await asyncio.to_thread(self._store.save_bot, bot)
@@ -82,6 +90,20 @@ class AsyncInstallationStoreAdapter(AsyncInstallationStore):
         await asyncio.to_thread(
             self._store.delete_installation, enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
         )
+
+
+def record_workspace(sessions: sessionmaker[Session], installation: Installation) -> None:
+    """The installed team's workspace row (named as Slack names the team), made or updated on install."""
+    with sessions.begin() as db:
+        workspace = get_or_create_workspace(
+            db,
+            Platform.SLACK,
+            installation.team_id or "",
+            name=installation.team_name or "",
+            enterprise_id=installation.enterprise_id,
+        )
+        if installation.team_name:
+            workspace.name = installation.team_name
 
 
 class AsyncStateStoreAdapter(AsyncOAuthStateStore):
