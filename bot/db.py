@@ -59,6 +59,26 @@ def schema_status(engine: Engine) -> tuple[str | None, str]:
     return current, head or ""
 
 
+def readiness(engine: Engine, head: str) -> tuple[bool, str]:
+    """(ready, reason): the database answers and its schema is at `head` (the code's newest revision)."""
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False, "database did not answer"
+    if current != head:
+        return (
+            False,
+            f"database schema is at {current or 'nothing'}, this code needs {head} (run `python -m bot db upgrade`)",
+        )
+    return True, "ok"
+
+
+def code_head(engine: Engine) -> str:
+    """The newest migration revision in this code."""
+    return ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head() or ""
+
+
 def ping(engine: Engine) -> bool:
     """True when the database answers a trivial query (used by GET /healthz)."""
     try:

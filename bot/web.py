@@ -13,6 +13,7 @@ from bot.context import AppContext
 log = logging.getLogger(__name__)
 
 CONTEXT_KEY: web.AppKey[AppContext] = web.AppKey("context", AppContext)
+HEAD_KEY: web.AppKey[str] = web.AppKey("schema_head", str)
 
 
 def create_app(ctx: AppContext) -> web.Application:
@@ -62,9 +63,19 @@ def _not_configured(message: str):  # type: ignore[no-untyped-def]
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers, 503 otherwise (load balancers and uptime checks poll this)."""
+    """Ready means: the database answers, its schema is the one this code needs, and playbooks are loaded.
+
+    200 `{"status": "ok", ...}` when ready, 503 with the reason otherwise (load balancers poll this).
+    """
     ctx = request.app[CONTEXT_KEY]
-    healthy = await asyncio.to_thread(db.ping, ctx.engine)
-    if healthy:
-        return web.json_response({"status": "ok"})
-    return web.json_response({"status": "unavailable", "reason": "database did not answer"}, status=503)
+    if HEAD_KEY not in request.app:
+        request.app[HEAD_KEY] = await asyncio.to_thread(db.code_head, ctx.engine)
+    head = request.app[HEAD_KEY]
+    ready, reason = await asyncio.to_thread(db.readiness, ctx.engine, head)
+    playbooks = len(ctx.playbooks.playbooks)
+    if ready and not playbooks:
+        ready, reason = False, "no playbooks loaded"
+    body = {"status": "ok" if ready else "unavailable", "schema": head, "playbooks": playbooks}
+    if not ready:
+        body["reason"] = reason
+    return web.json_response(body, status=200 if ready else 503)

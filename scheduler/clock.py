@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--now", type=parse_now, default=None, help="pretend it is this time (ISO 8601, UTC if no offset)"
     )
+    sub.add_parser(
+        "status", help="is a clock holding the lease, and how many messages wait (exit 1 if no clock)"
+    )
     args = parser.parse_args(argv)
     if args.command == "run" and args.job not in jobs:
         print(f"unknown job '{args.job}' (jobs: {', '.join(sorted(jobs))})", file=sys.stderr)
@@ -74,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             print(jobs[args.job].run(ctx, flowing_clock(args.now)))
             return 0
+        if args.command == "status":
+            from scheduler.status import report
+
+            live, lines = report(ctx.sessions, ctx.clock)
+            print("\n".join(lines))
+            return 0 if live else 1
         return run_clock(ctx, jobs=jobs)
     finally:
         ctx.close()

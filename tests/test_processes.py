@@ -112,7 +112,8 @@ def test_serve_answers_healthz_over_http(tmp_path):
                 body = asyncio.run(_get(f"http://127.0.0.1:{port}/healthz"))
             except aiohttp.ClientConnectionError:
                 time.sleep(0.2)
-        assert body == (200, {"status": "ok"})
+        status, answer = body
+        assert status == 200 and answer["status"] == "ok" and answer["playbooks"] == 2
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -121,6 +122,32 @@ def test_serve_answers_healthz_over_http(tmp_path):
 async def _get(url: str) -> tuple[int, dict]:
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         return response.status, await response.json()
+
+
+def _healthz_of(context: AppContext) -> tuple[int, dict]:
+    async def scenario() -> tuple[int, dict]:
+        runner = aiohttp.web.AppRunner(create_app(context))
+        await runner.setup()
+        site = aiohttp.web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            return await _get(f"http://127.0.0.1:{port}/healthz")
+        finally:
+            await runner.cleanup()
+
+    return asyncio.run(scenario())
+
+
+def test_healthz_is_503_until_the_schema_is_upgraded(ctx, tmp_path):
+    fresh = db.make_engine(f"sqlite:///{tmp_path}/not-upgraded.db")
+    context = AppContext(ctx.settings, fresh, db.make_sessionmaker(fresh), ctx.playbooks, Renderer())
+    status, body = _healthz_of(context)
+    assert status == 503 and "schema is at nothing" in body["reason"] and "db upgrade" in body["reason"]
+    db.upgrade(fresh)
+    status, body = _healthz_of(context)
+    assert status == 200 and body["status"] == "ok"
+    fresh.dispose()
 
 
 def test_healthz_is_503_when_the_database_is_down(ctx, tmp_path):

@@ -1,0 +1,47 @@
+"""`python -m scheduler status` tells an operator whether a clock runs and whether messages are waiting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from bot import outbox
+from bot.messages import Reply
+from bot.models import Platform
+from scheduler import lease
+from scheduler.status import report
+from tests.conftest import FIXED_NOW
+from tests.test_playbook_validation import REPO
+
+
+def test_status_names_the_clock_holding_the_lease_and_the_waiting_messages(ctx, demo):
+    lease.acquire(ctx.sessions, "clock-a", FIXED_NOW, timedelta(seconds=60))
+    with ctx.sessions.begin() as db:
+        outbox.enqueue(
+            db,
+            key="k1",
+            kind="nudge",
+            workspace_id=demo.id,
+            platform=Platform.LOCAL,
+            reply=Reply(text="hello"),
+            now=FIXED_NOW,
+        )
+    live, lines = report(ctx.sessions, lambda: FIXED_NOW + timedelta(seconds=30))
+    assert live and "clock-a holds the lease" in lines[0] and "last renewed 30 s ago" in lines[0]
+    assert lines[1].startswith("outbox: 1 pending, oldest waiting 30 s")
+    live, lines = report(ctx.sessions, lambda: FIXED_NOW + timedelta(minutes=10))
+    assert not live and "NOT RUNNING" in lines[0] and "9 min ago" in lines[0]
+
+
+def test_status_command_exits_1_when_no_clock_has_run(ctx, database_url):
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", "status"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": database_url},
+        timeout=120,
+    )
+    assert result.returncode == 1 and "none has ever run" in result.stdout
