@@ -29,6 +29,15 @@ CONFIRMATION_COLUMNS = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: str) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula (= + - @, tab, CR) gets a leading
+    apostrophe, so a deal name or evidence typed as `=HYPERLINK(...)` is never run by Excel or Sheets."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def export_confirmations(db: Session, out: TextIO, workspace: Workspace | None = None) -> int:
     """Write the CSV (header first); returns the number of events. Memory stays flat at any size."""
     owner, actor = aliased(Person), aliased(Person)
@@ -56,7 +65,8 @@ def export_confirmations(db: Session, out: TextIO, workspace: Workspace | None =
     count = 0
     for event, deal, crm_id, owner_email, actor_email, platform, external_id in db.execute(query):
         writer.writerow(
-            [
+            safe_cell(cell)
+            for cell in [
                 f"{platform.value}:{external_id}",
                 deal,
                 crm_id or "",

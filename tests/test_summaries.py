@@ -231,6 +231,24 @@ def test_export_confirmations_as_csv(ctx, chat_as, database_url):
     assert other.returncode == 2 and "no workspace slack:T0NONE" in other.stderr
 
 
+def test_export_neutralizes_cells_a_spreadsheet_would_run_as_formulas(ctx, chat_as, database_url):
+    rep = chat_as()
+    submit(
+        rep,
+        open_form(rep),
+        criteria=["requirements-documented"],
+        buyer_name="@SUM(1+1)",
+        buyer_role="+CFO",
+        evidence='=HYPERLINK("http://evil.example","click")',
+    )
+    result = run_cli("export", "confirmations", env={"DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    last = list(csv.DictReader(io.StringIO(result.stdout)))[-1]
+    assert last["evidence"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert (last["buyer_name"], last["buyer_role"]) == ("'@SUM(1+1)", "'+CFO")
+    assert last["deal"] == "Acme Corp"  # ordinary text untouched
+
+
 # -- the report's chart, in each channel --------------------------------------------------------------
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
