@@ -56,10 +56,20 @@ class LoadedYaml:
         return self.lines.get((), 1)
 
 
+MAX_FILE_BYTES = 2_000_000  # a playbook or quiz file is a few kB; 2 MB leaves room for hundreds of stages
+MAX_VALUES = 200_000  # values after aliases are expanded: anchors and aliases are fine, alias bombs are not
+
+
 def load(path: Path, display_name: str | None = None) -> LoadedYaml:
     """Parse one file; syntax errors and duplicate keys come back in `.errors`, never raised."""
     name = display_name or str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = (
+                f"the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,} (split it into several files)"
+            )
+            return LoadedYaml(name, None, {}, [FileError(name, 1, message)])
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         return LoadedYaml(name, None, {}, [FileError(name, 1, f"not UTF-8 text ({exc.reason})")])
@@ -72,6 +82,9 @@ def parse(text: str, name: str) -> LoadedYaml:
         node = loader.get_single_node()
         if node is None:
             return LoadedYaml(name, None, {}, [FileError(name, 1, "the file is empty")])
+        too_big = _expansion_problem(node)
+        if too_big is not None:
+            return LoadedYaml(name, None, {}, [FileError(name, too_big[0], too_big[1])])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -80,12 +93,55 @@ def parse(text: str, name: str) -> LoadedYaml:
         if exc.context:
             problem = f"{problem} ({exc.context})"
         return LoadedYaml(name, None, {}, [FileError(name, line, f"YAML syntax error: {problem}")])
+    except RecursionError:
+        return LoadedYaml(name, None, {}, [FileError(name, 1, "the YAML is nested too deeply")])
     finally:
         loader.dispose()
     lines: dict[PathKey, int] = {(): node.start_mark.line + 1}
     errors: list[FileError] = []
     _walk(node, (), lines, errors, name)
     return LoadedYaml(name, data, lines, errors)
+
+
+def _expansion_problem(root: yaml.Node) -> tuple[int, str] | None:
+    """(line, message) when aliases would expand the document past MAX_VALUES values or refer to
+    themselves; counted over the node graph with each node's size computed once, so a bomb costs little."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > MAX_VALUES:
+                return (
+                    node.start_mark.line + 1,
+                    f"aliases (*name) expand this file to over {MAX_VALUES:,} values; "
+                    "write the repeated values out, or repeat fewer of them",
+                )
+            continue
+        if key in open_nodes:
+            return node.start_mark.line + 1, "an alias refers to the value that contains it"
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                return child.start_mark.line + 1, "an alias refers to the value that contains it"
+            stack.append((child, False))
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _walk(

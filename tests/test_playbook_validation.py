@@ -121,6 +121,31 @@ def test_duplicate_keys_and_empty_files(tmp_path):
     assert errors_for(tmp_path, "", name="mini.yaml") == ["mini.yaml:1: the file is empty"]
 
 
+def test_an_alias_bomb_is_refused_with_its_line_not_run(tmp_path):
+    bomb = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 10):  # 10^10 values if expanded
+        previous = chr(ord("a") + level - 1)
+        bomb.append(f"{chr(ord('a') + level)}: &{chr(ord('a') + level)} [{', '.join(['*' + previous] * 10)}]")
+    (error,) = errors_for(tmp_path, GOOD + "\n".join(bomb) + "\n")
+    assert (
+        error.startswith("mini.yaml:") and "aliases (*name) expand this file to over 200,000 values" in error
+    )
+    anchors = GOOD.replace(
+        "objectives: [Understand the problem]", "objectives: &goals [Understand the problem]"
+    )
+    assert (
+        errors_for(
+            tmp_path, anchors.replace("    name: Proposal\n", "    name: Proposal\n    objectives: *goals\n")
+        )
+        == []
+    )
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path):
+    (error,) = errors_for(tmp_path, GOOD + "# " + "x" * 2_100_000 + "\n")
+    assert error.startswith("mini.yaml:1: the file is") and "the limit is 2,000,000" in error
+
+
 def test_playbook_ids_are_unique_across_files(tmp_path):
     (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(GOOD, encoding="utf-8")
