@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, Workspace, utcnow
@@ -248,64 +248,69 @@ def import_deals(
     result = ImportResult(str(path))
     rows = read_rows(path, ("name", "owner_email", "stage"))
     owners = {p.email: p for p in db.scalars(select(Person).where(Person.workspace_id == workspace.id))}
+    # Every deal of the workspace is read once and matched in memory: a lookup per row made 10k rows take
+    # 27 s and 100k never finish. Rows are written in one flush at the end (one transaction, the caller's).
+    by_crm_id: dict[str, Deal] = {}
+    by_name: dict[str, Deal] = {}
+    for existing in db.scalars(select(Deal).where(Deal.workspace_id == workspace.id)):
+        if existing.crm_id:
+            by_crm_id[existing.crm_id] = existing
+        if existing.status == DealStatus.OPEN:
+            by_name.setdefault(existing.name.lower(), existing)
     seen: dict[str, int] = {}
-    for line, row in rows:
-        parsed = _deal_row(row, owners, library)
-        if isinstance(parsed, str):
-            result.reject(line, parsed)
-            continue
-        key = (row.get("crm_id") or row["name"]).casefold()
-        if key in seen:
-            result.reject(line, f"the same deal is already on line {seen[key]}")
-            continue
-        seen[key] = line
-        owner, playbook_id, stage_id, amount, close_date = parsed
-        deal = _existing_deal(db, workspace, row)
-        if deal is None:
-            deal = Deal(workspace_id=workspace.id, name=row["name"], stage_entered_at=now)
-            db.add(deal)
-            result.created += 1
-            previous_stage = None
-        else:
-            result.updated += 1
-            previous_stage = (
-                deal.stage_id if deal.stage_id != stage_id or deal.playbook_id != playbook_id else ""
-            )
-        deal.name = row["name"]
-        deal.owner_id = owner.id
-        deal.playbook_id = playbook_id
-        deal.stage_id = stage_id
-        deal.amount = amount
-        deal.close_date = close_date
-        deal.crm_id = row.get("crm_id") or deal.crm_id
-        db.flush()
-        if previous_stage != "":  # new deal, or its stage changed: record it in the stage history
-            deal.stage_entered_at = now
-            db.add(
-                DealStageChange(
-                    workspace_id=workspace.id,
-                    deal_id=deal.id,
-                    from_stage_id=previous_stage,
-                    to_stage_id=stage_id,
-                    changed_at=now,
+    moved: list[tuple[Deal, str | None, str]] = []
+    with db.no_autoflush:
+        for line, row in rows:
+            parsed = _deal_row(row, owners, library)
+            if isinstance(parsed, str):
+                result.reject(line, parsed)
+                continue
+            key = (row.get("crm_id") or row["name"]).casefold()
+            if key in seen:
+                result.reject(line, f"the same deal is already on line {seen[key]}")
+                continue
+            seen[key] = line
+            owner, playbook_id, stage_id, amount, close_date = parsed
+            deal = by_crm_id.get(row.get("crm_id") or "") or by_name.get(row["name"].lower())
+            if deal is None:
+                deal = Deal(workspace_id=workspace.id, name=row["name"], stage_entered_at=now)
+                db.add(deal)
+                result.created += 1
+                previous_stage: str | None = None
+            else:
+                result.updated += 1
+                previous_stage = (
+                    deal.stage_id if deal.stage_id != stage_id or deal.playbook_id != playbook_id else ""
                 )
-            )
+                if by_name.get(deal.name.lower()) is deal:
+                    del by_name[deal.name.lower()]
+            deal.name = row["name"]
+            deal.owner_id = owner.id
+            deal.playbook_id = playbook_id
+            deal.stage_id = stage_id
+            deal.amount = amount
+            deal.close_date = close_date
+            deal.crm_id = row.get("crm_id") or deal.crm_id
+            if deal.crm_id:
+                by_crm_id[deal.crm_id] = deal
+            if deal.status in (None, DealStatus.OPEN):
+                by_name.setdefault(deal.name.lower(), deal)
+            if previous_stage != "":  # new deal, or its stage changed: record it in the stage history
+                deal.stage_entered_at = now
+                moved.append((deal, previous_stage, stage_id))
+    db.flush()
+    db.add_all(
+        DealStageChange(
+            workspace_id=workspace.id,
+            deal_id=deal.id,
+            from_stage_id=previous,
+            to_stage_id=stage,
+            changed_at=now,
+        )
+        for deal, previous, stage in moved
+    )
     db.flush()
     return result
-
-
-def _existing_deal(db: Session, workspace: Workspace, row: dict[str, str]) -> Deal | None:
-    if row.get("crm_id"):
-        deal = db.scalar(select(Deal).where(Deal.workspace_id == workspace.id, Deal.crm_id == row["crm_id"]))
-        if deal is not None:
-            return deal
-    return db.scalar(
-        select(Deal).where(
-            Deal.workspace_id == workspace.id,
-            Deal.status == DealStatus.OPEN,
-            func.lower(Deal.name) == row["name"].lower(),
-        )
-    )
 
 
 def _deal_row(
