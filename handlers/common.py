@@ -82,6 +82,7 @@ class DealMatch:
     deal: Deal | None = None
     candidates: tuple[Deal, ...] = ()
     hidden: bool = False  # a deal of that name exists but belongs to someone the asker may not see
+    exact: bool = False  # `deal` has exactly the name asked for (ignoring case and punctuation)
 
 
 def find_deal(db: Session, person: Person, name: str) -> DealMatch:
@@ -95,7 +96,7 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     owners = visible_owner_ids(db, person)
     exact = _same_name(db, person.workspace_id, wanted, owners)
     if len(exact) == 1:
-        return DealMatch(deal=exact[0])
+        return DealMatch(deal=exact[0], exact=True)
     if len(exact) > 1:
         return DealMatch(candidates=tuple(exact))
     scored = process.extract(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from rapidfuzz import utils
 from sqlalchemy import func, select
 
 from bot.confirmations import confirmed_criteria
@@ -58,12 +59,26 @@ def deal_card(turn: Turn, deal: Deal) -> Reply:
     )
 
 
-def resolve_deal(turn: Turn, words: str | None, *, action: str, value_suffix: str = "") -> Deal | Reply:
-    """Find the deal the person means, or the reply that asks them (choice) or tells them why not."""
+def resolve_deal(
+    turn: Turn, words: str | None, *, action: str, value_suffix: str = "", write: bool = False
+) -> Deal | Reply:
+    """Find the deal the person means, or the reply that asks them (choice) or tells them why not.
+
+    For a `write` (move, link) a near match is never acted on: "move Acme Corp 2" must not move Acme Corp,
+    nor "Secret Deal B" move Secret Deal A. It proceeds on the exact name, or on words that are all words
+    of the one matching name ("acme" for Acme Corp); anything else asks first, with a button to confirm.
+    """
     words = (words or "").strip()
     if words.casefold() in THIS_DEAL:
         return _this_deal(turn, action, value_suffix)
     match = find_deal(turn.db, turn.person, words)
+    if (
+        match.deal is not None
+        and write
+        and not match.exact
+        and not _words_of(words) <= _words_of(match.deal.name)
+    ):
+        return _choice(turn, [match.deal], action, value_suffix, reason="confirm", words=words)
     if match.deal is not None:
         return match.deal
     if match.candidates:
@@ -78,6 +93,10 @@ def resolve_deal(turn: Turn, words: str | None, *, action: str, value_suffix: st
         )
     own = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
     return turn.render("deal_not_found.j2", kind="error", words=words, deals=own[:PAGE_SIZE])
+
+
+def _words_of(text: str) -> set[str]:
+    return set(utils.default_process(text).split())
 
 
 def _this_deal(turn: Turn, action: str, value_suffix: str) -> Deal | Reply:
@@ -139,7 +158,7 @@ def next_clicked(turn: Turn, value: str) -> Reply:
 
 def move(turn: Turn, deal_words: str, stage_words: str) -> Reply:
     """Move a deal to a stage of its playbook; moving on with open criteria records a skipped gate."""
-    deal = resolve_deal(turn, deal_words, action="deal.move-pick", value_suffix=f":{stage_words}")
+    deal = resolve_deal(turn, deal_words, action="deal.move-pick", value_suffix=f":{stage_words}", write=True)
     if isinstance(deal, Reply):
         return deal
     return _move_to_words(turn, deal, stage_words)
@@ -343,7 +362,7 @@ def link_channel(turn: Turn, words: str) -> Reply:
         return turn.render(
             "message.j2", kind="error", text="Linking works in a Slack or Teams channel: say it there."
         )
-    deal = resolve_deal(turn, words, action="channel.link")
+    deal = resolve_deal(turn, words, action="channel.link", write=True)
     if isinstance(deal, Reply):
         return deal
     return _link(turn, deal)

@@ -106,6 +106,18 @@ def test_move_records_stage_history_and_the_skipped_gate(ctx, chat_as):
     assert chat_as().say("what's next for acme").header == "Acme Corp: Evaluation"
 
 
+def test_a_near_name_never_moves_the_wrong_deal_it_asks_first(ctx, chat_as):
+    chat = chat_as()
+    for words in ("Acme Corp 2", "Acmee"):
+        reply = chat.say(f"move {words} to proposal")
+        assert (
+            reply.kind == "choice" and "Do you mean Acme Corp? Nothing has changed yet" in reply.plain_text()
+        )
+        with ctx.sessions() as session:
+            assert session.scalar(select(Deal.stage_id).where(Deal.name == "Acme Corp")) == "discovery"
+    assert chat.click("Acme Corp").header.startswith("Acme Corp moved to Proposal")  # one click
+
+
 def test_move_with_every_criterion_confirmed_is_not_a_skipped_gate(ctx, chat_as):
     with ctx.sessions.begin() as session:
         deal = session.scalar(select(Deal).where(Deal.name == "Hooli Express"))
