@@ -312,6 +312,58 @@ def test_not_json_is_rejected(web):
     assert asyncio.run(send()) == 415
 
 
+def post_raw(web, data: str | bytes) -> tuple[int, str]:
+    async def send() -> tuple[int, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{web.url}/api/messages", data=data, headers={"Content-Type": "application/json"}
+            ) as response,
+        ):
+            return response.status, await response.text()
+
+    return asyncio.run(send())
+
+
+def without(body: dict, key: str) -> dict:
+    return {k: v for k, v in body.items() if k != key}
+
+
+HOSTILE_BODIES = {
+    "deep nesting": lambda c: "[" * 100_000,
+    "deep nesting that parses": lambda c: json.dumps(say(c, "help", value=json.loads("[" * 500 + "]" * 500))),
+    "malformed JSON": lambda c: '{"type": "message", "text": "my secret plan",',
+    "not an object": lambda c: json.dumps([say(c, "help")]),
+    "no from": lambda c: json.dumps(without(say(c, "my secret plan"), "from")),
+    "no conversation": lambda c: json.dumps(without(say(c, "my secret plan"), "conversation")),
+    "no serviceUrl": lambda c: json.dumps(without(say(c, "my secret plan"), "serviceUrl")),
+    "no type": lambda c: json.dumps(without(say(c, "my secret plan"), "type")),
+    "from is a string": lambda c: json.dumps({**say(c, "my secret plan"), "from": "riley"}),
+    "tenant is a string": lambda c: json.dumps({**say(c, "my secret plan"), "channelData": {"tenant": "x"}}),
+    "bad timestamp": lambda c: json.dumps({**say(c, "my secret plan"), "timestamp": "yesterday"}),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_BODIES)
+def test_hostile_bodies_are_400_with_one_log_line_and_nothing_sent(web, connector, caplog, kind):
+    caplog.set_level("INFO")
+    status, text = post_raw(web, HOSTILE_BODIES[kind](connector))
+    assert status == 400, text
+    error = json.loads(text)["error"]
+    assert 0 < len(error) < 80
+    asyncio.run(asyncio.sleep(0.2))
+    assert connector.activities() == []
+    assert [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()] == [
+        f"rejected a Teams request: {error}"
+    ]
+    assert all(r.exc_info is None and r.levelno < 40 for r in caplog.records), caplog.text
+    assert "Traceback" not in caplog.text
+    assert "secret plan" not in caplog.text
+    # and the endpoint still answers a good activity
+    assert post(web, say(connector, "help"))[0] in (200, 201)
+    assert connector.wait_for(1)
+
+
 # -- authentication ---------------------------------------------------------------------------------
 
 
@@ -332,6 +384,8 @@ def test_with_an_app_id_requests_without_a_token_are_401(secured_web, connector)
     assert post(secured_web, say(connector, "help"))[0] == 401
     assert post(secured_web, say(connector, "help"), {"Authorization": "Bearer not-a-jwt"})[0] == 401
     assert post(secured_web, say(connector, "help"), {"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
+    bearer = {"Authorization": "Bearer not-a-jwt"}
+    assert post(secured_web, without(say(connector, "help"), "from"), bearer)[0] == 400  # shape first
     asyncio.run(asyncio.sleep(0.2))
     assert connector.activities() == []
 
