@@ -172,6 +172,20 @@ def test_action_submit_button_moves_the_deal(web, connector, ctx):
     assert "Skipped gate: 3 exit criteria of Discovery not confirmed" in texts(moved)
 
 
+def test_quiz_answers_are_listed_whole_and_a_numbered_button_answers(web, connector):
+    post(web, say(connector, "quiz me"))
+    (asked,) = connector.wait_for(1)
+    buttons = actions(asked)
+    assert [b["title"] for b in buttons[:-1]] == [str(n) for n in range(1, len(buttons))]
+    assert buttons[-1]["title"] == "I'm not sure"
+    listed = next(e["text"] for e in card(asked)["body"] if e.get("text", "").startswith("1. "))
+    choices = [line.partition(". ")[2] for line in listed.split("\r")]
+    assert len(choices) == len(buttons) - 1 and all(choices)
+    post(web, activity(connector, value={**buttons[1]["data"], "msteams": {"type": "messageBack"}}))
+    answered = connector.wait_for(2)[1]
+    assert choices[1] in answered["summary"]  # "Right. <answer>" or "Not quite: ..." naming the choice
+
+
 def test_action_execute_invoke_is_answered_within_the_invoke_and_replied(web, connector, ctx):
     with ctx.sessions() as db:
         acme = db.scalar(
