@@ -378,6 +378,34 @@ def test_hostile_bodies_are_400_with_one_log_line_and_nothing_sent(web, connecto
     assert connector.wait_for(1)
 
 
+SECRET = "my secret plan: discount Acme 40% before the board meets"
+
+
+@pytest.mark.parametrize("faults", [1, 2])
+def test_a_failed_turn_logs_ids_and_kinds_not_what_was_said(web, connector, caplog, faults):
+    """The connector refuses the answer (its error quoting the message back, as services may); with two
+    faults the apology fails too. Logs name the activity and the error's kind, never the text."""
+    caplog.set_level("DEBUG", logger="bot")
+    connector.faults += [ConnectorFault(500, f"BadArgument: {SECRET}")] * faults
+    message = say(connector, SECRET)
+    assert post(web, message)[0] in (200, 201)
+    [error] = [r for r in caplog.records if r.getMessage().startswith("teams error")]
+    line = error.getMessage().splitlines()[0]
+    assert "ErrorResponseException" in line and f"message activity {message['id']}" in line
+    assert PERSONAL["id"] in line and RILEY["id"] in line
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "secret plan" not in caplog.text and "BadArgument" not in caplog.text
+    reference = line.split()[2].rstrip(":")
+    if faults == 1:  # the apology reached the person, with the reference that is in the log
+        (apology,) = connector.wait_for(1)
+        assert reference in texts(apology)
+    else:
+        assert any(
+            f"could not tell the user about error {reference}" in r.getMessage() for r in caplog.records
+        )
+        assert connector.activities() == []
+
+
 # -- authentication ---------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -385,14 +386,22 @@ class TeamsChannel:
             await turn_context.send_activity(_sdk_activity(activity))
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        """Logs ids and kinds only: an exception's message (or a service's error text) may quote what
+        the person typed, so it is left out; the stack shows where, as code, without values."""
         reference = uuid.uuid4().hex[:8]
-        log.error("teams error %s", reference, exc_info=error)
+        log.error(
+            "teams error %s: %s in %s\n%s",
+            reference,
+            type(error).__name__,
+            _activity_ids(turn_context.activity),
+            _stack(error),
+        )
         try:
             await self._reply(
                 turn_context, self.ctx.renderer.render("error.j2", kind="error", reference=reference)
             )
-        except Exception:  # noqa: BLE001 - the connector itself may be what failed
-            log.warning("could not tell the user about error %s", reference, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the connector itself may be what failed
+            log.warning("could not tell the user about error %s: %s", reference, type(exc).__name__)
 
     # -- who is talking ----------------------------------------------------------------------------
     async def _who(self, turn_context: TurnContext) -> Who:
@@ -532,6 +541,18 @@ def _store_reference(
     if row.reachable is not True or row.unreachable_reason is not None:
         row.reachable = True
         row.unreachable_reason = None
+
+
+def _activity_ids(activity: Activity) -> str:
+    """What a log line may say about an activity: its kind and ids, never its text or values."""
+    conversation = activity.conversation.id if activity.conversation else None
+    sender = activity.from_property.id if activity.from_property else None
+    return f"{activity.type} activity {activity.id} (conversation {conversation}, from {sender})"
+
+
+def _stack(error: BaseException) -> str:
+    """The traceback's frames (file, line, function, source line) without the exception's message."""
+    return "".join(traceback.format_list(traceback.extract_tb(error.__traceback__))).rstrip()
 
 
 def _read_activity(raw: bytes) -> tuple[Activity | None, str]:
