@@ -47,6 +47,9 @@ class Button:
     action: str
     value: str = ""
     style: ButtonStyle = None
+    # One of a question's answers: a channel whose buttons are short may list the answers, numbered,
+    # in the message and label the buttons with the numbers alone.
+    choice: bool = False
 
 
 @dataclass(frozen=True)

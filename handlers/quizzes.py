@@ -150,7 +150,7 @@ def ask(ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "") 
         card.pending_since = now
     asked = int(card.pending_since.timestamp())
     buttons = tuple(
-        Button(choice, "quiz.answer", f"{card.id}:{i}:{question.version}:{asked}")
+        Button(choice, "quiz.answer", f"{card.id}:{i}:{question.version}:{asked}", choice=True)
         for i, choice in enumerate(question.choices)
     )
     buttons += (Button("I'm not sure", "quiz.answer", f"{card.id}:{NOT_SURE}:{question.version}:{asked}"),)
@@ -665,7 +665,8 @@ def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
     turn.db.add(quiz)
     turn.db.flush()
     buttons = tuple(
-        Button(choice, "cquiz.answer", f"{quiz.id}:{i}") for i, choice in enumerate(question.choices)
+        Button(choice, "cquiz.answer", f"{quiz.id}:{i}", choice=True)
+        for i, choice in enumerate(question.choices)
     )
     buttons += (Button("Close and show results", "cquiz.close", str(quiz.id)),)
     return turn.render("channel_quiz.j2", buttons=buttons, question=question, names=names)

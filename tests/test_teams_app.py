@@ -172,6 +172,20 @@ def test_action_submit_button_moves_the_deal(web, connector, ctx):
     assert "Skipped gate: 3 exit criteria of Discovery not confirmed" in texts(moved)
 
 
+def test_quiz_answers_are_listed_whole_and_a_numbered_button_answers(web, connector):
+    post(web, say(connector, "quiz me"))
+    (asked,) = connector.wait_for(1)
+    buttons = actions(asked)
+    assert [b["title"] for b in buttons[:-1]] == [str(n) for n in range(1, len(buttons))]
+    assert buttons[-1]["title"] == "I'm not sure"
+    listed = next(e["text"] for e in card(asked)["body"] if e.get("text", "").startswith("1. "))
+    choices = [line.partition(". ")[2] for line in listed.split("\r")]
+    assert len(choices) == len(buttons) - 1 and all(choices)
+    post(web, activity(connector, value={**buttons[1]["data"], "msteams": {"type": "messageBack"}}))
+    answered = connector.wait_for(2)[1]
+    assert choices[1] in answered["summary"]  # "Right. <answer>" or "Not quite: ..." naming the choice
+
+
 def test_action_execute_invoke_is_answered_within_the_invoke_and_replied(web, connector, ctx):
     with ctx.sessions() as db:
         acme = db.scalar(
@@ -312,6 +326,86 @@ def test_not_json_is_rejected(web):
     assert asyncio.run(send()) == 415
 
 
+def post_raw(web, data: str | bytes) -> tuple[int, str]:
+    async def send() -> tuple[int, str]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{web.url}/api/messages", data=data, headers={"Content-Type": "application/json"}
+            ) as response,
+        ):
+            return response.status, await response.text()
+
+    return asyncio.run(send())
+
+
+def without(body: dict, key: str) -> dict:
+    return {k: v for k, v in body.items() if k != key}
+
+
+HOSTILE_BODIES = {
+    "deep nesting": lambda c: "[" * 100_000,
+    "deep nesting that parses": lambda c: json.dumps(say(c, "help", value=json.loads("[" * 500 + "]" * 500))),
+    "malformed JSON": lambda c: '{"type": "message", "text": "my secret plan",',
+    "not an object": lambda c: json.dumps([say(c, "help")]),
+    "no from": lambda c: json.dumps(without(say(c, "my secret plan"), "from")),
+    "no conversation": lambda c: json.dumps(without(say(c, "my secret plan"), "conversation")),
+    "no serviceUrl": lambda c: json.dumps(without(say(c, "my secret plan"), "serviceUrl")),
+    "no type": lambda c: json.dumps(without(say(c, "my secret plan"), "type")),
+    "from is a string": lambda c: json.dumps({**say(c, "my secret plan"), "from": "riley"}),
+    "tenant is a string": lambda c: json.dumps({**say(c, "my secret plan"), "channelData": {"tenant": "x"}}),
+    "bad timestamp": lambda c: json.dumps({**say(c, "my secret plan"), "timestamp": "yesterday"}),
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_BODIES)
+def test_hostile_bodies_are_400_with_one_log_line_and_nothing_sent(web, connector, caplog, kind):
+    caplog.set_level("INFO")
+    status, text = post_raw(web, HOSTILE_BODIES[kind](connector))
+    assert status == 400, text
+    error = json.loads(text)["error"]
+    assert 0 < len(error) < 80
+    asyncio.run(asyncio.sleep(0.2))
+    assert connector.activities() == []
+    assert [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()] == [
+        f"rejected a Teams request: {error}"
+    ]
+    assert all(r.exc_info is None and r.levelno < 40 for r in caplog.records), caplog.text
+    assert "Traceback" not in caplog.text
+    assert "secret plan" not in caplog.text
+    # and the endpoint still answers a good activity
+    assert post(web, say(connector, "help"))[0] in (200, 201)
+    assert connector.wait_for(1)
+
+
+SECRET = "my secret plan: discount Acme 40% before the board meets"
+
+
+@pytest.mark.parametrize("faults", [1, 2])
+def test_a_failed_turn_logs_ids_and_kinds_not_what_was_said(web, connector, caplog, faults):
+    """The connector refuses the answer (its error quoting the message back, as services may); with two
+    faults the apology fails too. Logs name the activity and the error's kind, never the text."""
+    caplog.set_level("DEBUG", logger="bot")
+    connector.faults += [ConnectorFault(500, f"BadArgument: {SECRET}")] * faults
+    message = say(connector, SECRET)
+    assert post(web, message)[0] in (200, 201)
+    [error] = [r for r in caplog.records if r.getMessage().startswith("teams error")]
+    line = error.getMessage().splitlines()[0]
+    assert "ErrorResponseException" in line and f"message activity {message['id']}" in line
+    assert PERSONAL["id"] in line and RILEY["id"] in line
+    assert all(r.exc_info is None for r in caplog.records)
+    assert "secret plan" not in caplog.text and "BadArgument" not in caplog.text
+    reference = line.split()[2].rstrip(":")
+    if faults == 1:  # the apology reached the person, with the reference that is in the log
+        (apology,) = connector.wait_for(1)
+        assert reference in texts(apology)
+    else:
+        assert any(
+            f"could not tell the user about error {reference}" in r.getMessage() for r in caplog.records
+        )
+        assert connector.activities() == []
+
+
 # -- authentication ---------------------------------------------------------------------------------
 
 
@@ -332,6 +426,8 @@ def test_with_an_app_id_requests_without_a_token_are_401(secured_web, connector)
     assert post(secured_web, say(connector, "help"))[0] == 401
     assert post(secured_web, say(connector, "help"), {"Authorization": "Bearer not-a-jwt"})[0] == 401
     assert post(secured_web, say(connector, "help"), {"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
+    bearer = {"Authorization": "Bearer not-a-jwt"}
+    assert post(secured_web, without(say(connector, "help"), "from"), bearer)[0] == 400  # shape first
     asyncio.run(asyncio.sleep(0.2))
     assert connector.activities() == []
 

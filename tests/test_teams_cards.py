@@ -371,3 +371,33 @@ def test_split_reply_keeps_all_action_sets_with_the_footnote_in_the_last_message
     assert [e["type"] for e in last[-4:]] == ["ActionSet", "ActionSet", "ActionSet", "TextBlock"]
     assert len(all_submits(cards[-1])) == 13
     assert all(max(serialized_sizes(a)) < LIMIT for a in activities)
+
+
+def quiz_reply(*choices: str) -> Reply:
+    answers = tuple(
+        Button(c, "quiz.answer", f"7:{i}:1:1700000000", choice=True) for i, c in enumerate(choices)
+    )
+    return parse("## Knowledge check\n**Which one?**").with_buttons(
+        *answers, Button("I'm not sure", "quiz.answer", "7:-1:1:1700000000")
+    )
+
+
+def test_quiz_answers_are_numbered_in_the_body_and_buttons_carry_the_numbers():
+    card = to_card(quiz_reply("MEDDPICC", "BANT", "SPIN"))
+    assert "1. MEDDPICC\r2. BANT\r3. SPIN" in texts(card)
+    assert [(a["title"], a["data"]) for a in card["actions"]] == [
+        ("1", {"bot_action": "quiz.answer", "bot_value": "7:0:1:1700000000"}),
+        ("2", {"bot_action": "quiz.answer", "bot_value": "7:1:1:1700000000"}),
+        ("3", {"bot_action": "quiz.answer", "bot_value": "7:2:1:1700000000"}),
+        ("I'm not sure", {"bot_action": "quiz.answer", "bot_value": "7:-1:1:1700000000"}),
+    ]
+
+
+def test_a_long_quiz_answer_is_shown_whole_in_the_card_body():
+    long = ("Confirm the economic buyer, the decision criteria and the paper process " * 3)[:150].strip()
+    assert len(long) >= 149
+    [activity] = to_activities(quiz_reply("Short one", long))
+    card = card_of(activity)
+    assert f"2. {long}" in "\n".join(texts(card))
+    assert [a["title"] for a in card["actions"]] == ["1", "2", "I'm not sure"]
+    assert all(len(a["title"]) <= 12 for a in card["actions"])

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 import threading
+import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -21,7 +23,7 @@ from typing import Any
 
 import jwt
 from aiohttp import ClientError, web
-from botbuilder.core import InvokeResponse, TurnContext
+from botbuilder.core import InvokeResponse, TurnContext, serializer_helper
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import (
@@ -73,6 +75,7 @@ SECONDS_BETWEEN_SENDS_PER_CONVERSATION = 0.5  # Teams allows about 60 messages p
 CONNECTOR_CLIENTS_KEPT = 64
 SIMPLE_ACTIVITY_KEYS = {"type", "text", "summary", "attachments"}  # what _sdk_activity builds directly
 SIMPLE_ATTACHMENT_KEYS = {"contentType", "content", "contentUrl", "name"}
+MAX_JSON_DEPTH = 64  # Teams activities nest about 6 deep; a card submit's data a few levels more
 
 
 @dataclass(frozen=True)
@@ -261,18 +264,30 @@ class TeamsChannel:
             return web.json_response(
                 {"error": "expected a Bot Framework activity as application/json"}, status=415
             )
+        activity, problem = _read_activity(await request.read())
+        if activity is None:
+            # Checked before botbuilder sees the body: it would answer these with a 500, a misleading
+            # 401 or a turn that fails half-way. Logged as one line, without the body.
+            log.info("rejected a Teams request: %s", problem)
+            return web.json_response({"error": problem}, status=400)
         try:
-            response = await self.adapter.process(request, self)
+            invoke_response = await self.adapter.process_activity(
+                request.headers.get("Authorization", ""), activity, self.on_turn
+            )
         except web.HTTPException:
             raise
-        except (jwt.PyJWTError, ValueError, KeyError) as exc:
+        except (PermissionError, jwt.PyJWTError, ValueError, KeyError) as exc:
             # The SDK lets a malformed token escape as a decoding error; it is an authentication failure.
-            log.info("rejected a Teams request with an invalid token: %s", exc)
+            log.info("rejected a Teams request with an invalid token (%s)", type(exc).__name__)
             return web.json_response({"error": "invalid or missing Bot Framework token"}, status=401)
         except (OSError, ClientError) as exc:
-            log.error("could not verify a Teams token (identity service unreachable): %s", exc)
+            log.error("could not verify a Teams token (identity service unreachable): %s", type(exc).__name__)
             return web.json_response({"error": "could not verify the token right now"}, status=503)
-        return response if response is not None else web.Response(status=201)
+        if invoke_response:
+            return web.json_response(
+                data=serializer_helper(invoke_response.body), status=invoke_response.status
+            )
+        return web.Response(status=201)
 
     # -- one turn ----------------------------------------------------------------------------------
     async def on_turn(self, turn_context: TurnContext) -> None:
@@ -371,14 +386,22 @@ class TeamsChannel:
             await turn_context.send_activity(_sdk_activity(activity))
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        """Logs ids and kinds only: an exception's message (or a service's error text) may quote what
+        the person typed, so it is left out; the stack shows where, as code, without values."""
         reference = uuid.uuid4().hex[:8]
-        log.error("teams error %s", reference, exc_info=error)
+        log.error(
+            "teams error %s: %s in %s\n%s",
+            reference,
+            type(error).__name__,
+            _activity_ids(turn_context.activity),
+            _stack(error),
+        )
         try:
             await self._reply(
                 turn_context, self.ctx.renderer.render("error.j2", kind="error", reference=reference)
             )
-        except Exception:  # noqa: BLE001 - the connector itself may be what failed
-            log.warning("could not tell the user about error %s", reference, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the connector itself may be what failed
+            log.warning("could not tell the user about error %s: %s", reference, type(exc).__name__)
 
     # -- who is talking ----------------------------------------------------------------------------
     async def _who(self, turn_context: TurnContext) -> Who:
@@ -518,6 +541,77 @@ def _store_reference(
     if row.reachable is not True or row.unreachable_reason is not None:
         row.reachable = True
         row.unreachable_reason = None
+
+
+def _activity_ids(activity: Activity) -> str:
+    """What a log line may say about an activity: its kind and ids, never its text or values."""
+    conversation = activity.conversation.id if activity.conversation else None
+    sender = activity.from_property.id if activity.from_property else None
+    return f"{activity.type} activity {activity.id} (conversation {conversation}, from {sender})"
+
+
+def _stack(error: BaseException) -> str:
+    """The traceback's frames (file, line, function, source line) without the exception's message."""
+    return "".join(traceback.format_list(traceback.extract_tb(error.__traceback__))).rstrip()
+
+
+def _read_activity(raw: bytes) -> tuple[Activity | None, str]:
+    """The request body as an Activity, or None and a short reason (naming fields, never quoting them)."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        return None, "the body is nested too deeply"
+    except ValueError:  # also undecodable bytes
+        return None, "the body is not valid JSON"
+    if _depth_exceeds(body, MAX_JSON_DEPTH):
+        return None, "the body is nested too deeply"
+    problem = _shape_problem(body)
+    if problem:
+        return None, problem
+    try:
+        activity = Activity().deserialize(body)
+    except ValueError:  # msrest's DeserializationError: a field of the wrong type (say, a bad timestamp)
+        return None, "the activity has a field of the wrong type"
+    return activity, ""
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON arrays and objects nest deeper than `limit` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _shape_problem(body: Any) -> str:
+    """What a Bot Framework activity lacks for this bot to answer it ("" when nothing)."""
+    if not isinstance(body, dict):
+        return "expected a Bot Framework activity (a JSON object)"
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        return "the activity has no type"
+    service_url = body.get("serviceUrl")
+    if not isinstance(service_url, str) or not service_url.startswith(("https://", "http://")):
+        return "the activity has no serviceUrl"
+    for name in ("from", "conversation"):
+        account = body.get(name)
+        if not isinstance(account, dict) or not isinstance(account.get("id"), str) or not account["id"]:
+            return f"the activity has no {name}.id"
+    for name in ("recipient", "channelData"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            return f"the activity's {name} is not an object"
+    tenant = (body.get("channelData") or {}).get("tenant")
+    if tenant is not None and not isinstance(tenant, dict):
+        return "the activity's channelData.tenant is not an object"
+    for name, kind in (("text", str), ("membersAdded", list), ("entities", list), ("attachments", list)):
+        if body.get(name) is not None and not isinstance(body[name], kind):
+            return f"the activity's {name} has the wrong type"
+    return ""
 
 
 def _message_request(activity: Activity) -> Callable[[Who], Request]:

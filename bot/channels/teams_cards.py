@@ -19,6 +19,10 @@ converted, following that page's "Newlines for Adaptive Cards" rules:
   "<" or "&lt;" to reach the reader intact we use single guillemets, which nothing parses. A "<" not
   followed by a letter, "/", "!" or "?" (as in "a < b", "<3") cannot open a tag and is kept.
 
+Answers. A question's answers (buttons marked `choice`) are listed whole in the card, numbered
+("1. …"), and their buttons carry the numbers alone: Teams cuts button titles short, and answers are
+often longer than a button. Other buttons keep their labels, cut at MAX_TITLE.
+
 Limits (cards-reference, format-your-bot-messages). Teams supports card version 1.5 or earlier.
 Buttons beyond a card's maximum are not shown, so past MAX_CARD_ACTIONS they become ActionSets of
 ACTION_SET_SIZE in the body. Bot messages are capped at 40 KB counted in UTF-16 (100 KB in newer
@@ -117,9 +121,13 @@ def _groups(reply: Reply) -> list[list[Element]]:
     groups += [elements for section in reply.sections if (elements := _section(section))]
     if not groups and reply.text:
         groups.append([_text(_line(reply.text))])
+    choices = [button.label for button in reply.buttons if button.choice]
+    if choices:
+        numbered = "\r".join(f"{n}. {_line(label)}" for n, label in enumerate(choices, 1))
+        groups.append([_text(numbered, spacing="Medium")])
     tail: list[Element] = [_input(field) for field in reply.form.fields] if reply.form else []
     if len(reply.buttons) > MAX_CARD_ACTIONS:
-        submits = [_submit(button) for button in reply.buttons]
+        submits = _submits(reply.buttons)
         tail += [
             {"type": "ActionSet", "actions": submits[i : i + ACTION_SET_SIZE]}
             for i in range(0, len(submits), ACTION_SET_SIZE)
@@ -162,7 +170,13 @@ def _card_actions(reply: Reply) -> list[Element]:
     )
     if len(reply.buttons) > MAX_CARD_ACTIONS:
         return form  # the buttons are ActionSets in the body
-    return form + [_submit(button) for button in reply.buttons]
+    return form + _submits(reply.buttons)
+
+
+def _submits(buttons: tuple[Button, ...]) -> list[Element]:
+    """The reply's buttons as Action.Submits; answers titled with their number in the card's list."""
+    numbers = iter(range(1, len(buttons) + 1))
+    return [_submit(button, str(next(numbers)) if button.choice else None) for button in buttons]
 
 
 def _input(field: FormField) -> Element:
@@ -196,8 +210,8 @@ def _input(field: FormField) -> Element:
     return text
 
 
-def _submit(button: Button) -> Element:
-    title = " ".join(button.label.split())
+def _submit(button: Button, title: str | None = None) -> Element:
+    title = title or " ".join(button.label.split())
     if len(title) > MAX_TITLE:
         title = title[: MAX_TITLE - 1].rstrip() + "…"
     action: Element = {
