@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--all-dead", action="store_true", help="with retry: every dead message")
 
     database = commands.add_parser("db", help="database schema")
-    database.add_argument("action", choices=["upgrade", "status"])
+    database.add_argument("action", choices=["upgrade", "status", "encrypt-tokens"])
     return parser
 
 
@@ -274,6 +274,8 @@ def cmd_db(args: argparse.Namespace) -> int:
     settings = load_settings()
     engine = db.make_engine(settings.database_url)
     try:
+        if args.action == "encrypt-tokens":
+            return _encrypt_tokens(settings, engine)
         if args.action == "upgrade":
             db.upgrade(engine)
         current, head = db.schema_status(engine)
@@ -284,6 +286,20 @@ def cmd_db(args: argparse.Namespace) -> int:
         raise CliError(f"database error: {exc}") from exc
     finally:
         engine.dispose()
+
+
+def _encrypt_tokens(settings, engine) -> int:  # type: ignore[no-untyped-def]
+    """Seal the Slack tokens of OAuth installs stored before TOKEN_ENCRYPTION_KEY was set."""
+    if not settings.token_encryption_key:
+        raise CliError(
+            "set TOKEN_ENCRYPTION_KEY first (make one with: python -c "
+            '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        )
+    from bot.channels.slack_install import installation_store
+
+    store = installation_store(engine, settings.slack_client_id or "", settings.token_encryption_key)
+    print(f"{store.encrypt_existing()} rows of stored installations had tokens in plain text; now encrypted")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

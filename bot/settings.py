@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     slack_client_secret: str | None = None
     slack_state_secret: str | None = None
     slack_app_token: str | None = None
+    token_encryption_key: str | None = None  # Fernet key: Slack tokens from OAuth installs encrypted at rest
     slack_api_url: str = "https://slack.com/api/"
 
     microsoft_app_id: str | None = None

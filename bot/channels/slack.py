@@ -109,7 +109,8 @@ class SlackChannel:
             )
         else:
             store = AsyncInstallationStoreAdapter(
-                installation_store(ctx.engine, settings.slack_client_id or ""), ctx.sessions
+                installation_store(ctx.engine, settings.slack_client_id or "", settings.token_encryption_key),
+                ctx.sessions,
             )
             oauth = AsyncOAuthSettings(
                 client_id=settings.slack_client_id,

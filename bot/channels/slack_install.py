@@ -7,15 +7,17 @@ run each call in a worker thread. Also: which bot token sends proactive messages
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.context import AppContext
@@ -25,8 +27,86 @@ from bot.people import get_or_create_workspace
 STATE_EXPIRY_SECONDS = 600
 
 
-def installation_store(engine: Engine, client_id: str) -> SQLAlchemyInstallationStore:
-    return SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+ENCRYPTED = "enc:v1:"
+TOKEN_FIELDS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
+
+
+class TokenCipher:
+    """Slack tokens encrypted at rest with Fernet and the key in TOKEN_ENCRYPTION_KEY. Values written before a
+    key was set stay readable (no prefix) until `python -m bot db encrypt-tokens` encrypts them."""
+
+    def __init__(self, key: str | None):
+        self._fernet = Fernet(key.encode()) if key else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._fernet is not None
+
+    def seal(self, value: str | None) -> str | None:
+        if not value or self._fernet is None or value.startswith(ENCRYPTED):
+            return value
+        return ENCRYPTED + self._fernet.encrypt(value.encode()).decode()
+
+    def open(self, value: str | None) -> str | None:
+        if not value or not value.startswith(ENCRYPTED):
+            return value
+        if self._fernet is None:
+            raise RuntimeError("Slack tokens in the database are encrypted: set TOKEN_ENCRYPTION_KEY")
+        try:
+            return self._fernet.decrypt(value[len(ENCRYPTED) :].encode()).decode()
+        except InvalidToken as exc:
+            raise RuntimeError("TOKEN_ENCRYPTION_KEY does not decrypt the stored Slack tokens") from exc
+
+
+class EncryptedInstallationStore(SQLAlchemyInstallationStore):
+    """slack_sdk's SQLAlchemy store, with every token sealed before it is written and opened when read."""
+
+    def __init__(self, client_id: str, engine: Engine, cipher: TokenCipher):
+        super().__init__(client_id=client_id, engine=engine)
+        self.cipher = cipher
+
+    def _sealed(self, entity: Any) -> Any:
+        entity = copy.copy(entity)
+        for name in TOKEN_FIELDS:
+            if hasattr(entity, name):
+                setattr(entity, name, self.cipher.seal(getattr(entity, name)))
+        return entity
+
+    def _opened(self, entity: Any) -> Any:
+        if entity is not None:
+            for name in TOKEN_FIELDS:
+                if hasattr(entity, name):
+                    setattr(entity, name, self.cipher.open(getattr(entity, name)))
+        return entity
+
+    def save(self, installation: Installation) -> None:
+        super().save(self._sealed(installation))
+
+    def save_bot(self, bot: Bot) -> None:
+        super().save_bot(self._sealed(bot))
+
+    def find_bot(self, **kwargs: Any) -> Bot | None:
+        return self._opened(super().find_bot(**kwargs))
+
+    def find_installation(self, **kwargs: Any) -> Installation | None:
+        return self._opened(super().find_installation(**kwargs))
+
+    def encrypt_existing(self) -> int:
+        """Seal every token still stored in plain text; returns how many rows changed."""
+        changed = 0
+        with self.engine.begin() as connection:
+            for table in (self.installations, self.bots):
+                columns = [table.c[name] for name in TOKEN_FIELDS if name in table.c]
+                for row in connection.execute(select(table.c.id, *columns)).mappings().all():
+                    values = {c.name: self.cipher.seal(row[c.name]) for c in columns}
+                    if any(values[c.name] != row[c.name] for c in columns):
+                        connection.execute(update(table).where(table.c.id == row["id"]).values(**values))
+                        changed += 1
+        return changed
+
+
+def installation_store(engine: Engine, client_id: str, key: str | None = None) -> EncryptedInstallationStore:
+    return EncryptedInstallationStore(client_id, engine, TokenCipher(key))
 
 
 def state_store(engine: Engine):  # type: ignore[no-untyped-def]
@@ -126,7 +206,9 @@ def token_lookup(ctx: AppContext) -> Callable[[int], str | None]:
     if ctx.settings.slack_bot_token:
         token = ctx.settings.slack_bot_token
         return lambda _workspace_id: token
-    store = installation_store(ctx.engine, ctx.settings.slack_client_id or "")
+    store = installation_store(
+        ctx.engine, ctx.settings.slack_client_id or "", ctx.settings.token_encryption_key
+    )
 
     def find(workspace_id: int) -> str | None:
         with ctx.sessions() as db:
