@@ -244,6 +244,15 @@ def dispatch(turn: Turn) -> Reply:
     return route.handler(turn, groups)
 
 
+def _kind_of(request: Request) -> str:
+    """What sort of request this was, without its content (for logs)."""
+    if request.click is not None:
+        return f"click {request.click.action}" + (
+            f" with a form of {len(request.form)} fields" if request.form else ""
+        )
+    return f"message of {len(request.text)} characters" + (" in a shared channel" if request.shared else "")
+
+
 def handle(ctx: AppContext, request: Request) -> Reply:
     """Answer one request in its own session and transaction."""
     with ctx.sessions() as db:
@@ -264,5 +273,11 @@ def answer(ctx: AppContext, db: Session, request: Request) -> Reply:
     except Exception:
         db.rollback()
         reference = uuid.uuid4().hex[:8]
-        log.exception("error %s answering %r", reference, request)
+        log.exception(  # ids and kinds only: what people typed or answered stays out of the logs
+            "error %s answering person %s in workspace %s: %s",
+            reference,
+            request.person_id,
+            request.workspace_id,
+            _kind_of(request),
+        )
         return ctx.renderer.render("error.j2", kind="error", reference=reference)
