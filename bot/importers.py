@@ -202,6 +202,9 @@ def _person_row_problem(row: dict[str, str], good: dict[str, tuple[int, dict[str
         return f"{email} is already on line {good[email][0]}"
     if not row.get("name"):
         return "name is empty"
+    status = (row.get("status") or "open").strip().lower()
+    if status not in {s.value for s in DealStatus}:
+        return f"status '{row['status']}' must be open, won or lost"
     if len(row["name"]) > 200:
         return "name is longer than 200 characters"
     role = row.get("role", "").lower()
@@ -291,9 +294,10 @@ def import_deals(
             deal.amount = amount
             deal.close_date = close_date
             deal.crm_id = row.get("crm_id") or deal.crm_id
+            deal.status = DealStatus((row.get("status") or "open").strip().lower())
             if deal.crm_id:
                 by_crm_id[deal.crm_id] = deal
-            if deal.status in (None, DealStatus.OPEN):
+            if deal.status == DealStatus.OPEN:
                 by_name.setdefault(deal.name.lower(), deal)
             if previous_stage != "":  # new deal, or its stage changed: record it in the stage history
                 deal.stage_entered_at = now
@@ -318,6 +322,9 @@ def _deal_row(
 ) -> str | tuple[Person, str, str, Decimal | None, date | None]:
     if not row.get("name"):
         return "name is empty"
+    status = (row.get("status") or "open").strip().lower()
+    if status not in {s.value for s in DealStatus}:
+        return f"status '{row['status']}' must be open, won or lost"
     if len(row["name"]) > 200:
         return "name is longer than 200 characters"
     owner = owners.get(row.get("owner_email", "").lower())

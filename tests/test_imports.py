@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.importers import CsvFileError, import_deals, import_people
-from bot.models import Deal, DealStageChange, Person, Role
+from bot.models import Deal, DealStageChange, DealStatus, Person, Role
 from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
 from tests.test_playbook_validation import run_cli
 
@@ -269,3 +269,22 @@ def test_a_platform_id_moves_to_the_imported_person_and_the_stand_in_steps_aside
         assert [p.email for p in holders] == ["ana@example.com"]
         stand_in = session.scalar(select(Person).where(Person.email == "uana@slack.invalid"))
         assert stand_in is not None and stand_in.active is False
+
+
+def test_deals_csv_status_closes_deals_won_or_lost(ctx, demo, chat_as, tmp_path):
+    path = tmp_path / "closed.csv"
+    path.write_text(
+        DEALS_HEADER.strip() + ",status\n"
+        "Acme Corp,rep@example.com,discovery,,,DEMO-001,won\n"
+        "Initech,rep@example.com,discovery,,,,maybe\n",
+        encoding="utf-8",
+    )
+    with ctx.sessions.begin() as session:
+        result = import_deals(session, session.merge(demo), path, ctx.playbooks)
+    assert [e.replace(str(tmp_path) + "/", "") for e in result.errors] == [
+        "closed.csv:3: status 'maybe' must be open, won or lost"
+    ]
+    with ctx.sessions() as session:
+        assert session.scalar(select(Deal.status).where(Deal.crm_id == "DEMO-001")) == DealStatus.WON
+    mine = chat_as().say("my deals").plain_text()
+    assert "Acme Corp" not in mine and "Initech" in mine
