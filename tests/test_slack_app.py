@@ -603,3 +603,69 @@ def test_adding_a_mentioned_colleague_to_my_team(web, slack, ctx):
     with ctx.sessions() as db:
         nia = db.scalar(select(Person).where(Person.slack_user_id == "UNEW"))
         assert nia.manager.email == "manager@example.com"
+
+
+# -- what is refused before anything runs ------------------------------------------------------------
+
+
+def test_a_non_numeric_timestamp_is_refused_and_nothing_is_posted(web, slack, caplog):
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": "Ev0TS", "event": dm("help")})
+    headers = {"X-Slack-Request-Timestamp": "not-a-number", "X-Slack-Signature": "v0=" + "0" * 64}
+    status, _ = post(web, body, "application/json", headers=headers, sign=False)
+    assert status == 401
+    form = urlencode({"payload": json.dumps({"type": "block_actions", "channel": {"id": "C0SALES"}})})
+    assert post(web, form, "application/x-www-form-urlencoded", headers=headers, sign=False)[0] == 401
+    time.sleep(0.3)
+    assert slack.calls_to("chat.postMessage") == [] and slack.calls == []
+    assert "help" not in caplog.text and "C0SALES" not in caplog.text  # no request body in the logs
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"type": "event_callback", ', "application/json"),
+        ('[{"type": "event_callback"}]', "application/json"),
+        ('"event_callback"', "application/json"),
+        ("[" * 100_000, "application/json"),
+        ("{" + '"a":' * 50_000, "application/json"),
+        ("payload=not-json", "application/x-www-form-urlencoded"),
+        (urlencode({"payload": '"a string"'}), "application/x-www-form-urlencoded"),
+        (
+            urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "URILEY"}})}),
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            urlencode(
+                {
+                    "payload": json.dumps(
+                        {
+                            "type": "view_submission",
+                            "user": {"id": "URILEY"},
+                            "view": {"state": {"values": 3}},
+                        }
+                    )
+                }
+            ),
+            "application/x-www-form-urlencoded",
+        ),
+    ],
+    ids=[
+        "truncated",
+        "array",
+        "string",
+        "deep",
+        "deep-object",
+        "payload-not-json",
+        "payload-string",
+        "view-without-state",
+        "view-bad-values",
+    ],
+)
+def test_signed_bodies_that_are_no_slack_payload_get_a_400(web, slack, caplog, body, content_type):
+    status, text = post(web, body, content_type)
+    assert status == 400 and text.startswith("Bad request:") and len(text) < 100
+    time.sleep(0.2)
+    assert slack.calls == []
+    refused = [r for r in caplog.records if "slack request refused" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].exc_info is None
+    assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text

@@ -23,10 +23,12 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.internals import parse_body
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy import lambda_stmt, select
@@ -156,7 +158,29 @@ class SlackChannel:
             await session.close()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
+        """Slack's requests: nothing of an unsigned one is read or acted on (401), and a signed one that is
+        not a Slack payload is refused (400) before Bolt, which would fail on it with a 500 or mid-answer."""
+        raw = await request.text()
+        if not self._signed(request, raw):
+            log.warning("slack request refused: signature missing, stale or invalid")
+            return web.json_response({"error": "invalid request"}, status=401)
+        problem = _malformed(raw, request.headers.get("Content-Type"))
+        if problem is not None:
+            log.warning("slack request refused: %s", problem)
+            return web.Response(status=400, text=f"Bad request: {problem}.")
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    def _signed(self, request: web.Request, raw: str) -> bool:
+        """The request's Slack signature holds (Slack's v0 scheme, at most five minutes old)."""
+        secret = self.ctx.settings.slack_signing_secret
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not secret or not signature or not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        try:
+            return SignatureVerifier(secret).is_valid(raw, timestamp, signature)
+        except (ValueError, OverflowError):
+            return False
 
     async def _install(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(
@@ -526,6 +550,26 @@ def _known_person(
     workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
     person = match_platform_person(db, workspace, Platform.SLACK, user_id, None)
     return (workspace, person) if person is not None else None
+
+
+def _malformed(raw: str, content_type: str | None) -> str | None:
+    """Why a (signed) body is no Slack payload Bolt can take (parsed the way Bolt parses it), or None."""
+    try:
+        body = parse_body(raw, (content_type or "").split(";")[0].strip() or None)
+    except (ValueError, RecursionError):
+        return "the body is not valid JSON"
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    if body.get("type") == "view_submission":
+        view = body.get("view")
+        state = view.get("state") if isinstance(view, dict) else None
+        values = state.get("values") if isinstance(state, dict) else None
+        if not isinstance(values, dict) or not all(
+            isinstance(block, dict) and all(isinstance(element, dict) for element in block.values())
+            for block in values.values()
+        ):
+            return "a view_submission without view.state"
+    return None
 
 
 def _conversation(body: dict[str, Any]) -> str:
