@@ -669,3 +669,36 @@ def test_signed_bodies_that_are_no_slack_payload_get_a_400(web, slack, caplog, b
     refused = [r for r in caplog.records if "slack request refused" in r.getMessage()]
     assert len(refused) == 1 and refused[0].exc_info is None
     assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text
+
+
+HUGE = "9" * 40  # beyond any database integer
+
+
+@pytest.mark.parametrize(
+    ("action", "value", "expected"),
+    [
+        ("deal.next", HUGE, "That deal no longer exists."),
+        ("deal.move", f"{HUGE}:decision", "That deal no longer exists."),
+        ("criteria.show", HUGE, "That deal no longer exists."),
+        ("channel.link", HUGE, "That deal no longer exists."),
+        ("cquiz.answer", f"{HUGE}:1", "That quiz no longer exists."),
+        ("cquiz.close", HUGE, "That quiz no longer exists."),
+        ("quiz.answer", f"{HUGE}:1:1:1700000000", "That answer button is not valid any more."),
+        ("deals.page", HUGE, "Acme Corp"),
+        ("coaching.ask-takeaway", HUGE, "they are not on your team"),
+    ],
+)
+def test_a_forged_40_digit_button_value_is_not_found_not_an_error(
+    web, slack, caplog, action, value, expected
+):
+    forged = {
+        "action_id": "bot:0",
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Go"},
+        "value": json.dumps({"a": action, "v": value}),
+    }
+    assert click(web, slack, forged)[0] == 200
+    (reply,) = wait_posts(slack, 1)
+    assert expected in json.dumps(reply["blocks"]) + reply["text"]
+    assert "something went wrong" not in reply["text"]
+    assert not any(r.exc_info for r in caplog.records)
