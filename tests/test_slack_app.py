@@ -56,7 +56,14 @@ _event_counter = iter(range(1, 10_000))
 
 
 def event(
-    web, inner: dict, *, team: str = TEAM, event_id: str | None = None, headers=None, sign=True
+    web,
+    inner: dict,
+    *,
+    team: str = TEAM,
+    event_id: str | None = None,
+    headers=None,
+    sign=True,
+    authorizations=True,
 ) -> tuple[int, str]:
     body = {
         "token": "legacy-token",
@@ -77,6 +84,8 @@ def event(
         ],
         "is_ext_shared_channel": False,
     }
+    if not authorizations:
+        del body["authorizations"]
     return post(web, json.dumps(body), "application/json", headers, sign)
 
 
@@ -702,3 +711,35 @@ def test_a_forged_40_digit_button_value_is_not_found_not_an_error(
     assert expected in json.dumps(reply["blocks"]) + reply["text"]
     assert "something went wrong" not in reply["text"]
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_user_slack_does_not_know_gets_a_polite_answer(web, slack, ctx, caplog):
+    event(web, dm("help", user="UGONE"))
+    (reply,) = wait_posts(slack, 1)
+    assert reply["channel"] == "DUGONE" and "couldn't find that Slack user" in reply["text"]
+    command(web, slack, "help", user="UGONE")
+    assert slack.wait_for(lambda: slack.responses)
+    assert "couldn't find that Slack user" in slack.responses[0]["text"]
+    assert slack.responses[0]["response_type"] == "ephemeral"
+    assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text
+    with ctx.sessions() as db:
+        assert db.scalar(select(Person).where(Person.slack_user_id == "UGONE")) is None
+
+
+BOT_USER = {"id": "UBOT", "team_id": TEAM, "name": "enablement", "is_bot": True, "profile": {}}
+OTHER_BOT = {"id": "UOTHERBOT", "team_id": TEAM, "name": "otherbot", "is_bot": True, "profile": {}}
+
+
+def test_the_bot_and_other_bots_are_never_taken_for_people(web, slack, ctx):
+    slack.users.update({"UBOT": BOT_USER, "UOTHERBOT": OTHER_BOT})
+    event(web, mention("help"), authorizations=False)  # the bot's own mention is no colleague to look up
+    (reply,) = wait_posts(slack, 1)
+    assert header_of(reply) == "Hi Riley, I'm your sales playbook in chat"
+    event(web, dm("help", user="UBOT"), authorizations=False)  # our own DM, echoed without bot_id
+    event(web, dm("help", user="UOTHERBOT"), authorizations=False)
+    event(web, mention("help", user="UOTHERBOT"))
+    time.sleep(0.6)
+    assert len(chat_posts(slack)) == 1
+    assert "UBOT" not in [c.args["user"] for c in slack.calls_to("users.info")]
+    with ctx.sessions() as db:
+        assert db.scalars(select(Person).where(Person.slack_user_id.in_(["UBOT", "UOTHERBOT"]))).all() == []
