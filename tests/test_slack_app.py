@@ -743,3 +743,27 @@ def test_the_bot_and_other_bots_are_never_taken_for_people(web, slack, ctx):
     assert "UBOT" not in [c.args["user"] for c in slack.calls_to("users.info")]
     with ctx.sessions() as db:
         assert db.scalars(select(Person).where(Person.slack_user_id.in_(["UBOT", "UOTHERBOT"]))).all() == []
+
+
+def test_the_criteria_report_chart_reaches_slack_with_the_manifests_scopes(web, slack, ctx):
+    from tests.doubles.slack_api import manifest_bot_scopes
+
+    assert slack.scopes == manifest_bot_scopes() and "files:write" in slack.scopes
+    assert "im:read" not in slack.scopes  # nothing the bot calls needs it
+    with ctx.sessions.begin() as db:
+        person_by_email(
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "enablement@example.com"
+        ).slack_user_id = "UAVERY"
+    command(web, slack, "criteria report", user="UAVERY")  # answered privately; the chart goes to the DM
+    assert slack.wait_for(lambda: any(u.get("completed") for u in slack.uploads.values()))
+    (upload,) = slack.uploads.values()
+    assert upload["channel"] == "DUAVERY" and upload["filename"] == "criteria-report.png"
+    assert upload["content"].startswith(b"\x89PNG")
+    assert "Exit criteria report" in json.dumps(slack.responses[0]["blocks"])
+    assert slack.refused == []
+
+    slack.scopes = slack.scopes - {"files:write"}  # an app installed from the old manifest
+    event(web, dm("criteria report", user="UAVERY"))
+    assert slack.wait_for(lambda: slack.refused)
+    assert [c.method for c in slack.refused] == ["files.getUploadURLExternal"]
+    assert len(slack.uploads) == 1

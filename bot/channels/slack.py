@@ -63,8 +63,8 @@ BOT_SCOPES = [
     "app_mentions:read",
     "chat:write",
     "commands",
+    "files:write",  # charts (files.getUploadURLExternal and files.completeUploadExternal)
     "im:history",
-    "im:read",
     "im:write",
     "users:read",
     "users:read.email",
