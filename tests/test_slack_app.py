@@ -767,3 +767,81 @@ def test_the_criteria_report_chart_reaches_slack_with_the_manifests_scopes(web, 
     assert slack.wait_for(lambda: slack.refused)
     assert [c.method for c in slack.refused] == ["files.getUploadURLExternal"]
     assert len(slack.uploads) == 1
+
+
+def test_logs_hold_no_oauth_codes_nor_refused_request_bodies(ctx, slack, caplog):
+    import logging
+
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from bot.channels.slack import SlackChannel
+    from bot.web import RUNNER_OPTIONS
+
+    caplog.set_level(logging.DEBUG)
+    settings = ctx.settings.model_copy(
+        update={
+            "slack_signing_secret": SECRET,
+            "slack_client_id": "111.222",
+            "slack_client_secret": "client-secret",
+            "slack_api_url": slack.url,
+        }
+    )
+    oauth_ctx = dataclasses.replace(ctx, settings=settings)
+    server = BackgroundServer(create_app(oauth_ctx), **RUNNER_OPTIONS).start()
+    try:
+
+        async def redirect() -> int:
+            async with (
+                aiohttp.ClientSession() as s,
+                s.get(f"{server.url}/slack/oauth_redirect?code=CODE0SECRET&state=STATE0SECRET") as r,
+            ):
+                return r.status
+
+        assert asyncio.run(redirect()) == 400
+    finally:
+        server.stop()
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any('"GET /slack/oauth_redirect" 400' in line for line in access), access
+    assert "CODE0SECRET" not in caplog.text and "STATE0SECRET" not in caplog.text
+
+    # Bolt itself (as in Socket Mode or any path that reaches it unverified) logs no refused body either.
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event": dm("my pipeline secret")})
+    bolt = SlackChannel(oauth_ctx).app
+    refused = asyncio.run(
+        bolt.async_dispatch(
+            AsyncBoltRequest(
+                body=body,
+                headers={**signed_headers(body, secret="wrong"), "content-type": "application/json"},
+            )
+        )
+    )
+    assert refused.status == 401
+    assert "my pipeline secret" not in caplog.text
+
+
+def test_a_modal_answer_goes_to_the_submitters_dm_whatever_its_metadata_says(web, slack, ctx):
+    with ctx.sessions() as db:
+        acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp", Deal.workspace_id != 0))
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": "URILEY", "username": "riley", "team_id": TEAM},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": "456.789.def",
+        "view": {
+            "id": "V0MODAL",
+            "type": "modal",
+            "callback_id": "bot-form",
+            "team_id": TEAM,
+            "private_metadata": json.dumps({"a": "deal.next", "v": str(acme.id), "c": "DUSAM"}),
+            "state": {"values": {}},
+            "hash": "1700.abc",
+        },
+    }
+    status, _ = post(web, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    assert status == 200
+    (reply,) = wait_posts(slack, 1)
+    assert reply["channel"] == "DURILEY" and header_of(reply) == "Acme Corp: Discovery"
+    time.sleep(0.3)
+    assert [m["channel"] for m in chat_posts(slack)] == ["DURILEY"]

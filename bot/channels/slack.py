@@ -59,6 +59,25 @@ from handlers import home
 
 log = logging.getLogger(__name__)
 
+
+class _NoRequestData(logging.Filter):
+    """slack_bolt logs a refused request's whole body (request verification, at INFO) and a failed OAuth
+    callback's query with its `code` and `state` (at DEBUG): keep only these loggers' warnings and errors
+    (we log one line of our own for each refused request, without its data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
+# Bolt copies a base logger's filters only onto a logger that has none, so these stay.
+for _name in (
+    "slack_bolt.AsyncRequestVerification",
+    "slack_bolt.RequestVerification",
+    "slack_bolt.oauth.async_callback_options",
+    "slack_bolt.oauth.callback_options",
+):
+    logging.getLogger(_name).addFilter(_NoRequestData())
+
 BOT_SCOPES = [
     "app_mentions:read",
     "chat:write",
@@ -387,8 +406,10 @@ class SlackChannel:
             await self._post(client, user, reply)
 
     async def _on_form(self, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        """A submitted modal (closed by the ack): record the answers, and answer in the DM (or the channel it
-        came from)."""
+        """A submitted modal (closed by the ack): record the answers, and answer in the submitter's DM.
+
+        The DM is the submitter's own (conversations.open), never the channel named in private_metadata:
+        a forged submission, signed or not by its sender, could name someone else's DM there."""
         submission = form_submission(view)
         if submission is None:
             return
@@ -402,7 +423,10 @@ class SlackChannel:
                 who.workspace_id, who.person_id, click=click, channel_id=channel or None, form=answers
             ),
         )
-        await self._post(client, channel if channel.startswith("D") else user, reply)
+        if not user:
+            return
+        own_dm = (await client.conversations_open(users=user))["channel"]["id"]
+        await self._post(client, own_dm, reply)
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
