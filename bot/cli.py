@@ -169,13 +169,13 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from bot.web import create_app
+    from bot.web import RUNNER_OPTIONS, create_app
 
     ctx = load_context()
     ensure_schema(ctx)
     port = args.port or ctx.settings.port
     log.info("serving on port %s with %d playbooks", port, len(ctx.playbooks.playbooks))
-    web.run_app(create_app(ctx), port=port, print=None)
+    web.run_app(create_app(ctx), port=port, print=None, **RUNNER_OPTIONS)
     ctx.close()
     return 0
 

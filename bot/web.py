@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from bot import db
 from bot.context import AppContext
@@ -14,6 +15,20 @@ log = logging.getLogger(__name__)
 
 CONTEXT_KEY: web.AppKey[AppContext] = web.AppKey("context", AppContext)
 HEAD_KEY: web.AppKey[str] = web.AppKey("schema_head", str)
+
+
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """One access-log line per request without its query string: OAuth redirects carry `code` and `state`,
+    which are credentials for a few minutes and must not end up in log files."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time
+        )
+
+
+# How the app is served (`python -m bot serve`, and the tests' server).
+RUNNER_OPTIONS = {"access_log_class": PathOnlyAccessLogger}
 
 
 def create_app(ctx: AppContext) -> web.Application:

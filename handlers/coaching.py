@@ -31,7 +31,7 @@ from bot.models import (
     Role,
 )
 from handlers.charts import bar_chart
-from handlers.common import Turn, team_ids, weekly_due_groups
+from handlers.common import Turn, small_number, team_ids, weekly_due_groups
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
 
 AREAS = {
@@ -564,7 +564,8 @@ def log_form(turn: Turn, _value: str = "") -> Reply:
 def log_submitted(turn: Turn, nonce: str) -> Reply:
     answers = turn.request.form or {}
     rep_id, area = str(answers.get("rep") or ""), str(answers.get("area") or "")
-    rep = turn.db.get(Person, int(rep_id)) if rep_id.isdigit() else None
+    number = small_number(rep_id)
+    rep = turn.db.get(Person, number) if number is not None else None
     if rep is None or rep.id not in team_ids(turn.db, turn.person):
         return turn.render(
             "refused.j2", kind="refusal", what="that coaching log", why="the rep is not on your team."
@@ -640,7 +641,8 @@ def ask_takeaway(turn: Turn, rep_id: str) -> Reply:
     """DM the rep (through the outbox) asking for a one-line takeaway from their last session."""
     from bot import outbox
 
-    rep = turn.db.get(Person, int(rep_id)) if rep_id.isdigit() else None
+    number = small_number(rep_id)
+    rep = turn.db.get(Person, number) if number is not None else None
     if rep is None or rep.id not in team_ids(turn.db, turn.person):
         return turn.render("refused.j2", kind="refusal", what="that rep", why="they are not on your team.")
     session = turn.db.scalar(

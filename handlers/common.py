@@ -228,3 +228,15 @@ def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, gra
             )
             due.append(WeeklyGroup(week, now.astimezone(tz).date(), who))
     return due
+
+
+MAX_ID = 2**31 - 1  # the largest INTEGER (PostgreSQL's int4) a database id or stored number can be
+
+
+def small_number(text: str) -> int | None:
+    """A record id or small count from a button or form value (untrusted: values can be forged): ASCII
+    digits in 0..MAX_ID, else None, so a 40-digit value reads as "no such record" instead of failing."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None

@@ -16,6 +16,7 @@ from handlers.common import (
     can_see,
     deal_playbook_stage,
     find_deal,
+    small_number,
     visible_deals,
 )
 from playbooks.schema import Playbook, Stage
@@ -138,7 +139,8 @@ def _deal_label(turn: Turn, deal: Deal) -> str:
 
 def deal_by_id(turn: Turn, deal_id: str) -> Deal | Reply:
     """A deal from a button value; refuses deals the clicker may not see (values can be forged)."""
-    deal = turn.db.get(Deal, int(deal_id)) if deal_id.isdigit() else None
+    number = small_number(deal_id)
+    deal = turn.db.get(Deal, number) if number is not None else None
     if deal is None or deal.workspace_id != turn.workspace.id:
         return turn.render("message.j2", kind="error", text="That deal no longer exists.")
     if not can_see(turn.db, turn.person, deal):
@@ -345,7 +347,7 @@ def my_deals(turn: Turn, offset: int = 0) -> Reply:
 
 
 def page_clicked(turn: Turn, value: str) -> Reply:
-    return my_deals(turn, int(value) if value.isdigit() else 0)
+    return my_deals(turn, small_number(value) or 0)
 
 
 def preferred_playbooks(turn: Turn) -> list[str]:

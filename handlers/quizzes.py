@@ -30,7 +30,7 @@ from bot.models import (
     Role,
     Workspace,
 )
-from handlers.common import Turn, team_ids
+from handlers.common import Turn, small_number, team_ids
 
 DEFAULT_PER_DAY = 2
 DEFAULT_RETENTION = 0.9
@@ -174,7 +174,12 @@ def quiz_me(turn: Turn) -> Reply:
 
 def answer(turn: Turn, value: str) -> Reply:
     parts = value.split(":")
-    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+    # card, choice (-1: not sure) and version are small numbers; the asked time a Unix timestamp (2038 and beyond)
+    if (
+        len(parts) != 4
+        or None in [small_number(p.removeprefix("-")) for p in parts[:3]]
+        or not _timestamp(parts[3])
+    ):
         return turn.render("message.j2", kind="error", text="That answer button is not valid any more.")
     card_id, choice, version, asked = (int(p) for p in parts)
     card = turn.db.get(ReviewCard, card_id)
@@ -595,7 +600,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
             topic=topic,
             question=str(answers.get("question") or ""),
             choices=choices,
-            answer=int(number) - 1 if number.isdigit() else -1,
+            answer=(small_number(number) or 0) - 1,
             explanation=str(answers.get("explanation") or "").strip(),
         )
     except ValidationError as exc:
@@ -672,10 +677,16 @@ def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
     return turn.render("channel_quiz.j2", buttons=buttons, question=question, names=names)
 
 
+def _timestamp(text: str) -> bool:
+    digits = text.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and len(digits) <= 12
+
+
 def channel_answer(turn: Turn, value: str) -> Reply:
     quiz_id, _, choice = value.partition(":")
-    quiz = turn.db.get(ChannelQuiz, int(quiz_id)) if quiz_id.isdigit() else None
-    if quiz is None or quiz.workspace_id != turn.workspace.id or not choice.isdigit():
+    number, chosen = small_number(quiz_id), small_number(choice)
+    quiz = turn.db.get(ChannelQuiz, number) if number is not None else None
+    if quiz is None or quiz.workspace_id != turn.workspace.id or chosen is None:
         return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
     if quiz.closed_at is not None:
         return turn.render("message.j2", text="This quiz is closed; the results are in the channel.")
@@ -686,8 +697,8 @@ def channel_answer(turn: Turn, value: str) -> Reply:
         {
             "quiz_id": quiz.id,
             "person_id": turn.person.id,
-            "choice": int(choice),
-            "correct": int(choice) == question.answer,
+            "choice": chosen,
+            "correct": chosen == question.answer,
             "created_at": turn.now(),
         },
         ["quiz_id", "person_id"],
@@ -698,7 +709,8 @@ def channel_answer(turn: Turn, value: str) -> Reply:
 
 
 def channel_close(turn: Turn, value: str) -> Reply:
-    quiz = turn.db.get(ChannelQuiz, int(value)) if value.isdigit() else None
+    number = small_number(value)
+    quiz = turn.db.get(ChannelQuiz, number) if number is not None else None
     if quiz is None or quiz.workspace_id != turn.workspace.id:
         return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
     if turn.person.role != Role.ENABLEMENT and turn.person.id != quiz.opened_by_id:

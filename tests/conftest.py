@@ -23,7 +23,7 @@ from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from bot.rendering import Renderer
 from bot.router import handle
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
-from bot.web import create_app
+from bot.web import RUNNER_OPTIONS, create_app
 from playbooks.loader import load_library
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.people import (
@@ -238,7 +238,7 @@ def slack_ctx(ctx: AppContext, slack: SlackDouble) -> AppContext:
 
 @pytest.fixture
 def slack_web(slack_ctx: AppContext, slack: SlackDouble) -> Iterator[tuple[BackgroundServer, SlackDouble]]:
-    server = BackgroundServer(create_app(slack_ctx)).start()
+    server = BackgroundServer(create_app(slack_ctx), **RUNNER_OPTIONS).start()
     yield server, slack
     server.stop()
 
@@ -263,6 +263,6 @@ def teams_ctx(ctx: AppContext) -> AppContext:
 def teams_web(
     teams_ctx: AppContext, connector: BotConnectorDouble
 ) -> Iterator[tuple[BackgroundServer, BotConnectorDouble]]:
-    server = BackgroundServer(create_app(teams_ctx)).start()
+    server = BackgroundServer(create_app(teams_ctx), **RUNNER_OPTIONS).start()
     yield server, connector
     server.stop()

@@ -56,7 +56,14 @@ _event_counter = iter(range(1, 10_000))
 
 
 def event(
-    web, inner: dict, *, team: str = TEAM, event_id: str | None = None, headers=None, sign=True
+    web,
+    inner: dict,
+    *,
+    team: str = TEAM,
+    event_id: str | None = None,
+    headers=None,
+    sign=True,
+    authorizations=True,
 ) -> tuple[int, str]:
     body = {
         "token": "legacy-token",
@@ -77,6 +84,8 @@ def event(
         ],
         "is_ext_shared_channel": False,
     }
+    if not authorizations:
+        del body["authorizations"]
     return post(web, json.dumps(body), "application/json", headers, sign)
 
 
@@ -604,3 +613,236 @@ def test_adding_a_mentioned_colleague_to_my_team(web, slack, ctx):
     with ctx.sessions() as db:
         nia = db.scalar(select(Person).where(Person.slack_user_id == "UNEW"))
         assert nia.manager.email == "manager@example.com"
+
+
+# -- what is refused before anything runs ------------------------------------------------------------
+
+
+def test_a_non_numeric_timestamp_is_refused_and_nothing_is_posted(web, slack, caplog):
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event_id": "Ev0TS", "event": dm("help")})
+    headers = {"X-Slack-Request-Timestamp": "not-a-number", "X-Slack-Signature": "v0=" + "0" * 64}
+    status, _ = post(web, body, "application/json", headers=headers, sign=False)
+    assert status == 401
+    form = urlencode({"payload": json.dumps({"type": "block_actions", "channel": {"id": "C0SALES"}})})
+    assert post(web, form, "application/x-www-form-urlencoded", headers=headers, sign=False)[0] == 401
+    time.sleep(0.3)
+    assert slack.calls_to("chat.postMessage") == [] and slack.calls == []
+    assert "help" not in caplog.text and "C0SALES" not in caplog.text  # no request body in the logs
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"type": "event_callback", ', "application/json"),
+        ('[{"type": "event_callback"}]', "application/json"),
+        ('"event_callback"', "application/json"),
+        ("[" * 100_000, "application/json"),
+        ("{" + '"a":' * 50_000, "application/json"),
+        ("payload=not-json", "application/x-www-form-urlencoded"),
+        (urlencode({"payload": '"a string"'}), "application/x-www-form-urlencoded"),
+        (
+            urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": "URILEY"}})}),
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            urlencode(
+                {
+                    "payload": json.dumps(
+                        {
+                            "type": "view_submission",
+                            "user": {"id": "URILEY"},
+                            "view": {"state": {"values": 3}},
+                        }
+                    )
+                }
+            ),
+            "application/x-www-form-urlencoded",
+        ),
+    ],
+    ids=[
+        "truncated",
+        "array",
+        "string",
+        "deep",
+        "deep-object",
+        "payload-not-json",
+        "payload-string",
+        "view-without-state",
+        "view-bad-values",
+    ],
+)
+def test_signed_bodies_that_are_no_slack_payload_get_a_400(web, slack, caplog, body, content_type):
+    status, text = post(web, body, content_type)
+    assert status == 400 and text.startswith("Bad request:") and len(text) < 100
+    time.sleep(0.2)
+    assert slack.calls == []
+    refused = [r for r in caplog.records if "slack request refused" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].exc_info is None
+    assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text
+
+
+HUGE = "9" * 40  # beyond any database integer
+
+
+@pytest.mark.parametrize(
+    ("action", "value", "expected"),
+    [
+        ("deal.next", HUGE, "That deal no longer exists."),
+        ("deal.move", f"{HUGE}:decision", "That deal no longer exists."),
+        ("criteria.show", HUGE, "That deal no longer exists."),
+        ("channel.link", HUGE, "That deal no longer exists."),
+        ("cquiz.answer", f"{HUGE}:1", "That quiz no longer exists."),
+        ("cquiz.close", HUGE, "That quiz no longer exists."),
+        ("quiz.answer", f"{HUGE}:1:1:1700000000", "That answer button is not valid any more."),
+        ("deals.page", HUGE, "Acme Corp"),
+        ("coaching.ask-takeaway", HUGE, "they are not on your team"),
+    ],
+)
+def test_a_forged_40_digit_button_value_is_not_found_not_an_error(
+    web, slack, caplog, action, value, expected
+):
+    forged = {
+        "action_id": "bot:0",
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Go"},
+        "value": json.dumps({"a": action, "v": value}),
+    }
+    assert click(web, slack, forged)[0] == 200
+    (reply,) = wait_posts(slack, 1)
+    assert expected in json.dumps(reply["blocks"]) + reply["text"]
+    assert "something went wrong" not in reply["text"]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_user_slack_does_not_know_gets_a_polite_answer(web, slack, ctx, caplog):
+    event(web, dm("help", user="UGONE"))
+    (reply,) = wait_posts(slack, 1)
+    assert reply["channel"] == "DUGONE" and "couldn't find that Slack user" in reply["text"]
+    command(web, slack, "help", user="UGONE")
+    assert slack.wait_for(lambda: slack.responses)
+    assert "couldn't find that Slack user" in slack.responses[0]["text"]
+    assert slack.responses[0]["response_type"] == "ephemeral"
+    assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text
+    with ctx.sessions() as db:
+        assert db.scalar(select(Person).where(Person.slack_user_id == "UGONE")) is None
+
+
+BOT_USER = {"id": "UBOT", "team_id": TEAM, "name": "enablement", "is_bot": True, "profile": {}}
+OTHER_BOT = {"id": "UOTHERBOT", "team_id": TEAM, "name": "otherbot", "is_bot": True, "profile": {}}
+
+
+def test_the_bot_and_other_bots_are_never_taken_for_people(web, slack, ctx):
+    slack.users.update({"UBOT": BOT_USER, "UOTHERBOT": OTHER_BOT})
+    event(web, mention("help"), authorizations=False)  # the bot's own mention is no colleague to look up
+    (reply,) = wait_posts(slack, 1)
+    assert header_of(reply) == "Hi Riley, I'm your sales playbook in chat"
+    event(web, dm("help", user="UBOT"), authorizations=False)  # our own DM, echoed without bot_id
+    event(web, dm("help", user="UOTHERBOT"), authorizations=False)
+    event(web, mention("help", user="UOTHERBOT"))
+    time.sleep(0.6)
+    assert len(chat_posts(slack)) == 1
+    assert "UBOT" not in [c.args["user"] for c in slack.calls_to("users.info")]
+    with ctx.sessions() as db:
+        assert db.scalars(select(Person).where(Person.slack_user_id.in_(["UBOT", "UOTHERBOT"]))).all() == []
+
+
+def test_the_criteria_report_chart_reaches_slack_with_the_manifests_scopes(web, slack, ctx):
+    from tests.doubles.slack_api import manifest_bot_scopes
+
+    assert slack.scopes == manifest_bot_scopes() and "files:write" in slack.scopes
+    assert "im:read" not in slack.scopes  # nothing the bot calls needs it
+    with ctx.sessions.begin() as db:
+        person_by_email(
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "enablement@example.com"
+        ).slack_user_id = "UAVERY"
+    command(web, slack, "criteria report", user="UAVERY")  # answered privately; the chart goes to the DM
+    assert slack.wait_for(lambda: any(u.get("completed") for u in slack.uploads.values()))
+    (upload,) = slack.uploads.values()
+    assert upload["channel"] == "DUAVERY" and upload["filename"] == "criteria-report.png"
+    assert upload["content"].startswith(b"\x89PNG")
+    assert "Exit criteria report" in json.dumps(slack.responses[0]["blocks"])
+    assert slack.refused == []
+
+    slack.scopes = slack.scopes - {"files:write"}  # an app installed from the old manifest
+    event(web, dm("criteria report", user="UAVERY"))
+    assert slack.wait_for(lambda: slack.refused)
+    assert [c.method for c in slack.refused] == ["files.getUploadURLExternal"]
+    assert len(slack.uploads) == 1
+
+
+def test_logs_hold_no_oauth_codes_nor_refused_request_bodies(ctx, slack, caplog):
+    import logging
+
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from bot.channels.slack import SlackChannel
+    from bot.web import RUNNER_OPTIONS
+
+    caplog.set_level(logging.DEBUG)
+    settings = ctx.settings.model_copy(
+        update={
+            "slack_signing_secret": SECRET,
+            "slack_client_id": "111.222",
+            "slack_client_secret": "client-secret",
+            "slack_api_url": slack.url,
+        }
+    )
+    oauth_ctx = dataclasses.replace(ctx, settings=settings)
+    server = BackgroundServer(create_app(oauth_ctx), **RUNNER_OPTIONS).start()
+    try:
+
+        async def redirect() -> int:
+            async with (
+                aiohttp.ClientSession() as s,
+                s.get(f"{server.url}/slack/oauth_redirect?code=CODE0SECRET&state=STATE0SECRET") as r,
+            ):
+                return r.status
+
+        assert asyncio.run(redirect()) == 400
+    finally:
+        server.stop()
+    access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert any('"GET /slack/oauth_redirect" 400' in line for line in access), access
+    assert "CODE0SECRET" not in caplog.text and "STATE0SECRET" not in caplog.text
+
+    # Bolt itself (as in Socket Mode or any path that reaches it unverified) logs no refused body either.
+    body = json.dumps({"type": "event_callback", "team_id": TEAM, "event": dm("my pipeline secret")})
+    bolt = SlackChannel(oauth_ctx).app
+    refused = asyncio.run(
+        bolt.async_dispatch(
+            AsyncBoltRequest(
+                body=body,
+                headers={**signed_headers(body, secret="wrong"), "content-type": "application/json"},
+            )
+        )
+    )
+    assert refused.status == 401
+    assert "my pipeline secret" not in caplog.text
+
+
+def test_a_modal_answer_goes_to_the_submitters_dm_whatever_its_metadata_says(web, slack, ctx):
+    with ctx.sessions() as db:
+        acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp", Deal.workspace_id != 0))
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": "URILEY", "username": "riley", "team_id": TEAM},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": "456.789.def",
+        "view": {
+            "id": "V0MODAL",
+            "type": "modal",
+            "callback_id": "bot-form",
+            "team_id": TEAM,
+            "private_metadata": json.dumps({"a": "deal.next", "v": str(acme.id), "c": "DUSAM"}),
+            "state": {"values": {}},
+            "hash": "1700.abc",
+        },
+    }
+    status, _ = post(web, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+    assert status == 200
+    (reply,) = wait_posts(slack, 1)
+    assert reply["channel"] == "DURILEY" and header_of(reply) == "Acme Corp: Discovery"
+    time.sleep(0.3)
+    assert [m["channel"] for m in chat_posts(slack)] == ["DURILEY"]

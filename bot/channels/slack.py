@@ -14,6 +14,7 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +24,13 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.internals import parse_body
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy import lambda_stmt, select
@@ -55,12 +59,31 @@ from handlers import home
 
 log = logging.getLogger(__name__)
 
+
+class _NoRequestData(logging.Filter):
+    """slack_bolt logs a refused request's whole body (request verification, at INFO) and a failed OAuth
+    callback's query with its `code` and `state` (at DEBUG): keep only these loggers' warnings and errors
+    (we log one line of our own for each refused request, without its data)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
+# Bolt copies a base logger's filters only onto a logger that has none, so these stay.
+for _name in (
+    "slack_bolt.AsyncRequestVerification",
+    "slack_bolt.RequestVerification",
+    "slack_bolt.oauth.async_callback_options",
+    "slack_bolt.oauth.callback_options",
+):
+    logging.getLogger(_name).addFilter(_NoRequestData())
+
 BOT_SCOPES = [
     "app_mentions:read",
     "chat:write",
     "commands",
+    "files:write",  # charts (files.getUploadURLExternal and files.completeUploadExternal)
     "im:history",
-    "im:read",
     "im:write",
     "users:read",
     "users:read.email",
@@ -71,8 +94,26 @@ SHARE_ACTION = "slack.share"
 HOME_BLOCK_LIMIT = 100
 HTTP_TIMEOUT_S = 30  # slack_sdk's default for Web API calls
 
+# The app's own bot user in the workspace a request came from (Bolt's context.bot_user_id, from auth.test or
+# the installation), set for each answer task: the bot is never looked up or stored as a person.
+BOT_USER: ContextVar[str | None] = ContextVar("slack_bot_user", default=None)
+UNKNOWN_USER = (
+    "Sorry, I couldn't find that Slack user in this workspace, so I can't answer this. "
+    "If you were just added, try again in a minute."
+)
+
 # What a listener does after its ack: (payload, body, client) -> None.
 Answer = Callable[[dict[str, Any], dict[str, Any], AsyncWebClient], Awaitable[None]]
+
+
+class NotAPerson(Exception):  # noqa: N818 - an outcome, not a failure
+    """A Slack user id that is no person we answer or store: our own bot user, another bot, or a user Slack
+    does not know (`polite` is what the person who asked is told, if anyone)."""
+
+    def __init__(self, user_id: str, polite: str | None = None):
+        super().__init__(user_id)
+        self.user_id = user_id
+        self.polite = polite
 
 
 class SlackNotConfigured(Exception):
@@ -157,7 +198,29 @@ class SlackChannel:
             await session.close()
 
     async def _dispatch(self, request: web.Request) -> web.Response:
+        """Slack's requests: nothing of an unsigned one is read or acted on (401), and a signed one that is
+        not a Slack payload is refused (400) before Bolt, which would fail on it with a 500 or mid-answer."""
+        raw = await request.text()
+        if not self._signed(request, raw):
+            log.warning("slack request refused: signature missing, stale or invalid")
+            return web.json_response({"error": "invalid request"}, status=401)
+        problem = _malformed(raw, request.headers.get("Content-Type"))
+        if problem is not None:
+            log.warning("slack request refused: %s", problem)
+            return web.Response(status=400, text=f"Bad request: {problem}.")
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
+
+    def _signed(self, request: web.Request, raw: str) -> bool:
+        """The request's Slack signature holds (Slack's v0 scheme, at most five minutes old)."""
+        secret = self.ctx.settings.slack_signing_secret
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not secret or not signature or not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        try:
+            return SignatureVerifier(secret).is_valid(raw, timestamp, signature)
+        except (ValueError, OverflowError):
+            return False
 
     async def _install(self, request: web.Request) -> web.Response:
         return await to_aiohttp_response(
@@ -196,9 +259,10 @@ class SlackChannel:
         second click on a quiz is the second answer); different conversations are answered in parallel."""
 
         async def listener(
-            ack, payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+            ack, payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context
         ) -> None:  # type: ignore[no-untyped-def]
             await ack()
+            BOT_USER.set(_bot_user(body, context.bot_user_id))  # copied into the answer task below
             key = _conversation(body)
             previous = self._latest.get(key)
             task = asyncio.create_task(self._answer_after_ack(previous, answer, payload, body, client))
@@ -224,7 +288,21 @@ class SlackChannel:
         if previous is not None:
             await asyncio.wait({previous})  # its outcome is its own; only the order matters here
         try:
+            sender = _sender(body)
+            if sender and sender == BOT_USER.get():
+                return  # our own message or action, whatever the event says
             await answer(payload, body, client)
+        except NotAPerson as refused:
+            polite = refused.polite
+            if polite is None and refused.user_id != _sender(body):  # a bot mentioned in the request
+                polite = "That's a bot, not a person: I can only answer about people in this workspace."
+            if polite is None:
+                log.info("slack request ignored: %s is a bot, not a person", refused.user_id)
+                return
+            try:
+                await self._tell(client, body, self.ctx.renderer.render("message.j2", text=polite))
+            except Exception:  # noqa: BLE001 - Slack itself may be what failed
+                log.warning("could not tell %s that %s is no person", _sender(body), refused.user_id)
         except Exception as error:  # noqa: BLE001 - reported to the person like any listener error
             await self._on_error(error, body, client)
 
@@ -329,8 +407,10 @@ class SlackChannel:
             await self._post(client, user, reply)
 
     async def _on_form(self, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        """A submitted modal (closed by the ack): record the answers, and answer in the DM (or the channel it
-        came from)."""
+        """A submitted modal (closed by the ack): record the answers, and answer in the submitter's DM.
+
+        The DM is the submitter's own (conversations.open), never the channel named in private_metadata:
+        a forged submission, signed or not by its sender, could name someone else's DM there."""
         submission = form_submission(view)
         if submission is None:
             return
@@ -344,7 +424,10 @@ class SlackChannel:
                 who.workspace_id, who.person_id, click=click, channel_id=channel or None, form=answers
             ),
         )
-        await self._post(client, channel if channel.startswith("D") else user, reply)
+        if not user:
+            return
+        own_dm = (await client.conversations_open(users=user))["channel"]["id"]
+        await self._post(client, own_dm, reply)
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
@@ -371,6 +454,35 @@ class SlackChannel:
         except Exception:  # noqa: BLE001 - Slack itself may be what failed
             log.warning("could not tell the user about error %s", reference, exc_info=True)
 
+    async def _tell(self, client: AsyncWebClient, body: dict[str, Any], reply: Reply) -> None:
+        """A short answer where the request was made: privately for a slash command, else in the
+        conversation (the thread of a mention) or the person's DM."""
+        if body.get("command") and body.get("response_url"):
+            for payload in to_messages(reply):
+                await self._respond(
+                    client, body, response_type="ephemeral", replace_original=False, **payload
+                )
+            return
+        event = body.get("event") or {}
+        where = event.get("channel") or (body.get("channel") or {}).get("id") or _sender(body)
+        if where:
+            await self._post(client, where, reply, thread_ts=event.get("thread_ts") or event.get("ts"))
+
+    async def _profile(self, client: AsyncWebClient, user_id: str) -> dict[str, Any]:
+        """users.info's user object for someone we are about to add; NotAPerson for our own bot user,
+        other bots, and users Slack does not know (user_not_found)."""
+        if not user_id or user_id == BOT_USER.get():
+            raise NotAPerson(user_id)
+        try:
+            user = (await client.users_info(user=user_id)).get("user") or {}
+        except SlackApiError as error:
+            if error.response.get("error") in ("user_not_found", "users_not_found"):
+                raise NotAPerson(user_id, UNKNOWN_USER) from None
+            raise
+        if user.get("is_bot") or user.get("id") == "USLACKBOT":
+            raise NotAPerson(user_id)
+        return user
+
     # -- helpers -----------------------------------------------------------------------------------
     async def _answer(
         self, body: dict[str, Any], user_id: str, client: AsyncWebClient, make: Callable[[Who], Request]
@@ -394,7 +506,7 @@ class SlackChannel:
         known = await asyncio.to_thread(self._answer_known, team_id, enterprise_id, user_id, make, event_key)
         if known.repeated or known.reply is not None:
             return known.reply
-        profile = (await client.users_info(user=user_id)).get("user") or {}
+        profile = await self._profile(client, user_id)
         who = await asyncio.to_thread(self._lookup, team_id, enterprise_id, user_id, profile)
         return await asyncio.to_thread(handle, self.ctx, make(who))
 
@@ -455,7 +567,7 @@ class SlackChannel:
     async def _plain_text(self, body: dict[str, Any], text: str, client: AsyncWebClient) -> str:
         """The bot's own @mention removed; other people's mentions become their email, so "add @ana to my
         team" names a person the handlers can find."""
-        bot_user = ((body.get("authorizations") or [{}])[0]).get("user_id")
+        bot_user = BOT_USER.get()
         for user_id in dict.fromkeys(MENTION.findall(text)):
             if user_id == bot_user:
                 replacement = ""
@@ -476,7 +588,7 @@ class SlackChannel:
         found = await asyncio.to_thread(self._lookup, team_id, enterprise_id, user_id, None)
         if found.person_id:
             return found
-        profile = (await client.users_info(user=user_id)).get("user") or {}
+        profile = await self._profile(client, user_id)
         return await asyncio.to_thread(self._lookup, team_id, enterprise_id, user_id, profile)
 
     def _lookup(
@@ -529,6 +641,26 @@ def _known_person(
     return (workspace, person) if person is not None else None
 
 
+def _malformed(raw: str, content_type: str | None) -> str | None:
+    """Why a (signed) body is no Slack payload Bolt can take (parsed the way Bolt parses it), or None."""
+    try:
+        body = parse_body(raw, (content_type or "").split(";")[0].strip() or None)
+    except (ValueError, RecursionError):
+        return "the body is not valid JSON"
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    if body.get("type") == "view_submission":
+        view = body.get("view")
+        state = view.get("state") if isinstance(view, dict) else None
+        values = state.get("values") if isinstance(state, dict) else None
+        if not isinstance(values, dict) or not all(
+            isinstance(block, dict) and all(isinstance(element, dict) for element in block.values())
+            for block in values.values()
+        ):
+            return "a view_submission without view.state"
+    return None
+
+
 def _conversation(body: dict[str, Any]) -> str:
     """Where a request was made (channel, DM, or else the person, e.g. on the App Home), per workspace."""
     event = body.get("event") or {}
@@ -572,6 +704,24 @@ def _client(base_url: str, token: str | None = None) -> AsyncWebClient:
             AsyncRateLimitErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+def _sender(body: dict[str, Any]) -> str:
+    """The Slack user who made the request (event, action or command)."""
+    event = body.get("event") or {}
+    user = body.get("user")
+    return (
+        event.get("user") or (user.get("id") if isinstance(user, dict) else "") or body.get("user_id") or ""
+    )
+
+
+def _bot_user(body: dict[str, Any], known: str | None) -> str | None:
+    """Our bot user in this workspace: Bolt's (auth.test or the installation), else the event's
+    authorizations when they are about a bot."""
+    if known:
+        return known
+    authorization = (body.get("authorizations") or [{}])[0]
+    return authorization.get("user_id") if authorization.get("is_bot") else None
 
 
 def _team_of(body: dict[str, Any]) -> tuple[str, str | None]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from aiohttp import web
 
 
 class BackgroundServer:
-    def __init__(self, app: web.Application, port: int = 0):
+    def __init__(self, app: web.Application, port: int = 0, **runner_options: Any):
         self._app = app
+        self._runner_options = runner_options
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -21,7 +23,7 @@ class BackgroundServer:
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
-            self._runner = web.AppRunner(self._app)
+            self._runner = web.AppRunner(self._app, **self._runner_options)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", self.port)
             self._loop.run_until_complete(site.start())

@@ -11,9 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
 from aiohttp import web
 
 from tests.doubles.server import BackgroundServer, HttpDouble
@@ -56,6 +58,36 @@ SLACK_LIMITS = {
 }
 
 
+# The bot scope each Web API method the bot calls needs (docs.slack.dev/reference/methods); a token without
+# it gets Slack's answer {"ok": false, "error": "missing_scope", "needed": ...}. conversations.history
+# needs the scope of the conversation's kind. Methods not listed (auth.test, views.*) need no scope.
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "conversations.open": "im:write",
+    "users.info": "users:read",
+    "users.lookupByEmail": "users:read.email",
+    "files.upload": "files:write",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
+HISTORY_SCOPES = {"D": "im:history", "C": "channels:history", "G": "groups:history"}
+
+
+def needed_scope(method: str, args: dict[str, Any]) -> str | None:
+    if method == "conversations.history":
+        return HISTORY_SCOPES.get(str(args.get("channel", ""))[:1], "channels:history")
+    return METHOD_SCOPES.get(method)
+
+
+def manifest_bot_scopes() -> frozenset[str]:
+    """The bot scopes slack/manifest.yaml asks for: what an installed app's token is granted."""
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "slack" / "manifest.yaml").read_text())
+    return frozenset(manifest["oauth_config"]["scopes"]["bot"])
+
+
 @dataclass
 class SlackDouble(HttpDouble):
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> users.info "user" object
@@ -68,6 +100,9 @@ class SlackDouble(HttpDouble):
     latency: float = 0.0  # every answer takes this long (a slow but healthy Slack)
     limits: dict[str, RateLimit] = field(default_factory=dict)  # enforced with 429s, e.g. SLACK_LIMITS
     limited: list[Call] = field(default_factory=list)  # calls answered 429 by `limits`
+    # the token's bot scopes, enforced (missing_scope): by default those slack/manifest.yaml asks for
+    scopes: frozenset[str] | None = field(default_factory=lambda: manifest_bot_scopes())
+    refused: list[Call] = field(default_factory=list)  # calls answered missing_scope
     _windows: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
     clock: Callable[[], float] = time.time  # message timestamps, like Slack's "ts" (tests may fake it)
     _ts: float = 0.0
@@ -130,6 +165,17 @@ class SlackDouble(HttpDouble):
                     {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)}
                 )
             self.calls.append(call)
+            needed = needed_scope(method, args) if self.scopes is not None else None
+            if needed is not None and needed not in (self.scopes or ()):
+                self.refused.append(call)
+                return web.json_response(
+                    {
+                        "ok": False,
+                        "error": "missing_scope",
+                        "needed": needed,
+                        "provided": ",".join(sorted(self.scopes or ())),
+                    }
+                )
             queue = self.faults.get(method) or []
             fault = queue.pop(0) if queue else None
         if self.latency:
