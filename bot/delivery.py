@@ -158,7 +158,18 @@ class Drainer:
             ).all()
             for message in stale:
                 sender = self.senders.get(message.platform)
-                found = _safe_find(sender, message)
+                try:
+                    found = _find(sender, message)
+                except RetryLater as exc:
+                    # Unknown whether it arrived: ask again later (never send on a failed check).
+                    self._pause(message, exc.retry_after)
+                    self._fail(db, message, now, report, f"delivery check: {exc}", exc.retry_after)
+                    report.reconciled += 1
+                    continue
+                except Exception as exc:  # noqa: BLE001 - unknown is not "not delivered"
+                    self._fail(db, message, now, report, f"delivery check: {type(exc).__name__}: {exc}", None)
+                    report.reconciled += 1
+                    continue
                 if found is not None:
                     self._mark_sent(db, message, found, now)
                 else:
@@ -206,7 +217,8 @@ class Drainer:
                 return
             try:
                 if message.attempts > 0:
-                    delivered = _safe_find(sender, message)
+                    # A failed check raises (RetryLater or other): the row is deferred below, never sent blind.
+                    delivered = _find(sender, message)
                     if delivered is not None:
                         self._mark_sent(db, message, delivered, now)
                         db.commit()
@@ -222,10 +234,7 @@ class Drainer:
                     return
                 platform_id = sender.send(message, Reply.from_dict(message.payload))
             except RetryLater as exc:
-                if exc.retry_after is not None:
-                    self._paused_until[(message.platform, message.workspace_id)] = self.clock() + timedelta(
-                        seconds=exc.retry_after
-                    )
+                self._pause(message, exc.retry_after)
                 self._fail(db, message, self.clock(), report, str(exc), exc.retry_after)
                 return
             except Undeliverable as exc:
@@ -239,6 +248,13 @@ class Drainer:
             self._mark_sent(db, message, platform_id, self.clock())
             db.commit()
             report.sent += 1
+
+    def _pause(self, message: OutboxMessage, retry_after: float | None) -> None:
+        """The platform said Retry-After: hold the whole workspace until then."""
+        if retry_after is not None:
+            self._paused_until[(message.platform, message.workspace_id)] = self.clock() + timedelta(
+                seconds=retry_after
+            )
 
     def _compose(self, db: Session, message: OutboxMessage, now: datetime, report: DrainReport) -> bool:
         """Write a message queued by a scheduler tick, once: the words are stored before the send, so a
@@ -326,11 +342,9 @@ class Drainer:
         message.claimed_by = None
 
 
-def _safe_find(sender: Sender | None, message: OutboxMessage) -> str | None:
+def _find(sender: Sender | None, message: OutboxMessage) -> str | None:
+    """The platform's id of the message if it already arrived, None if it did not. A failed look-up raises
+    (RetryLater for 429/5xx/timeouts): "could not tell" must never be read as "not delivered"."""
     if sender is None:
         return None
-    try:
-        return sender.find_sent(message)
-    except Exception:  # noqa: BLE001 - a failed look-up means "unknown": resend rather than lose
-        log.warning("could not check whether outbox message %s was delivered", message.id, exc_info=True)
-        return None
+    return sender.find_sent(message)

@@ -15,7 +15,7 @@ from bot.messages import Button, Reply, Section
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform
 from bot.people import get_or_create_workspace
 from tests.conftest import FIXED_NOW
-from tests.doubles.slack_api import Fault, SlackDouble
+from tests.doubles.slack_api import Fault, SlackDouble, rate_limited, server_error
 
 REPLY = Reply(
     text="Coaching nudge",
@@ -345,3 +345,48 @@ def test_a_fresh_claim_by_a_live_drainer_is_left_alone(ctx, team, slack):
     report = make_drainer(ctx, slack, FakeTime(FIXED_NOW)).drain()
     assert (report.reconciled, report.sent) == (0, 0)
     assert keys_posted(slack) == []
+
+
+def test_a_failed_delivery_check_defers_the_retry_instead_of_posting_again(ctx, team, slack):
+    """Slack posted the message but answered 500; before the retry the drainer asks Slack whether it arrived,
+    and that check gets 429 and then 500: "could not tell" is not "not delivered", so nothing is re-posted
+    until a check answers, and the check's Retry-After is honoured."""
+    put(ctx, team, "a")
+    slack.fail("chat.postMessage", server_error(after_posting=True))
+    slack.fail("conversations.history", rate_limited(9), server_error(503))
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    assert drainer.drain().retried == 1
+    clock.advance(seconds=60)
+    assert drainer.drain().sent == 0  # check: 429
+    (row,) = rows(ctx)
+    assert row.status == OutboxStatus.PENDING and row.next_attempt_at == clock.now + timedelta(seconds=9)
+    clock.advance(seconds=5)
+    assert drainer.drain().sent == 0  # still inside Retry-After: not even a check
+    assert len(slack.calls_to("conversations.history")) == 1
+    clock.advance(seconds=60)
+    assert drainer.drain().sent == 0  # check: 503
+    clock.advance(minutes=10)
+    assert drainer.drain().sent == 1  # check answers: it was there all along
+    assert keys_posted(slack) == ["a"]
+    (row,) = rows(ctx)
+    assert row.status == OutboxStatus.SENT and row.platform_message_id == slack.posted()[0]["ts"]
+
+
+def test_a_failed_check_of_a_dead_drainers_row_defers_it(ctx, team, slack):
+    """A row left `sending` by a drainer that died after Slack accepted it; the reconciler's check fails."""
+    put(ctx, team, "stuck")
+    stale = FIXED_NOW - timedelta(minutes=10)
+    with ctx.sessions.begin() as db:
+        row = db.scalar(select(OutboxMessage))
+        row.status, row.claimed_by, row.claimed_at = OutboxStatus.SENDING, "dead-worker", stale
+        row.target, row.created_at = {"channel": "DU000"}, stale
+    SlackSender(lambda _ws: "xoxb-test", slack.url).send(rows(ctx)[0], REPLY)
+    slack.fail("conversations.history", server_error(500), rate_limited(3))
+    clock = FakeTime(FIXED_NOW)
+    drainer = make_drainer(ctx, slack, clock)
+    for _ in range(4):
+        drainer.drain()
+        clock.advance(minutes=5)
+    assert keys_posted(slack) == ["stuck"]
+    assert rows(ctx)[0].status == OutboxStatus.SENT
