@@ -390,3 +390,109 @@ def test_a_failed_check_of_a_dead_drainers_row_defers_it(ctx, team, slack):
         clock.advance(minutes=5)
     assert keys_posted(slack) == ["stuck"]
     assert rows(ctx)[0].status == OutboxStatus.SENT
+
+
+LONG_REPLY = Reply(
+    text="Pipeline review",
+    header="Deals to look at this week",
+    sections=tuple(Section(f"- Deal {i}: Acme {i} skipped the Discovery gate", "Due") for i in range(120)),
+    buttons=(Button("Log coaching", "coaching.log", "42"),),
+)
+
+
+def put_long(ctx, team, key: str, **kwargs) -> None:
+    workspace_id, people = team
+    with ctx.sessions.begin() as db:
+        outbox.enqueue(
+            db,
+            key=key,
+            kind="digest",
+            workspace_id=workspace_id,
+            platform=Platform.SLACK,
+            reply=LONG_REPLY,
+            now=FIXED_NOW,
+            person_id=people[0],
+            **kwargs,
+        )
+
+
+def parts_posted(slack, key: str) -> list[int]:
+    return [
+        m["metadata"]["event_payload"]["part"]
+        for m in slack.posted()
+        if m["method"] == "chat.postMessage" and m["metadata"]["event_payload"]["outbox_key"] == key
+    ]
+
+
+def long_parts() -> int:
+    from bot.channels.slack_blocks import to_messages
+
+    count = len(to_messages(LONG_REPLY))
+    assert count >= 3
+    return count
+
+
+@pytest.mark.parametrize("after_posting", [False, True], ids=["before-posting", "after-posting"])
+def test_a_long_message_interrupted_at_any_part_arrives_whole_and_once(ctx, team, slack, after_posting):
+    """A message of several Slack messages fails at part n (Slack refuses it, or posts it and answers 500):
+    the retry asks Slack which parts arrived and sends exactly the missing ones, each once, in order."""
+    total = long_parts()
+    for broken in range(total):
+        key = f"long-{broken}"
+        put_long(ctx, team, key)
+        slack.clear_faults()
+        slack.fail_call("chat.postMessage", broken, server_error(500, after_posting=after_posting))
+        clock = FakeTime(FIXED_NOW)
+        drainer = make_drainer(ctx, slack, clock)
+        assert drainer.drain().retried == 1
+        clock.advance(minutes=5)
+        assert drainer.drain().sent == 1
+        assert parts_posted(slack, key) == list(range(total))
+    assert all(r.status == OutboxStatus.SENT for r in rows(ctx))
+
+
+def test_a_drainer_that_died_between_parts_is_completed_by_the_next(ctx, team, slack):
+    """The drainer posted the first part and died before recording it: the reconciler sees part 0 on Slack
+    and sends the rest (it used to check part 0 only, mark the row sent, and lose the rest)."""
+    total = long_parts()
+    put_long(ctx, team, "crashed")
+    stale = FIXED_NOW - timedelta(minutes=10)
+    with ctx.sessions.begin() as db:
+        row = db.scalar(select(OutboxMessage))
+        row.status, row.claimed_by, row.claimed_at = OutboxStatus.SENDING, "dead-worker", stale
+        row.target, row.created_at = {"channel": "DU000"}, stale
+    sender = SlackSender(lambda _ws: "xoxb-test", slack.url)
+    (row,) = rows(ctx)
+    sender.send_part(row, 0, sender.parts(LONG_REPLY)[0])
+    clock = FakeTime(FIXED_NOW)
+    report = make_drainer(ctx, slack, clock).drain()
+    assert report.reconciled == 1 and report.sent == 1
+    assert parts_posted(slack, "crashed") == list(range(total))
+    (row,) = rows(ctx)
+    assert row.status == OutboxStatus.SENT and sorted(row.sent_parts) == [str(i) for i in range(total)]
+
+
+def test_a_drainer_paused_past_its_lease_does_not_send_what_another_sent(ctx, team, slack):
+    """Drainer A claims two messages for one channel, sends the first, and freezes (here: while it waits
+    for the channel's one-per-second slot) for ten minutes. Drainer B reconciles the second and sends it.
+    When A wakes up it has lost its claim: it posts nothing and leaves B's row alone."""
+    put(ctx, team, "first")
+    put(ctx, team, "second")
+    clock = FakeTime(FIXED_NOW)
+    a = make_drainer(ctx, slack, clock)
+    b = make_drainer(ctx, slack, clock)
+    b.worker = "drainer-b"
+    b_reports = []
+
+    def frozen(seconds: float) -> None:
+        clock.advance(minutes=10)
+        b_reports.append(b.drain())
+
+    a.sleep = frozen
+    report = a.drain()
+    assert (report.sent, report.lost_claims) == (1, 1)
+    assert (b_reports[0].reconciled, b_reports[0].sent) == (1, 1)
+    assert sorted(keys_posted(slack)) == ["first", "second"]
+    second = next(r for r in rows(ctx) if r.idempotency_key == "second")
+    assert second.status == OutboxStatus.SENT and second.claimed_by is None
+    assert second.platform_message_id == slack.posted()[-1]["ts"]
