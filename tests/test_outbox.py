@@ -496,3 +496,37 @@ def test_a_drainer_paused_past_its_lease_does_not_send_what_another_sent(ctx, te
     second = next(r for r in rows(ctx) if r.idempotency_key == "second")
     assert second.status == OutboxStatus.SENT and second.claimed_by is None
     assert second.platform_message_id == slack.posted()[-1]["ts"]
+
+
+def test_a_drainer_frozen_after_posting_does_not_overwrite_the_row_another_drainer_settled(ctx, team, slack):
+    """A posts, then freezes past its lease before recording it; B finds the message on Slack and marks it
+    sent. A wakes up: its write is fenced by the claim token, so it changes nothing and posts nothing."""
+    put(ctx, team, "only")
+    clock = FakeTime(FIXED_NOW)
+    b = make_drainer(ctx, slack, clock)
+    b.worker = "drainer-b"
+
+    class FreezesAfterPosting(SlackSender):
+        def send_part(self, message, index, part):  # type: ignore[no-untyped-def]
+            ts = super().send_part(message, index, part)
+            clock.advance(minutes=10)
+            assert b.drain().reconciled == 1
+            return ts
+
+    a = make_drainer(ctx, slack, clock)
+    a.senders = {Platform.SLACK: FreezesAfterPosting(lambda _ws: "xoxb-test", slack.url)}
+    assert (a.drain().lost_claims, a.drain().sent) == (1, 0)
+    assert keys_posted(slack) == ["only"]
+    (row,) = rows(ctx)
+    assert (row.status, row.claimed_by, row.claim_token) == (OutboxStatus.SENT, None, None)
+    assert row.platform_message_id == slack.posted()[0]["ts"]
+
+
+def test_the_fault_campaign_delivers_every_part_once():
+    """benchmarks.faults, one seed on SQLite: a 429/5xx storm, long messages interrupted at every part,
+    a drainer frozen past its lease."""
+    from benchmarks.faults import run_on
+
+    results = run_on(None, [7])
+    assert [r.expected for r in results] == [r.once for r in results]
+    assert all(r.expected > 0 and r.lost == 0 and r.duplicated == 0 for r in results)
