@@ -401,6 +401,12 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Written with each claim; every later change to the row requires it (WHERE claim_token = ?), so a
+    # drainer that was paused past the lease and lost the row to another changes and sends nothing.
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    # None until a send begins; then {"<part>": platform id} of each part the platform accepted (a long
+    # Slack message is several messages): a retry checks the platform and sends only the missing parts.
+    sent_parts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     platform_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = _utcnow_column()

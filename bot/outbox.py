@@ -104,7 +104,12 @@ def retry_dead(db: Session, now: datetime, ids: list[int] | None = None) -> int:
         statement = statement.where(OutboxMessage.id.in_(ids))
     result = db.execute(
         statement.values(
-            status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now, claimed_by=None, claimed_at=None
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            claimed_by=None,
+            claimed_at=None,
+            claim_token=None,
         )
     )
     return result.rowcount

@@ -87,40 +87,60 @@ class SlackSender:
             self._dm_channels[person.slack_user_id] = channel
         return {**message.target, "channel": channel}
 
-    def send(self, message: OutboxMessage, reply: Reply) -> str | None:
-        client = self._client(message.workspace_id)
-        first_ts: str | None = None
-        for part, payload in enumerate(to_messages(reply)):
-            metadata = {
-                "event_type": METADATA_EVENT,
-                "event_payload": {"outbox_key": message.idempotency_key, "part": part},
-            }
-            response = self._call(
-                lambda payload=payload, metadata=metadata: client.chat_postMessage(
-                    channel=message.target["channel"],
-                    text=payload["text"],
-                    blocks=payload["blocks"],
-                    metadata=metadata,
-                )
-            )
-            first_ts = first_ts or response.get("ts")
-        return first_ts
+    def parts(self, reply: Reply) -> list[dict[str, Any]]:
+        """chat.postMessage payloads: one, or several when the reply needs over 50 blocks."""
+        return to_messages(reply)
 
-    def find_sent(self, message: OutboxMessage) -> str | None:
-        channel = message.target.get("channel")
-        if not channel:
-            return None
-        oldest = message.created_at.timestamp() - 60
+    def send_part(self, message: OutboxMessage, index: int, part: dict[str, Any]) -> str | None:
+        """Post one part, carrying the outbox key and the part number in its metadata."""
+        client = self._client(message.workspace_id)
+        metadata = {
+            "event_type": METADATA_EVENT,
+            "event_payload": {"outbox_key": message.idempotency_key, "part": index},
+        }
         response = self._call(
-            lambda: self._client(message.workspace_id).conversations_history(
-                channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            lambda: client.chat_postMessage(
+                channel=message.target["channel"],
+                text=part["text"],
+                blocks=part["blocks"],
+                metadata=metadata,
             )
         )
-        for item in response.get("messages", []):
-            payload = (item.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("outbox_key") == message.idempotency_key and payload.get("part", 0) == 0:
-                return item.get("ts")
-        return None
+        return response.get("ts")
+
+    def send(self, message: OutboxMessage, reply: Reply) -> str | None:
+        """Post every part (the drainer posts part by part instead, recording each)."""
+        first_ts: str | None = None
+        for index, part in enumerate(self.parts(reply)):
+            first_ts = first_ts or self.send_part(message, index, part)
+        return first_ts
+
+    def find_parts(self, message: OutboxMessage) -> dict[int, str]:
+        """Part -> ts of this message's parts already in the channel. Raises RetryLater when Slack cannot
+        answer (429, 5xx, timeout): the caller must not read that as "not delivered"."""
+        channel = message.target.get("channel")
+        if not channel:
+            return {}
+        client = self._client(message.workspace_id)
+        oldest = f"{message.created_at.timestamp() - 60:.6f}"
+        found: dict[int, str] = {}
+        cursor: str | None = None
+        while True:
+            response = self._call(
+                lambda cursor=cursor: client.conversations_history(
+                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+                )
+            )
+            for item in response.get("messages", []):
+                payload = (item.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_key") == message.idempotency_key:
+                    found.setdefault(int(payload.get("part", 0)), item.get("ts"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not response.get("has_more") or not cursor:
+                return found
+
+    def find_sent(self, message: OutboxMessage) -> str | None:
+        return self.find_parts(message).get(0)
 
     def rate_key(self, message: OutboxMessage) -> tuple[str, float]:
         return (

@@ -36,6 +36,20 @@ class Fault:
     retry_after: int | None = None
     delay: float = 0.0
     apply_then_fail: bool = False  # do the work (e.g. post the message) and then answer slowly or badly
+    passthrough: bool = False  # no fault: answer this call normally (to aim a fault at a later call)
+
+
+OK = Fault(passthrough=True)
+
+
+def rate_limited(retry_after: int = 1, *, after_posting: bool = False) -> Fault:
+    """429 with Retry-After, before doing the work or (after_posting) after it."""
+    return Fault(status=429, retry_after=retry_after, apply_then_fail=after_posting)
+
+
+def server_error(status: int = 500, *, after_posting: bool = False) -> Fault:
+    """A 5xx, before doing the work or (after_posting) after it: the caller cannot tell which."""
+    return Fault(status=status, apply_then_fail=after_posting)
 
 
 @dataclass
@@ -125,6 +139,20 @@ class SlackDouble(HttpDouble):
         with self._lock:
             self.faults.setdefault(method, []).extend(faults)
 
+    def fail_call(self, method: str, n: int, fault: Fault) -> None:
+        """Answer the n-th (0-based) call to `method` from now on with `fault`, the earlier ones normally."""
+        with self._lock:
+            queue = self.faults.setdefault(method, [])
+            queue.extend([OK] * (n - len(queue)))
+            if n < len(queue):
+                queue[n] = fault
+            else:
+                queue.append(fault)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -178,6 +206,8 @@ class SlackDouble(HttpDouble):
                 )
             queue = self.faults.get(method) or []
             fault = queue.pop(0) if queue else None
+            if fault is not None and fault.passthrough:
+                fault = None
         if self.latency:
             await asyncio.sleep(self.latency)
         if fault and not fault.apply_then_fail:
