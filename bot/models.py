@@ -150,7 +150,7 @@ class Person(Base):
     # Quiet hours and working days apply to every proactive message (local time of `timezone`).
     quiet_start: Mapped[str] = mapped_column(String(5), default="19:00")
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
-    working_days: Mapped[str] = mapped_column(String(20), default="mon,tue,wed,thu,fri")
+    working_days: Mapped[str] = mapped_column(String(40), default="mon,tue,wed,thu,fri")
     preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)  # quiz count, nudge time, pause...
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = _utcnow_column()

@@ -1,4 +1,4 @@
-"""`python -m scheduler status` tells an operator whether a clock runs and whether messages are waiting."""
+"""Operations: `python -m scheduler status` tells whether a clock runs and messages wait; people's stored settings fit.
 
 from __future__ import annotations
 
@@ -45,3 +45,21 @@ def test_status_command_exits_1_when_no_clock_has_run(ctx, database_url):
         timeout=120,
     )
     assert result.returncode == 1 and "none has ever run" in result.stdout
+
+
+def test_a_seven_day_week_is_stored_and_saturday_is_a_working_day(ctx, demo):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from bot.localtime import Availability
+    from bot.models import Person
+
+    with ctx.sessions.begin() as db:  # 27 characters: did not fit before (PostgreSQL refused it)
+        db.scalar(
+            select(Person).where(Person.email == "rep@example.com")
+        ).working_days = "mon,tue,wed,thu,fri,sat,sun"
+    with ctx.sessions() as db:
+        rep = db.scalar(select(Person).where(Person.email == "rep@example.com"))
+        saturday_noon = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)  # 12:00 in Chicago
+        assert Availability.of(rep).allows(saturday_noon)
