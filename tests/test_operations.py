@@ -1,4 +1,4 @@
-"""Operations: `python -m scheduler status` tells whether a clock runs and messages wait; people's stored settings fit.
+"""Operations: `python -m scheduler status` tells if a clock runs and messages wait; stored settings fit."""
 
 from __future__ import annotations
 
