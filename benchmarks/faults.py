@@ -12,11 +12,20 @@ fresh database there too. Scenarios, each once per seed:
 * frozen: drainer A freezes past its claim lease at a random point (while waiting for a channel's
   rate-limit slot, also between the parts of a long message); drainer B reconciles and sends; A resumes.
 Per scenario it prints the parts expected, delivered exactly once, lost (never posted) and duplicated.
+* hostile: the real web app (Slack signed with a secret, Teams without an app id) on 127.0.0.1 with the
+  Slack and Bot Connector doubles, sent unsigned / badly timestamped Slack events and signed or Teams bodies
+  that are malformed, deeply nested or missing fields; counts requests, 4xx, 5xx, logged tracebacks and
+  posts made in answer to requests that were not validly signed (all but the 4xx should be 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
 import logging
 import os
 import random
@@ -29,7 +38,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp
 from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,10 +49,29 @@ from bot import db as botdb
 from bot import outbox
 from bot.channels.slack_blocks import to_messages
 from bot.channels.slack_outbound import SlackSender
+from bot.context import AppContext
 from bot.delivery import Drainer, DrainPolicy
+from bot.demo import load_if_empty
 from bot.messages import Button, Reply, Section
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform
 from bot.people import get_or_create_workspace
+from bot.rendering import Renderer
+from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
+from bot.web import RUNNER_OPTIONS, create_app
+from playbooks.loader import load_library
+from tests.doubles.bot_connector import BotConnectorDouble
+from tests.doubles.people import (
+    SLACK_NEWBIE,
+    SLACK_RILEY,
+    SLACK_SAM,
+    SLACK_SECRET,
+    SLACK_TEAM,
+    TEAMS_BOT,
+    TEAMS_RILEY,
+    TEAMS_ROSTER,
+    TEAMS_TENANT,
+)
+from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import OK, Fault, SlackDouble, rate_limited, server_error
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC: inside everyone's working hours
@@ -264,11 +294,264 @@ def frozen(bench: Bench, seed: int) -> dict[str, int]:
     return expected
 
 
+# -- hostile: malformed and unsigned requests into the real web app ----------------------------------
+
+
+@dataclass
+class HostileResult:
+    database: str
+    requests: int
+    client_errors: int
+    server_errors: int
+    tracebacks: int
+    unsigned_posts: int
+    seconds: float
+
+
+class TracebackCounter(logging.Handler):
+    """Counts log records that carry a traceback (exc_info), from any logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.count = 0
+        self.where: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.count += 1
+            self.where.append(f"{record.name}: {record.getMessage()[:120]}")
+
+
+def slack_signature(body: bytes, timestamp: str) -> dict[str, str]:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + hmac.new(SLACK_SECRET.encode(), base, hashlib.sha256).hexdigest(),
+    }
+
+
+def slack_event(text_: str) -> bytes:
+    """A well-formed DM event: answered if it were let in."""
+    ts = f"{time.time():.6f}"
+    return json.dumps(
+        {
+            "token": "legacy-token",
+            "team_id": SLACK_TEAM,
+            "api_app_id": "A0APP",
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:10]}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "channel": "DURILEY",
+                "user": "URILEY",
+                "text": text_,
+                "ts": ts,
+                "event_ts": ts,
+                "channel_type": "im",
+            },
+            "authorizations": [{"team_id": SLACK_TEAM, "user_id": "UBOT", "is_bot": True}],
+        }
+    ).encode()
+
+
+def slack_interaction(payload: dict[str, Any] | str, respond: str) -> bytes:
+    if isinstance(payload, dict):
+        payload = json.dumps(
+            {
+                "team": {"id": SLACK_TEAM, "domain": "test"},
+                "user": {"id": "URILEY", "username": "riley", "team_id": SLACK_TEAM},
+                "api_app_id": "A0APP",
+                "token": "legacy-token",
+                "trigger_id": "123.456.abc",
+                "response_url": respond,
+                **payload,
+            }
+        )
+    return urlencode({"payload": payload}).encode()
+
+
+def teams_activity(connector_url: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": f"17{uuid.uuid4().int % 10**11:011d}",
+        "timestamp": "2026-11-23T15:00:00.000Z",
+        "serviceUrl": connector_url,
+        "channelId": "msteams",
+        "from": TEAMS_RILEY,
+        "conversation": {"conversationType": "personal", "tenantId": TEAMS_TENANT, "id": "a:1riley-chat"},
+        "recipient": TEAMS_BOT,
+        "channelData": {"tenant": {"id": TEAMS_TENANT}},
+        "text": "help",
+        "textFormat": "plain",
+        **fields,
+    }
+
+
+# (path, body, headers, validly signed); Slack's content types as Slack sends them
+HostileRequest = tuple[str, bytes, dict[str, str], bool]
+JSON = {"Content-Type": "application/json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def hostile_requests(respond: str, connector_url: str) -> list[HostileRequest]:
+    now = str(int(time.time()))
+    unsigned: list[HostileRequest] = []
+    body = slack_event("what's next for Acme?")
+    unsigned.append(("/slack/events", body, JSON, False))  # no signature at all
+    bad = {**slack_signature(body, now), "X-Slack-Signature": "v0=" + "0" * 64}
+    unsigned.append(("/slack/events", body, {**JSON, **bad}, False))  # wrong signature
+    body = slack_event("help")
+    unsigned.append(("/slack/events", body, {**JSON, **slack_signature(body, "soon")}, False))
+    unsigned.append(("/slack/events", body, {**JSON, **slack_signature(body, "1e3")}, False))
+    body = slack_event("help")
+    old = str(int(time.time()) - 3600)
+    unsigned.append(("/slack/events", body, {**JSON, **slack_signature(body, old)}, False))
+
+    def teams(raw: str | bytes) -> HostileRequest:
+        return ("/api/messages", raw if isinstance(raw, bytes) else raw.encode(), JSON, False)
+
+    good = teams_activity(connector_url)
+    unsigned += [
+        teams('{"type": "message", "text": "help",'),
+        teams("[" * 100_000),
+        teams("{" * 50_000),
+        teams(json.dumps([good])),
+        teams(json.dumps("help")),
+        teams(json.dumps({k: v for k, v in good.items() if k != "from"})),
+        teams(json.dumps({k: v for k, v in good.items() if k != "conversation"})),
+        teams(json.dumps({k: v for k, v in good.items() if k != "serviceUrl"})),
+    ]
+
+    def signed(raw: bytes, headers: dict[str, str]) -> HostileRequest:
+        return ("/slack/events", raw, {**headers, **slack_signature(raw, str(int(time.time())))}, True)
+
+    valid: list[HostileRequest] = [
+        signed(b'{"type": "event_callback", "event": {', JSON),
+        signed(json.dumps([json.loads(slack_event("help"))]).encode(), JSON),
+        signed(json.dumps("help").encode(), JSON),
+        signed(b"[" * 100_000, JSON),
+        signed(b"payload=not-json", FORM),
+        signed(
+            slack_interaction(
+                {"type": "view_submission", "view": {"id": "V1", "callback_id": "coaching.form"}}, respond
+            ),
+            FORM,
+        ),
+    ]
+    # a 40-digit button value on each kind of button
+    for action in ("deal.move", "deal.next", "coaching.form", "quiz.answer", "deals.page"):
+        valid.append(
+            signed(
+                slack_interaction(
+                    {
+                        "type": "block_actions",
+                        "container": {
+                            "type": "message",
+                            "message_ts": "1700000000.000200",
+                            "channel_id": "DURILEY",
+                        },
+                        "channel": {"id": "DURILEY", "name": "directmessage"},
+                        "actions": [
+                            {
+                                "type": "button",
+                                "action_id": action,
+                                "value": "9" * 40,
+                                "block_id": "b1",
+                                "action_ts": f"{time.time():.6f}",
+                            }
+                        ],
+                    },
+                    respond,
+                ),
+                FORM,
+            )
+        )
+    return unsigned + valid
+
+
 SCENARIOS: dict[str, Callable[[Bench, int], dict[str, int]]] = {
     "storm: 429/5xx incl. failing checks": storm,
     "parts: interrupted at every part": parts,
     "frozen: drainer paused past lease": frozen,
 }
+
+
+def run_hostile(label: str, db_url: str) -> HostileResult:
+    """The real web app, Slack and Teams, answering hostile requests over HTTP on 127.0.0.1."""
+    started = time.perf_counter()
+    engine = botdb.make_engine(db_url)
+    settings = Settings(
+        database_url=db_url,
+        playbooks_dir=BUNDLED_PLAYBOOKS_DIR,
+        slack_signing_secret=SLACK_SECRET,
+        slack_bot_token="xoxb-hostile",
+    )
+    ctx = AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=botdb.make_sessionmaker(engine),
+        playbooks=load_library(settings.playbooks_dir),
+        renderer=Renderer(),
+        clock=lambda: START,
+    )
+    slack = SlackDouble(users={u["id"]: u for u in (SLACK_RILEY, SLACK_SAM, SLACK_NEWBIE)}).start()
+    connector = BotConnectorDouble(members=dict(TEAMS_ROSTER)).start()
+    counter = TracebackCounter()
+    root, bot_logger = logging.getLogger(), logging.getLogger("bot")
+    bot_level = bot_logger.level
+    server: BackgroundServer | None = None
+    try:
+        ctx = dataclasses.replace(ctx, settings=settings.model_copy(update={"slack_api_url": slack.url}))
+        with ctx.sessions.begin() as db:
+            for platform, external_id in ((Platform.SLACK, SLACK_TEAM), (Platform.TEAMS, TEAMS_TENANT)):
+                load_if_empty(db, get_or_create_workspace(db, platform, external_id), ctx.playbooks, START)
+        bot_logger.setLevel(logging.INFO)  # let the app's errors through to the counter
+        root.addHandler(counter)
+        server = BackgroundServer(create_app(ctx), **RUNNER_OPTIONS).start()
+        requests = hostile_requests(f"http://127.0.0.1:{slack.port}/respond/hostile", connector.url)
+
+        def posts() -> int:
+            with slack._lock:
+                made = len([m for m in slack.messages if m["method"] == "chat.postMessage"])
+                made += len(slack.responses) + len(slack.views)
+            return made + len(connector.activities())
+
+        async def send_all() -> tuple[list[int], int]:
+            statuses: list[int] = []
+            unsigned_posts = 0
+            timeout = aiohttp.ClientTimeout(total=30)
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                for path, body, headers, validly_signed in requests:
+                    before = posts()
+                    async with session.post(f"{server.url}{path}", data=body, headers=headers) as r:
+                        await r.read()
+                        statuses.append(r.status)
+                    await asyncio.sleep(0.3)  # room for an answer sent after the acknowledgement
+                    if not validly_signed:
+                        unsigned_posts += posts() - before
+            return statuses, unsigned_posts
+
+        statuses, unsigned_posts = asyncio.run(send_all())
+    finally:
+        if server is not None:
+            server.stop()
+        root.removeHandler(counter)
+        bot_logger.setLevel(bot_level)
+        connector.stop()
+        slack.stop()
+        engine.dispose()
+    for where in counter.where:
+        print(f"  traceback logged: {where}")
+    return HostileResult(
+        label,
+        len(statuses),
+        sum(1 for s in statuses if 400 <= s < 500),
+        sum(1 for s in statuses if s >= 500),
+        counter.count,
+        unsigned_posts,
+        time.perf_counter() - started,
+    )
 
 
 @contextmanager
@@ -298,7 +581,7 @@ def database(url: str | None) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-def run_on(url: str | None, seeds: list[int]) -> list[Result]:
+def run_on(url: str | None, seeds: list[int]) -> tuple[list[Result], HostileResult]:
     results: list[Result] = []
     with database(url) as (label, db_url):
         engine = botdb.make_engine(db_url)
@@ -333,7 +616,8 @@ def run_on(url: str | None, seeds: list[int]) -> list[Result]:
         finally:
             slack.stop()
             engine.dispose()
-    return results
+        hostile = run_hostile(label, db_url)
+    return results, hostile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,7 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     urls: list[str | None] = [None]
     if args.database_url and args.database_url.startswith("postgresql"):
         urls.append(args.database_url)
-    results = [r for url in urls for r in run_on(url, seeds)]
+    runs = [run_on(url, seeds) for url in urls]
+    results = [r for rs, _ in runs for r in rs]
+    hostiles = [h for _, h in runs]
     header = (
         f"{'database':<11} {'scenario':<38} {'expected':>8} {'once':>6} {'lost':>5} {'dup':>5} {'time':>7}"
     )
@@ -364,9 +650,27 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.database:<11} {r.scenario:<38} {r.expected:>8} {r.once:>6} {r.lost:>5} "
             f"{r.duplicated:>5} {r.seconds:>6.1f}s"
         )
+    print()
+    print("hostile: malformed / unsigned requests into the real web app (Slack + Teams) over HTTP")
+    print(
+        f"{'database':<11} {'scenario':<38} {'requests':>8} {'4xx':>5} {'5xx':>5} {'tracebacks':>10} "
+        f"{'posts-for-unsigned':>18} {'time':>7}"
+    )
+    for h in hostiles:
+        print(
+            f"{h.database:<11} {'hostile: bad bodies, bad signatures':<38} {h.requests:>8} {h.client_errors:>5} "
+            f"{h.server_errors:>5} {h.tracebacks:>10} {h.unsigned_posts:>18} {h.seconds:>6.1f}s"
+        )
     bad = sum(r.lost + r.duplicated for r in results)
-    print("all delivered exactly once" if not bad else f"{bad} parts lost or duplicated")
-    return 1 if bad else 0
+    hostile_bad = sum(h.server_errors + h.tracebacks + h.unsigned_posts for h in hostiles)
+    verdicts = ["all delivered exactly once" if not bad else f"{bad} parts lost or duplicated"]
+    verdicts.append(
+        "hostile requests: no 5xx, no tracebacks, nothing posted for unsigned requests"
+        if not hostile_bad
+        else f"hostile requests: {hostile_bad} 5xx answers, tracebacks or posts for unsigned requests"
+    )
+    print("; ".join(verdicts) + ("" if not (bad or hostile_bad) else " - NOT CLEAN"))
+    return 1 if bad or hostile_bad else 0
 
 
 if __name__ == "__main__":
