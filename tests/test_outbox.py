@@ -524,9 +524,11 @@ def test_a_drainer_frozen_after_posting_does_not_overwrite_the_row_another_drain
 
 def test_the_fault_campaign_delivers_every_part_once():
     """benchmarks.faults, one seed on SQLite: a 429/5xx storm, long messages interrupted at every part,
-    a drainer frozen past its lease."""
+    a drainer frozen past its lease; and hostile requests into the real web app."""
     from benchmarks.faults import run_on
 
-    results = run_on(None, [7])
+    results, hostile = run_on(None, [7])
     assert [r.expected for r in results] == [r.once for r in results]
     assert all(r.expected > 0 and r.lost == 0 and r.duplicated == 0 for r in results)
+    assert hostile.requests == hostile.client_errors > 0  # every hostile request refused with a 4xx
+    assert (hostile.server_errors, hostile.tracebacks, hostile.unsigned_posts) == (0, 0, 0)
