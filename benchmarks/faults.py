@@ -170,6 +170,7 @@ class Bench:
 
     def drainer(self, clock: FakeClock, worker: str, sender: SlackSender | None = None) -> Drainer:
         sender = sender or SlackSender(lambda _ws: "xoxb-faults", self.slack.url, timeout=5)
+        self.slack.clock = lambda: clock().timestamp()  # Slack's "ts" and the bot's clock agree
         return Drainer(
             self.sessions,
             {Platform.SLACK: sender},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -209,9 +210,18 @@ REPO = Path(__file__).resolve().parent.parent
 # -- Slack and Teams: the real web app on 127.0.0.1, with the platform doubles ------------------------
 
 
+def slack_clock() -> Callable[[], float]:
+    """Slack stamps messages ("ts") with its own clock; in tests it runs from the frozen FIXED_NOW, as the
+    real one agrees with the bot's clock in production (the outbox reconciler searches history by time)."""
+    started = time.monotonic()
+    return lambda: FIXED_NOW.timestamp() + (time.monotonic() - started)
+
+
 @pytest.fixture
 def slack() -> Iterator[SlackDouble]:
-    double = SlackDouble(users={u["id"]: u for u in (SLACK_RILEY, SLACK_SAM, SLACK_NEWBIE)}).start()
+    double = SlackDouble(
+        users={u["id"]: u for u in (SLACK_RILEY, SLACK_SAM, SLACK_NEWBIE)}, clock=slack_clock()
+    ).start()
     yield double
     double.stop()
 

@@ -14,7 +14,7 @@ from bot.delivery import Drainer, DrainPolicy
 from bot.messages import Button, Reply, Section
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform
 from bot.people import get_or_create_workspace
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, slack_clock
 from tests.doubles.slack_api import Fault, SlackDouble, rate_limited, server_error
 
 REPLY = Reply(
@@ -45,7 +45,7 @@ class FakeTime:
 
 @pytest.fixture
 def slack():
-    double = SlackDouble().start()
+    double = SlackDouble(clock=slack_clock()).start()
     yield double
     double.stop()
 
