@@ -127,7 +127,7 @@ class RepSample:
 @dataclass(frozen=True)
 class Dataset:
     url: str
-    workspace_id: int
+    organization_id: int
     workspace_external_id: str
     platform: str
     scale: Scale
@@ -193,12 +193,12 @@ def _fingerprint(engine: Engine) -> str | None:
 def _describe(engine: Engine, url: str, scale: Scale, seed: int, now: datetime, count: int) -> Dataset:
     """Every n-th rep with their open deals, spread over the org so lookups hit the whole table."""
     with engine.connect() as connection:
-        workspace_id = connection.execute(
+        organization_id = connection.execute(
             select(Workspace.id).where(Workspace.external_id == scale.workspace_external_id)
         ).scalar_one()
         reps = connection.execute(
             select(Person.id, Person.email, Person.slack_user_id, Person.teams_user_id, Person.timezone)
-            .where(Person.workspace_id == workspace_id, Person.role == Role.REP)
+            .where(Person.organization_id == organization_id, Person.role == Role.REP)
             .order_by(Person.id)
         ).all()
         step = max(1, len(reps) // count)
@@ -215,7 +215,7 @@ def _describe(engine: Engine, url: str, scale: Scale, seed: int, now: datetime, 
         for r in chosen
         if deals[r.id]
     )
-    return Dataset(url, workspace_id, scale.workspace_external_id, scale.platform, scale, seed, now, samples)
+    return Dataset(url, organization_id, scale.workspace_external_id, scale.platform, scale, seed, now, samples)
 
 
 # -- generation ----------------------------------------------------------------------------------------
@@ -225,16 +225,16 @@ def _generate(
     connection: Connection, scale: Scale, rng: random.Random, now: datetime, library: PlaybookLibrary
 ) -> None:
     tables = Base.metadata.tables
-    workspace_id = 1
+    organization_id = 1
     _bulk(
         connection,
         "workspaces",
         ("id", "platform", "external_id", "name", "settings", "created_at"),
-        [(workspace_id, scale.platform, scale.workspace_external_id, "Bench Corp", "{}", now)],
+        [(organization_id, scale.platform, scale.workspace_external_id, "Bench Corp", "{}", now)],
     )
-    people, reps, managers = _people(scale, rng, now, workspace_id)
+    people, reps, managers = _people(scale, rng, now, organization_id)
     _bulk(connection, "people", PEOPLE_COLUMNS, people)
-    deals, deal_stages = _deals(scale, rng, now, workspace_id, reps, library)
+    deals, deal_stages = _deals(scale, rng, now, organization_id, reps, library)
     _bulk(connection, "deals", DEAL_COLUMNS, deals)
     _bulk(
         connection, "deal_stage_changes", STAGE_CHANGE_COLUMNS, _stage_changes(rng, now, deal_stages, library)
@@ -242,7 +242,7 @@ def _generate(
     _bulk(connection, "criterion_events", EVENT_COLUMNS, _events(scale, rng, now, deal_stages, library))
     confirmations.rebuild_status(connection)  # the current-state table the bot writes with each event
     _bulk(connection, "coaching_sessions", COACHING_COLUMNS, _coaching(scale, rng, now, reps, deal_stages))
-    questions = _questions(scale, rng, now, workspace_id, library)
+    questions = _questions(scale, rng, now, organization_id, library)
     _bulk(connection, "quiz_questions", QUESTION_COLUMNS, questions)
     cards = _cards(scale, rng, now, reps, [q[0] for q in questions])
     _bulk(connection, "review_cards", CARD_COLUMNS, cards)
@@ -270,7 +270,7 @@ def _generate(
 
 PEOPLE_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "email",
     "name",
     "role",
@@ -287,7 +287,7 @@ PEOPLE_COLUMNS = (
 )
 DEAL_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "name",
     "owner_id",
     "playbook_id",
@@ -301,7 +301,7 @@ DEAL_COLUMNS = (
 )
 STAGE_CHANGE_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "deal_id",
     "from_stage_id",
     "to_stage_id",
@@ -311,7 +311,7 @@ STAGE_CHANGE_COLUMNS = (
 )
 EVENT_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "deal_id",
     "playbook_id",
     "stage_id",
@@ -327,7 +327,7 @@ EVENT_COLUMNS = (
 )
 COACHING_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "manager_id",
     "rep_id",
     "area",
@@ -338,7 +338,7 @@ COACHING_COLUMNS = (
 )
 QUESTION_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "external_id",
     "topic",
     "question",
@@ -352,7 +352,7 @@ QUESTION_COLUMNS = (
 )
 CARD_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "person_id",
     "question_id",
     "card",
@@ -362,7 +362,7 @@ CARD_COLUMNS = (
 )
 LOG_COLUMNS = (
     "id",
-    "workspace_id",
+    "workspace_id",  # the organization (column name kept, see bot.models)
     "card_id",
     "question_version",
     "rating",
@@ -389,7 +389,7 @@ class _DealStage:
 
 
 def _people(
-    scale: Scale, rng: random.Random, now: datetime, workspace_id: int
+    scale: Scale, rng: random.Random, now: datetime, organization_id: int
 ) -> tuple[list[tuple[Any, ...]], list[_Rep], list[int]]:
     zones = [z for z, _ in TIME_ZONES]
     weights = [w for _, w in TIME_ZONES]
@@ -407,7 +407,7 @@ def _people(
         rows.append(
             (
                 pid,
-                workspace_id,
+                organization_id,
                 email,
                 f"{first} {last}",
                 role,
@@ -450,7 +450,7 @@ def _deals(
     scale: Scale,
     rng: random.Random,
     now: datetime,
-    workspace_id: int,
+    organization_id: int,
     reps: Sequence[_Rep],
     library: PlaybookLibrary,
 ) -> tuple[list[tuple[Any, ...]], list[_DealStage]]:
@@ -468,7 +468,7 @@ def _deals(
         rows.append(
             (
                 i,
-                workspace_id,
+                organization_id,
                 name,
                 rep.id,
                 playbook_id,
@@ -565,7 +565,7 @@ def _coaching(
 
 
 def _questions(
-    scale: Scale, rng: random.Random, now: datetime, workspace_id: int, library: PlaybookLibrary
+    scale: Scale, rng: random.Random, now: datetime, organization_id: int, library: PlaybookLibrary
 ) -> list[tuple[Any, ...]]:
     topics = [s.id for p in library.playbooks for s in p.stages] + ["coaching", "exit-criteria"]
     rows = []
@@ -575,7 +575,7 @@ def _questions(
         rows.append(
             (
                 i,
-                workspace_id,
+                organization_id,
                 f"bench-q{i:03d}",
                 topic,
                 f"Benchmark question {i} about {topic}?",

@@ -137,7 +137,7 @@ class Result:
 class Bench:
     sessions: sessionmaker[Session]
     slack: SlackDouble
-    workspace_id: int
+    organization_id: int
     people: list[int]
 
     def reset(self) -> None:
@@ -159,7 +159,7 @@ class Bench:
                     db,
                     key=key,
                     kind="nudge",
-                    workspace_id=self.workspace_id,
+                    workspace_id=self.organization_id,
                     platform=Platform.SLACK,
                     reply=message,
                     now=START,
@@ -245,7 +245,7 @@ def parts(bench: Bench, seed: int) -> dict[str, int]:
                     db,
                     key=key,
                     kind="digest",
-                    workspace_id=bench.workspace_id,
+                    workspace_id=bench.organization_id,
                     platform=Platform.SLACK,
                     reply=reply(part, True),
                     now=START,
@@ -506,7 +506,7 @@ def run_hostile(label: str, db_url: str) -> HostileResult:
         ctx = dataclasses.replace(ctx, settings=settings.model_copy(update={"slack_api_url": slack.url}))
         with ctx.sessions.begin() as db:
             for platform, external_id in ((Platform.SLACK, SLACK_TEAM), (Platform.TEAMS, TEAMS_TENANT)):
-                load_if_empty(db, get_or_create_workspace(db, platform, external_id), ctx.playbooks, START)
+                load_if_empty(db, get_or_create_workspace(db, platform, external_id).organization_id, ctx.playbooks, START)
         bot_logger.setLevel(logging.INFO)  # let the app's errors through to the counter
         root.addHandler(counter)
         server = BackgroundServer(create_app(ctx), **RUNNER_OPTIONS).start()
@@ -593,7 +593,7 @@ def run_on(url: str | None, seeds: list[int]) -> tuple[list[Result], HostileResu
                 workspace = get_or_create_workspace(db, Platform.SLACK, "T0FAULTS", "Faults")
                 people = [
                     Person(
-                        workspace_id=workspace.id,
+                        organization_id=workspace.id,
                         email=f"p{i}@example.com",
                         name=f"Person {i}",
                         role="manager",

@@ -80,7 +80,7 @@ def run(pg_url: str, seed: int, channel_messages: int = 20, dms: int = 60) -> li
                     db,
                     key=f"bench:channel:{i}",
                     kind="announcement",
-                    workspace_id=dataset.workspace_id,
+                    workspace_id=dataset.organization_id,
                     platform=Platform.SLACK,
                     reply=Reply(
                         header=f"Announcement {i}", text="Pricing objections: see the new talk track."

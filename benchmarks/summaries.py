@@ -62,7 +62,7 @@ def run_one(url: str, label: str, seed: int, scale: data.Scale) -> tuple[list[Fi
         with ctx.sessions.begin() as db:  # snapshots of an earlier run may hold another version's figures
             db.execute(delete(SummarySnapshot))
         with ctx.sessions() as db:
-            workspace = db.get(Workspace, dataset.workspace_id)
+            workspace = db.get(Workspace, dataset.organization_id)
             manager = db.scalars(
                 select(Person).where(Person.role == Role.MANAGER).order_by(Person.id)
             ).first()
@@ -92,7 +92,7 @@ def run_one(url: str, label: str, seed: int, scale: data.Scale) -> tuple[list[Fi
                     "org criteria report, per stage, counted (the clock's recount)",
                     enablement,
                     "criteria report",
-                    lambda p: refresh_snapshot(ctx, db, p.workspace_id, CRITERIA_REPORT, dataset.now),
+                    lambda p: refresh_snapshot(ctx, db, p.organization_id, CRITERIA_REPORT, dataset.now),
                     False,
                 ),
                 (
@@ -106,7 +106,7 @@ def run_one(url: str, label: str, seed: int, scale: data.Scale) -> tuple[list[Fi
                     "org team summary, counted (the clock's recount)",
                     enablement,
                     "team summary",
-                    lambda p: refresh_snapshot(ctx, db, p.workspace_id, TEAM_SUMMARY, dataset.now),
+                    lambda p: refresh_snapshot(ctx, db, p.organization_id, TEAM_SUMMARY, dataset.now),
                     False,
                 ),
                 (

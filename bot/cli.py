@@ -61,15 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp = commands.add_parser("import", help="import people or deals from CSV")
     imp.add_argument("kind", choices=["people", "deals", "quizzes"])
     imp.add_argument("file", type=Path)
+    imp.add_argument("--org", default=None, help="organization name or id (needed when there are several)")
     imp.add_argument(
-        "--workspace", default="local", help='"local" (default), "slack:TEAM_ID" or "teams:TENANT_ID"'
+        "--workspace", default=None, help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
     )
 
     export = commands.add_parser("export", help="export data as CSV")
     export.add_argument("what", choices=["confirmations"])
     export.add_argument("--format", choices=["csv"], default="csv")
+    export.add_argument("--org", default=None, help="organization name or id (needed when there are several)")
     export.add_argument(
-        "--workspace", default=None, help='only this workspace: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
+        "--workspace", default=None, help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
     )
     export.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
 
@@ -77,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("action", choices=["status", "retry"])
     outbox.add_argument("ids", nargs="*", type=int, help="with retry: the dead messages to send again")
     outbox.add_argument("--all-dead", action="store_true", help="with retry: every dead message")
+
+    org = commands.add_parser("org", help="organizations and their ways in (Slack workspaces, Teams tenants)")
+    org_actions = org.add_subparsers(dest="action", required=True)
+    org_actions.add_parser("list", help="every organization with its ways in, people and open deals")
+    link = org_actions.add_parser("link", help="make a way in lead to an existing organization")
+    link.add_argument("way_in", help='"slack:TEAM_ID", "teams:TENANT_ID" or "local"')
+    link.add_argument("--to", required=True, dest="target", help="organization name or id")
+    rename = org_actions.add_parser("rename", help="rename an organization")
+    rename.add_argument("name", help="organization name, id or way in")
+    rename.add_argument("new_name")
 
     database = commands.add_parser("db", help="database schema")
     database.add_argument("action", choices=["upgrade", "status", "encrypt-tokens"])
@@ -144,15 +156,17 @@ def cmd_chat(args: argparse.Namespace) -> int:
         ensure_schema(ctx)
         with ctx.sessions.begin() as session:
             workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
-            load_if_empty(session, workspace, ctx.playbooks, ctx.clock())
-            person = person_by_email(session, workspace, args.email)
+            load_if_empty(session, workspace.organization_id, ctx.playbooks, ctx.clock())
+            person = person_by_email(session, workspace.organization_id, args.email)
             if person is None:
                 from sqlalchemy import select
 
                 from bot.models import Person
 
                 emails = session.scalars(
-                    select(Person.email).where(Person.workspace_id == workspace.id).order_by(Person.email)
+                    select(Person.email)
+                    .where(Person.organization_id == workspace.organization_id)
+                    .order_by(Person.email)
                 ).all()
                 raise CliError(
                     f"no person {args.email} here. Known people: {', '.join(emails) or 'none'} "
@@ -234,38 +248,66 @@ def cmd_check_playbooks(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from bot.importers import CsvFileError, import_deals, import_people
-    from bot.people import LOCAL_WORKSPACE, find_workspace, get_or_create_workspace
 
     ctx = load_context()
     try:
         ensure_schema(ctx)
         with ctx.sessions.begin() as session:
-            if args.workspace == "local":
-                workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
-            else:
-                workspace = find_workspace(session, args.workspace)
-                if workspace is None:
-                    raise CliError(
-                        f"no workspace {args.workspace} (install the app there first, or use --workspace local)"
-                    )
+            organization_id = _organization(session, args).id
             if args.kind == "quizzes":
                 from bot.quizfile import import_quizzes
 
                 try:
-                    result = import_quizzes(session, workspace, args.file, ctx.playbooks)
+                    result = import_quizzes(session, organization_id, args.file, ctx.playbooks)
                 except YamlFileError as exc:
                     raise CliError(f"{exc}\nnothing was imported", code=1) from exc
                 print(result.summary(str(args.file)))
                 return 0
             try:
                 if args.kind == "people":
-                    result = import_people(session, workspace, args.file)
+                    result = import_people(session, organization_id, args.file)
                 else:
-                    result = import_deals(session, workspace, args.file, ctx.playbooks, now=ctx.clock())
+                    result = import_deals(session, organization_id, args.file, ctx.playbooks, now=ctx.clock())
             except CsvFileError as exc:
                 raise CliError(f"{exc}\nnothing was imported", code=1) from exc
         print(result.summary("people" if args.kind == "people" else "deals"))
         return 1 if result.errors else 0
+    finally:
+        ctx.close()
+
+
+def _organization(session, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The organization an admin command works on (`--org`, `--workspace`, or the only one)."""
+    from bot.organizations import OrganizationError, choose
+
+    try:
+        return choose(session, args.org, args.workspace)
+    except OrganizationError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_org(args: argparse.Namespace) -> int:
+    from bot import organizations
+
+    ctx = load_context()
+    try:
+        ensure_schema(ctx)
+        with ctx.sessions.begin() as session:
+            try:
+                if args.action == "list":
+                    found = organizations.summaries(session)
+                    if not found:
+                        print("No organizations yet: the first import, chat or install makes one.")
+                    for summary in found:
+                        print(summary.line())
+                elif args.action == "rename":
+                    renamed = organizations.rename(session, args.name, args.new_name)
+                    print(f'Renamed: organization {renamed.id} is now "{renamed.name}".')
+                else:
+                    print(organizations.link(session, args.way_in, args.target).summary())
+            except organizations.OrganizationError as exc:
+                raise CliError(str(exc)) from exc
+        return 0
     finally:
         ctx.close()
 
@@ -304,23 +346,18 @@ def _encrypt_tokens(settings, engine) -> int:  # type: ignore[no-untyped-def]
 
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.export import export_confirmations
-    from bot.people import find_workspace
 
     ctx = load_context()
     try:
         ensure_schema(ctx)
-        with ctx.sessions() as session:
-            workspace = None
-            if args.workspace:
-                workspace = find_workspace(session, args.workspace)
-                if workspace is None:
-                    raise CliError(f"no workspace {args.workspace}")
+        with ctx.sessions.begin() as session:
+            organization_id = _organization(session, args).id
             if args.out:
                 with args.out.open("w", encoding="utf-8", newline="") as out:
-                    count = export_confirmations(session, out, workspace)
+                    count = export_confirmations(session, out, organization_id)
                 print(f"wrote {count} confirmation events to {args.out}", file=sys.stderr)
             else:
-                export_confirmations(session, sys.stdout, workspace)
+                export_confirmations(session, sys.stdout, organization_id)
         return 0
     finally:
         ctx.close()
@@ -361,4 +398,5 @@ COMMANDS = {
     "db": cmd_db,
     "outbox": cmd_outbox,
     "export": cmd_export,
+    "org": cmd_org,
 }

@@ -32,7 +32,7 @@ def record(db: Session, values: dict[str, Any]) -> bool:
         deal_id=values["deal_id"],
         stage_id=values["stage_id"],
         criterion_id=values["criterion_id"],
-        workspace_id=values["workspace_id"],
+        organization_id=values["organization_id"],
         playbook_id=values["playbook_id"],
         confirmed=values["confirmed"],
         event_id=event_id,
@@ -69,13 +69,14 @@ def confirmed_criteria(db: Session, deal: Deal, stage_id: str | None = None) -> 
     )
 
 
-def rebuild_status(connection: Connection | Session, workspace_id: int | None = None) -> None:
+def rebuild_status(connection: Connection | Session, organization_id: int | None = None) -> None:
     """Recompute current state from the event log (after a bulk load of events, or to repair)."""
-    scope = "" if workspace_id is None else "WHERE workspace_id = :workspace"
-    params = {} if workspace_id is None else {"workspace": workspace_id}
+    # raw SQL names the table's column: `workspace_id` holds the organization (see bot.models)
+    scope = "" if organization_id is None else "WHERE workspace_id = :organization"
+    params = {} if organization_id is None else {"organization": organization_id}
     connection.execute(
         delete(CriterionStatus).where(
-            *(() if workspace_id is None else (CriterionStatus.workspace_id == workspace_id,))
+            *(() if organization_id is None else (CriterionStatus.organization_id == organization_id,))
         )
     )
     connection.execute(

@@ -44,12 +44,35 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (what `python -m bot db upgrade` runs)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest revision (what `python -m bot db upgrade` runs).
+
+    SQLite changes a column by copying its table and dropping the old one; with foreign keys enforced that
+    drop deletes (ON DELETE CASCADE) or refuses (FOREIGN KEY constraint failed) every row that refers to it.
+    So on SQLite the migration runs with enforcement off (the pragma only takes effect outside a
+    transaction) and the result is checked before it is committed: a dangling reference rolls it all back.
+    """
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    sqlite_db = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite_db:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+                if sqlite_db:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise RuntimeError(
+                            f"migration left {len(dangling)} rows referring to missing rows "
+                            f"(first: table {dangling[0][0]}, row {dangling[0][1]}); nothing was changed"
+                        )
+        finally:
+            if sqlite_db:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def schema_status(engine: Engine) -> tuple[str | None, str]:
@@ -99,11 +122,12 @@ def insert_or_ignore(db: Session, model: type, values: dict[str, Any], unique: l
     """INSERT unless a row with the same unique columns exists (both databases); True if inserted.
 
     This is how retried deliveries and double clicks stay single: the idempotency key is unique.
+    `unique` names the attributes (a column's attribute may differ from its name in the table).
     """
     statement = (
         upsertable_insert(db, model)
         .values(**values)
-        .on_conflict_do_nothing(index_elements=unique)
+        .on_conflict_do_nothing(index_elements=[getattr(model, key) for key in unique])
         .returning(model.id)
     )
     return db.execute(statement).scalar() is not None

@@ -8,10 +8,10 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from bot.models import CriterionEvent, Deal, Person, Workspace
+from bot.models import CriterionEvent, Deal, Organization, Person
 
 CONFIRMATION_COLUMNS = (
-    "workspace",
+    "organization",
     "deal",
     "crm_id",
     "owner_email",
@@ -38,7 +38,7 @@ def safe_cell(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
-def export_confirmations(db: Session, out: TextIO, workspace: Workspace | None = None) -> int:
+def export_confirmations(db: Session, out: TextIO, organization_id: int | None = None) -> int:
     """Write the CSV (header first); returns the number of events. Memory stays flat at any size."""
     owner, actor = aliased(Person), aliased(Person)
     query = (
@@ -48,26 +48,25 @@ def export_confirmations(db: Session, out: TextIO, workspace: Workspace | None =
             Deal.crm_id,
             owner.email,
             actor.email,
-            Workspace.platform,
-            Workspace.external_id,
+            Organization.name,
         )
         .join(Deal, Deal.id == CriterionEvent.deal_id)
         .join(owner, owner.id == Deal.owner_id)
         .outerjoin(actor, actor.id == CriterionEvent.actor_id)
-        .join(Workspace, Workspace.id == CriterionEvent.workspace_id)
+        .join(Organization, Organization.id == CriterionEvent.organization_id)
         .order_by(CriterionEvent.created_at, CriterionEvent.id)
         .execution_options(yield_per=1000)
     )
-    if workspace is not None:
-        query = query.where(CriterionEvent.workspace_id == workspace.id)
+    if organization_id is not None:
+        query = query.where(CriterionEvent.organization_id == organization_id)
     writer = csv.writer(out)
     writer.writerow(CONFIRMATION_COLUMNS)
     count = 0
-    for event, deal, crm_id, owner_email, actor_email, platform, external_id in db.execute(query):
+    for event, deal, crm_id, owner_email, actor_email, organization in db.execute(query):
         writer.writerow(
             safe_cell(cell)
             for cell in [
-                f"{platform.value}:{external_id}",
+                organization,
                 deal,
                 crm_id or "",
                 owner_email,

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, Workspace, utcnow
+from bot.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, utcnow
 from playbooks.loader import PlaybookLibrary
 
 PEOPLE_COLUMNS = ("email", "name", "role", "manager_email", "slack_user_id", "teams_user_id", "timezone")
@@ -79,10 +79,10 @@ def read_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str
     return rows
 
 
-def import_people(db: Session, workspace: Workspace, path: Path) -> ImportResult:
+def import_people(db: Session, organization_id: int, path: Path) -> ImportResult:
     result = ImportResult(str(path))
     rows = read_rows(path, ("email", "name"))
-    existing = {p.email: p for p in db.scalars(select(Person).where(Person.workspace_id == workspace.id))}
+    existing = {p.email: p for p in db.scalars(select(Person).where(Person.organization_id == organization_id))}
     good: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in rows:
         reason = _person_row_problem(row, good)
@@ -107,7 +107,7 @@ def import_people(db: Session, workspace: Workspace, path: Path) -> ImportResult
             holders = []
             result.updated += 1
         elif person is None:
-            person = Person(workspace_id=workspace.id, email=email, preferences={})
+            person = Person(organization_id=organization_id, email=email, preferences={})
             db.add(person)
             result.created += 1
         else:
@@ -244,18 +244,18 @@ def _cycle_through(start: str, managers: dict[str, str | None]) -> list[str] | N
 
 
 def import_deals(
-    db: Session, workspace: Workspace, path: Path, library: PlaybookLibrary, now: datetime | None = None
+    db: Session, organization_id: int, path: Path, library: PlaybookLibrary, now: datetime | None = None
 ) -> ImportResult:
     """Create or update deals from a CSV file; `now` (the app's clock) stamps new stages."""
     now = now or utcnow()
     result = ImportResult(str(path))
     rows = read_rows(path, ("name", "owner_email", "stage"))
-    owners = {p.email: p for p in db.scalars(select(Person).where(Person.workspace_id == workspace.id))}
+    owners = {p.email: p for p in db.scalars(select(Person).where(Person.organization_id == organization_id))}
     # Every deal of the workspace is read once and matched in memory: a lookup per row made 10k rows take
     # 27 s and 100k never finish. Rows are written in one flush at the end (one transaction, the caller's).
     by_crm_id: dict[str, Deal] = {}
     by_name: dict[str, Deal] = {}
-    for existing in db.scalars(select(Deal).where(Deal.workspace_id == workspace.id)):
+    for existing in db.scalars(select(Deal).where(Deal.organization_id == organization_id)):
         if existing.crm_id:
             by_crm_id[existing.crm_id] = existing
         if existing.status == DealStatus.OPEN:
@@ -276,7 +276,7 @@ def import_deals(
             owner, playbook_id, stage_id, amount, close_date = parsed
             deal = by_crm_id.get(row.get("crm_id") or "") or by_name.get(row["name"].lower())
             if deal is None:
-                deal = Deal(workspace_id=workspace.id, name=row["name"], stage_entered_at=now)
+                deal = Deal(organization_id=organization_id, name=row["name"], stage_entered_at=now)
                 db.add(deal)
                 result.created += 1
                 previous_stage: str | None = None
@@ -305,7 +305,7 @@ def import_deals(
     db.flush()
     db.add_all(
         DealStageChange(
-            workspace_id=workspace.id,
+            organization_id=organization_id,
             deal_id=deal.id,
             from_stage_id=previous,
             to_stage_id=stage,

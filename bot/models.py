@@ -1,7 +1,7 @@
 """Database tables for the whole mission.
 
-Every row that belongs to a customer carries `workspace_id`, so one Slack workspace, Teams tenant or the
-local terminal workspace never sees another's data. Exit-criteria confirmations and coaching sessions are
+Every row that belongs to a customer carries `organization_id`, so one organization never sees another's
+data; Slack workspaces, Teams tenants and the terminal are ways into an organization. Exit-criteria confirmations and coaching sessions are
 append-only events; current state is derived from them. The outbox is the only way proactive messages
 leave the bot (see scheduler/).
 """
@@ -105,23 +105,46 @@ class OutboxStatus(enum.StrEnum):
     SKIPPED = "skipped"  # composed at send time and found to have nothing to say (nobody due, ...)
 
 
+def _organization_column(**kwargs: Any) -> Any:
+    """The owning organization of a row. The column keeps its name from before organizations existed
+    (`workspace_id`, migration 0010), so existing databases did not have to copy every table."""
+    return mapped_column("workspace_id", ForeignKey("organizations.id", ondelete="CASCADE"), **kwargs)
+
+
 def _enum(kind: type[enum.Enum], name: str) -> Enum:
     """Store enums as their readable values in a plain string column (no PostgreSQL ENUM type to migrate)."""
     return Enum(kind, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
+class Organization(Base):
+    """The customer organization: owns people, deals, confirmations, coaching, quizzes and settings.
+
+    Slack workspaces (or an Enterprise Grid org), Teams tenants and the terminal are ways into one (see
+    Workspace). Migration 0010 turned each earlier workspace into an organization with the same id.
+    """
+
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # per-organization knobs (quiz count, ...)
+    created_at: Mapped[datetime] = _utcnow_column()
+
+
 class Workspace(Base):
-    """A Slack workspace, a Teams tenant, or the local terminal workspace: the unit of data isolation."""
+    """A way into an organization: a Slack workspace, a Teams tenant, or the local terminal."""
 
     __tablename__ = "workspaces"
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
     platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
     external_id: Mapped[str] = mapped_column(String(64))  # Slack team id, Teams tenant id, "local"
     enterprise_id: Mapped[str | None] = mapped_column(String(64))  # Slack Enterprise Grid id
     name: Mapped[str] = mapped_column(String(200), default="")
-    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # per-workspace knobs (quiz count, ...)
     created_at: Mapped[datetime] = _utcnow_column()
 
 
@@ -138,7 +161,7 @@ class Person(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     email: Mapped[str] = mapped_column(String(320))  # stored lower-case
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.REP)
@@ -169,7 +192,7 @@ class Deal(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     name: Mapped[str] = mapped_column(String(200))
     owner_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"))
     playbook_id: Mapped[str] = mapped_column(String(64))
@@ -191,7 +214,7 @@ class DealStageChange(Base):
     __table_args__ = (Index("ix_stage_changes_deal", "deal_id", "changed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
     from_stage_id: Mapped[str | None] = mapped_column(String(64))  # None when the deal was created
     to_stage_id: Mapped[str] = mapped_column(String(64))
@@ -207,7 +230,7 @@ class ChannelLink(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "channel_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     channel_id: Mapped[str] = mapped_column(String(200))
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
     linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
@@ -224,7 +247,7 @@ class CriterionEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
     playbook_id: Mapped[str] = mapped_column(String(64))
     stage_id: Mapped[str] = mapped_column(String(64))
@@ -255,7 +278,7 @@ class CriterionStatus(Base):
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), primary_key=True)
     stage_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     criterion_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     playbook_id: Mapped[str] = mapped_column(String(64))
     confirmed: Mapped[bool] = mapped_column(Boolean)
     event_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
@@ -268,9 +291,7 @@ class SummarySnapshot(Base):
 
     __tablename__ = "summary_snapshots"
 
-    workspace_id: Mapped[int] = mapped_column(
-        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
-    )
+    organization_id: Mapped[int] = _organization_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), primary_key=True)  # team-summary, criteria-report
     data: Mapped[dict[str, Any]] = mapped_column()
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -286,7 +307,7 @@ class CoachingSession(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     manager_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     rep_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     area: Mapped[str] = mapped_column(
@@ -307,7 +328,7 @@ class QuizQuestion(Base):
     __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     external_id: Mapped[str] = mapped_column(String(100))
     topic: Mapped[str] = mapped_column(String(100))
     question: Mapped[str] = mapped_column(Text)
@@ -332,7 +353,7 @@ class ReviewCard(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
     card: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -348,7 +369,7 @@ class ReviewLog(Base):
     __table_args__ = (Index("ix_review_logs_card_time", "card_id", "reviewed_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     card_id: Mapped[int] = mapped_column(ForeignKey("review_cards.id", ondelete="CASCADE"))
     question_version: Mapped[int] = mapped_column(Integer, default=1)
     rating: Mapped[int] = mapped_column(Integer)  # fsrs Rating value
@@ -366,7 +387,7 @@ class ConversationRef(Base):
     __table_args__ = (UniqueConstraint("person_id", "platform"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     platform: Mapped[Platform] = mapped_column(_enum(Platform, "platform"))
     reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -439,7 +460,7 @@ class ChannelQuiz(Base):
     __tablename__ = "channel_quizzes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    organization_id: Mapped[int] = _organization_column()
     question_id: Mapped[int] = mapped_column(ForeignKey("quiz_questions.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(200))
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Select, String, cast, func, literal, select, update
+from sqlalchemy import JSON, ColumnElement, Select, String, and_, case, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import insert_or_ignore, upsertable_insert
@@ -126,6 +126,43 @@ def person_key(prefix: str, suffix: str) -> ColumnElement[str]:
     return literal(f"{prefix}:") + cast(Person.id, String) + literal(f":{suffix}")
 
 
+def _way_in(platform: Platform) -> ColumnElement[int]:
+    """SQL: the person's organization's first way in on `platform` (NULL when it has none)."""
+    return (
+        select(func.min(Workspace.id))
+        .where(Workspace.organization_id == Person.organization_id, Workspace.platform == platform)
+        .correlate(Person)
+        .scalar_subquery()
+    )
+
+
+def reach_columns() -> tuple[ColumnElement[str], ColumnElement[int]]:
+    """SQL over `Person`: the platform a proactive message reaches them on, and the way in it leaves by.
+
+    Slack when they have a Slack id and their organization a Slack workspace; else Teams likewise; else the
+    terminal. A person known on both platforms is messaged in Slack (one place, never both). The way in is
+    NULL when the organization has none for the chosen platform: nobody to send through.
+    """
+    slack, teams, local = _way_in(Platform.SLACK), _way_in(Platform.TEAMS), _way_in(Platform.LOCAL)
+    on_slack = and_(Person.slack_user_id.is_not(None), slack.is_not(None))
+    on_teams = and_(Person.teams_user_id.is_not(None), teams.is_not(None))
+    platform = case(
+        (on_slack, literal(Platform.SLACK.value)), (on_teams, literal(Platform.TEAMS.value)),
+        else_=literal(Platform.LOCAL.value),
+    )
+    way_in = case((on_slack, slack), (on_teams, teams), else_=local)
+    return platform, way_in
+
+
+def reach(db: Session, person_id: int) -> tuple[Platform, int] | None:
+    """(platform, way in id) a proactive message to this person goes by; None if there is no way."""
+    platform, way_in = reach_columns()
+    row = db.execute(select(platform, way_in).where(Person.id == person_id)).first()
+    if row is None or row[1] is None:
+        return None
+    return Platform(row[0]), int(row[1])
+
+
 def enqueue_to_people(
     db: Session,
     people: Select[tuple[int]],
@@ -147,12 +184,13 @@ def enqueue_to_people(
         # PostgreSQL will not assign an untyped parameter to a json column; SQLite has no such type to cast to.
         return cast(literal(v, type_), type_) if pg else literal(v, type_)
 
+    platform, way_in = reach_columns()
     source = (
         select(
             person_key(*key),
             literal(kind),
-            Person.workspace_id,
-            Workspace.platform,
+            way_in,
+            platform,
             Person.id,
             value({}, JSON),
             value(payload, JSON),
@@ -161,8 +199,8 @@ def enqueue_to_people(
             value(now, UTCDateTime()),
             value(now, UTCDateTime()),
         )
-        .join(Workspace, Workspace.id == Person.workspace_id)
         .where(Person.id.in_(people.correlate(None)))
+        .where(way_in.is_not(None))
     )
     columns = [
         "idempotency_key",

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import yamlfile
-from bot.models import Person, QuizQuestion, Role, Workspace
+from bot.models import Person, QuizQuestion, Role
 from bot.yamlfile import FileError, YamlFileError
 from playbooks.loader import PlaybookLibrary
 
@@ -70,25 +70,25 @@ class QuizImport:
         return f"{file}: {self.created} questions created, {self.updated} updated, {self.unchanged} unchanged"
 
 
-def import_quizzes(db: Session, workspace: Workspace, path: Path, library: PlaybookLibrary) -> QuizImport:
+def import_quizzes(db: Session, organization_id: int, path: Path, library: PlaybookLibrary) -> QuizImport:
     """Validate the whole file, then write it; raises YamlFileError (nothing written) on any problem."""
     doc = yamlfile.load(path)
     parsed = yamlfile.validate(doc, QuizFile) if not doc.errors and doc.data is not None else None
     if parsed is not None:
-        doc.errors.extend(_cross_checks(db, workspace, doc, parsed, library))  # type: ignore[arg-type]
+        doc.errors.extend(_cross_checks(db, organization_id, doc, parsed, library))  # type: ignore[arg-type]
     if doc.errors or parsed is None:
         raise YamlFileError(doc.errors or [FileError(doc.file, 1, "the file is empty")])
     result = QuizImport()
     existing = {
         q.external_id: q
-        for q in db.scalars(select(QuizQuestion).where(QuizQuestion.workspace_id == workspace.id))
+        for q in db.scalars(select(QuizQuestion).where(QuizQuestion.organization_id == organization_id))
     }
     for item in parsed.quizzes:  # type: ignore[attr-defined]
         question = existing.get(item.id)
         if question is None:
             db.add(
                 QuizQuestion(
-                    workspace_id=workspace.id,
+                    organization_id=organization_id,
                     external_id=item.id,
                     topic=item.topic,
                     question=item.question,
@@ -130,7 +130,7 @@ def import_quizzes(db: Session, workspace: Workspace, path: Path, library: Playb
 
 
 def _cross_checks(
-    db: Session, workspace: Workspace, doc: yamlfile.LoadedYaml, parsed: QuizFile, library: PlaybookLibrary
+    db: Session, organization_id: int, doc: yamlfile.LoadedYaml, parsed: QuizFile, library: PlaybookLibrary
 ) -> list[FileError]:
     errors: list[FileError] = []
     seen: dict[str, int] = {}
@@ -138,7 +138,7 @@ def _cross_checks(
     managers = {
         p.email
         for p in db.scalars(
-            select(Person).where(Person.workspace_id == workspace.id, Person.role == Role.MANAGER)
+            select(Person).where(Person.organization_id == organization_id, Person.role == Role.MANAGER)
         )
     }
     for i, item in enumerate(parsed.quizzes):

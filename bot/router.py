@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Reply, Request
-from bot.models import Person, Workspace
+from bot.models import Organization, Person, Workspace
 from handlers import coaching, criteria, deals, help, home, playbook, quizzes, summaries
 from handlers.common import Turn
 
@@ -265,9 +265,10 @@ def answer(ctx: AppContext, db: Session, request: Request) -> Reply:
     try:
         person = db.get(Person, request.person_id)
         workspace = db.get(Workspace, request.workspace_id)
-        if person is None or workspace is None or person.workspace_id != workspace.id:
-            raise LookupError(f"person {request.person_id} is not in workspace {request.workspace_id}")
-        reply = dispatch(Turn(ctx, db, request, person, workspace))
+        if person is None or workspace is None or person.organization_id != workspace.organization_id:
+            raise LookupError(f"person {request.person_id} is not reached through way in {request.workspace_id}")
+        organization = db.get(Organization, workspace.organization_id)
+        reply = dispatch(Turn(ctx, db, request, person, workspace, organization))
         db.commit()
         return reply
     except Exception:

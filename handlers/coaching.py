@@ -76,7 +76,7 @@ def find_person(turn: Turn, words: str, among: list[Person] | None = None) -> Pe
         if among is not None
         else list(
             turn.db.scalars(
-                select(Person).where(Person.workspace_id == turn.workspace.id, Person.active.is_(True))
+                select(Person).where(Person.organization_id == turn.organization.id, Person.active.is_(True))
             )
         )
     )
@@ -199,9 +199,9 @@ def due_reps(ctx, db, manager: Person, now: datetime) -> list[RepDue]:  # type: 
     interval = cadence_days(manager)
     owners = {r.id for r in reports}
     confirmed: dict[int, set[str]] = defaultdict(set)
-    for deal_id, criterion_id in latest_confirmed(db, manager.workspace_id, owners):
+    for deal_id, criterion_id in latest_confirmed(db, manager.organization_id, owners):
         confirmed[deal_id].add(criterion_id)
-    activity = last_activity(db, manager.workspace_id, owners)
+    activity = last_activity(db, manager.organization_id, owners)
     out = []
     for rep in reports:
         days = (now - last[rep.id]).days if rep.id in last else None
@@ -607,7 +607,7 @@ def _record(
         turn.db,
         CoachingSession,
         {
-            "workspace_id": turn.workspace.id,
+            "organization_id": turn.organization.id,
             "manager_id": turn.person.id,
             "rep_id": rep.id,
             "area": area,
@@ -659,12 +659,20 @@ def ask_takeaway(turn: Turn, rep_id: str) -> Reply:
             'What is your one-line takeaway? Reply "takeaway: " and your line.'
         ),
     )
+    reach = outbox.reach(turn.db, rep.id)
+    if reach is None:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f"I can't reach {rep.name} in Slack, Teams or here yet: they need to write to me once first.",
+        )
+    platform, way_in = reach
     outbox.enqueue(
         turn.db,
         key=f"takeaway:{session.id}",
         kind="takeaway",
-        workspace_id=turn.workspace.id,
-        platform=turn.workspace.platform,
+        workspace_id=way_in,
+        platform=platform,
         reply=question,
         now=turn.now(),
         person_id=rep.id,
@@ -760,7 +768,7 @@ def coaching_report(turn: Turn) -> Reply:
     now = turn.now()
     since = now - timedelta(weeks=12)
     scope = team_ids(turn.db, turn.person) if turn.person.role == Role.MANAGER else None
-    query = select(Person).where(Person.workspace_id == turn.workspace.id, Person.role == Role.MANAGER)
+    query = select(Person).where(Person.organization_id == turn.organization.id, Person.role == Role.MANAGER)
     if scope is not None:
         query = query.where(Person.id.in_(scope | {turn.person.id}))
     rows = []

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
-from bot.models import Deal, DealStatus, Person, Role, Workspace
+from bot.models import Deal, DealStatus, Organization, Person, Role, Workspace
 from playbooks.schema import Playbook, Stage
 
 
@@ -24,7 +24,8 @@ class Turn:
     db: Session
     request: Request
     person: Person
-    workspace: Workspace
+    workspace: Workspace  # the way in the request came through (Slack workspace, Teams tenant, terminal)
+    organization: Organization  # whose data the turn reads and writes
 
     def render(
         self,
@@ -50,7 +51,7 @@ def team_ids(db: Session, manager: Person) -> set[int]:
     while frontier:
         rows = db.scalars(
             select(Person.id).where(
-                Person.workspace_id == manager.workspace_id, Person.manager_id.in_(frontier)
+                Person.organization_id == manager.organization_id, Person.manager_id.in_(frontier)
             )
         ).all()
         frontier = set(rows) - found - {manager.id}
@@ -66,7 +67,7 @@ def visible_owner_ids(db: Session, person: Person) -> set[int] | None:
 
 
 def visible_deals(db: Session, person: Person, *, open_only: bool = True) -> list[Deal]:
-    query = select(Deal).where(Deal.workspace_id == person.workspace_id)
+    query = select(Deal).where(Deal.organization_id == person.organization_id)
     owners = visible_owner_ids(db, person)
     if owners is not None:
         query = query.where(Deal.owner_id.in_(owners))
@@ -94,14 +95,14 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     if not wanted:
         return DealMatch()
     owners = visible_owner_ids(db, person)
-    exact = _same_name(db, person.workspace_id, wanted, owners)
+    exact = _same_name(db, person.organization_id, wanted, owners)
     if len(exact) == 1:
         return DealMatch(deal=exact[0], exact=True)
     if len(exact) > 1:
         return DealMatch(candidates=tuple(exact))
     scored = process.extract(
         wanted,
-        _visible_names(db, person.workspace_id, owners),
+        _visible_names(db, person.organization_id, owners),
         scorer=_name_score,
         processor=utils.default_process,
         score_cutoff=75,
@@ -114,19 +115,19 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
             return DealMatch(deal=close[0])
         if len(close) > 1 or best < 85:
             return DealMatch(candidates=tuple(close))
-    hidden = bool(_same_name(db, person.workspace_id, wanted, None))
+    hidden = bool(_same_name(db, person.organization_id, wanted, None))
     return DealMatch(hidden=hidden)
 
 
-def open_deals_of(workspace_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
+def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
     """WHERE clauses: open deals of the workspace, of `owners` only unless None (everyone)."""
-    clauses = [Deal.workspace_id == workspace_id, Deal.status == DealStatus.OPEN]
+    clauses = [Deal.organization_id == organization_id, Deal.status == DealStatus.OPEN]
     if owners is not None:
         clauses.append(Deal.owner_id.in_(owners))
     return clauses
 
 
-def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
+def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
     """Open deals whose name, processed like `wanted` (rapidfuzz's default_process), equals it; by name.
 
     SQL narrows with LIKE: each ASCII letter or digit of `wanted` must appear lower-cased in place, any
@@ -138,7 +139,7 @@ def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | N
         lambda: (
             select(Deal)
             .where(
-                Deal.workspace_id == workspace_id,
+                Deal.organization_id == organization_id,
                 Deal.status == DealStatus.OPEN,
                 func.lower(Deal.name).like(pattern),
             )
@@ -152,10 +153,10 @@ def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | N
     return [d for d in rows if utils.default_process(d.name) == wanted]
 
 
-def _visible_names(db: Session, workspace_id: int, owners: set[int] | None) -> dict[int, str]:
+def _visible_names(db: Session, organization_id: int, owners: set[int] | None) -> dict[int, str]:
     """Deal id -> name of the open deals `owners` have, in name order (ties in scoring keep that order)."""
     rows = db.execute(
-        select(Deal.id, Deal.name).where(*open_deals_of(workspace_id, owners)).order_by(Deal.name)
+        select(Deal.id, Deal.name).where(*open_deals_of(organization_id, owners)).order_by(Deal.name)
     ).all()
     return {deal_id: deal_name for deal_id, deal_name in rows}
 
@@ -174,7 +175,7 @@ def _name_score(wanted: str, name: str, **_: object) -> float:
 
 
 def can_see(db: Session, person: Person, deal: Deal) -> bool:
-    if deal.workspace_id != person.workspace_id:
+    if deal.organization_id != person.organization_id:
         return False
     owners = visible_owner_ids(db, person)
     return owners is None or deal.owner_id in owners

@@ -223,7 +223,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
         recorded += record(
             turn.db,
             {
-                "workspace_id": deal.workspace_id,
+                "organization_id": deal.organization_id,
                 "deal_id": deal.id,
                 "playbook_id": playbook.id,
                 "stage_id": stage.id,

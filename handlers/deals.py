@@ -104,7 +104,7 @@ def _this_deal(turn: Turn, action: str, value_suffix: str) -> Deal | Reply:
     if turn.request.channel_id:
         link = turn.db.scalar(
             select(ChannelLink).where(
-                ChannelLink.workspace_id == turn.workspace.id,
+                ChannelLink.organization_id == turn.organization.id,
                 ChannelLink.channel_id == turn.request.channel_id,
             )
         )
@@ -141,7 +141,7 @@ def deal_by_id(turn: Turn, deal_id: str) -> Deal | Reply:
     """A deal from a button value; refuses deals the clicker may not see (values can be forged)."""
     number = small_number(deal_id)
     deal = turn.db.get(Deal, number) if number is not None else None
-    if deal is None or deal.workspace_id != turn.workspace.id:
+    if deal is None or deal.organization_id != turn.organization.id:
         return turn.render("message.j2", kind="error", text="That deal no longer exists.")
     if not can_see(turn.db, turn.person, deal):
         return turn.render(
@@ -214,7 +214,7 @@ def apply_move(turn: Turn, deal: Deal, playbook: Playbook, stage: Stage) -> Repl
         skipped = [c for c in previous.exit_criteria if c.id not in done]
     turn.db.add(
         DealStageChange(
-            workspace_id=deal.workspace_id,
+            organization_id=deal.organization_id,
             deal_id=deal.id,
             from_stage_id=deal.stage_id,
             to_stage_id=stage.id,
@@ -245,7 +245,7 @@ def create(turn: Turn, name: str, stage_words: str | None) -> Reply:
         return turn.render("message.j2", kind="error", text="A deal name must be 1 to 200 characters long.")
     existing = turn.db.scalar(
         select(Deal).where(
-            Deal.workspace_id == turn.workspace.id,
+            Deal.organization_id == turn.organization.id,
             Deal.status == DealStatus.OPEN,
             func.lower(Deal.name) == name.lower(),
         )
@@ -281,7 +281,7 @@ def create(turn: Turn, name: str, stage_words: str | None) -> Reply:
         playbook = (turn.ctx.playbooks.get(preferred[0]) if preferred else None) or turn.ctx.playbooks.default
         stage = playbook.stages[0]
     deal = Deal(
-        workspace_id=turn.workspace.id,
+        organization_id=turn.organization.id,
         name=name,
         owner_id=turn.person.id,
         playbook_id=playbook.id,
@@ -292,7 +292,7 @@ def create(turn: Turn, name: str, stage_words: str | None) -> Reply:
     turn.db.flush()
     turn.db.add(
         DealStageChange(
-            workspace_id=deal.workspace_id,
+            organization_id=deal.organization_id,
             deal_id=deal.id,
             from_stage_id=None,
             to_stage_id=stage.id,
@@ -378,11 +378,11 @@ def link_clicked(turn: Turn, value: str) -> Reply:
 def _link(turn: Turn, deal: Deal) -> Reply:
     link = turn.db.scalar(
         select(ChannelLink).where(
-            ChannelLink.workspace_id == turn.workspace.id, ChannelLink.channel_id == turn.request.channel_id
+            ChannelLink.organization_id == turn.organization.id, ChannelLink.channel_id == turn.request.channel_id
         )
     )
     if link is None:
-        link = ChannelLink(workspace_id=turn.workspace.id, channel_id=turn.request.channel_id)
+        link = ChannelLink(organization_id=turn.organization.id, channel_id=turn.request.channel_id)
         turn.db.add(link)
     link.deal_id = deal.id
     link.linked_by_id = turn.person.id
@@ -392,7 +392,7 @@ def _link(turn: Turn, deal: Deal) -> Reply:
 def unlink_channel(turn: Turn) -> Reply:
     link = turn.db.scalar(
         select(ChannelLink).where(
-            ChannelLink.workspace_id == turn.workspace.id, ChannelLink.channel_id == turn.request.channel_id
+            ChannelLink.organization_id == turn.organization.id, ChannelLink.channel_id == turn.request.channel_id
         )
     )
     if link is None:

@@ -23,12 +23,12 @@ from bot.models import (
     ChannelQuizAnswer,
     Deal,
     DealStatus,
+    Organization,
     Person,
     QuizQuestion,
     ReviewCard,
     ReviewLog,
     Role,
-    Workspace,
 )
 from handlers.common import Turn, small_number, team_ids
 
@@ -42,9 +42,9 @@ MASTERED_STABILITY = 21.0  # days of expected memory
 WEAK_TOPIC = 0.6  # below this share of right answers a topic is weak
 
 
-def scheduler_for(workspace: Workspace) -> Scheduler:
+def scheduler_for(organization: Organization) -> Scheduler:
     """No minute-level learning steps in chat; a maximum interval; the workspace's desired retention."""
-    settings = workspace.settings or {}
+    settings = organization.settings or {}
     return Scheduler(
         desired_retention=float(settings.get("quiz_retention", DEFAULT_RETENTION)),
         learning_steps=(),
@@ -54,10 +54,10 @@ def scheduler_for(workspace: Workspace) -> Scheduler:
     )
 
 
-def per_day(rep: Person, workspace: Workspace) -> int:
+def per_day(rep: Person, organization: Organization) -> int:
     return int(
         (rep.preferences or {}).get("quiz_per_day")
-        or (workspace.settings or {}).get("quiz_per_day")
+        or (organization.settings or {}).get("quiz_per_day")
         or DEFAULT_PER_DAY
     )
 
@@ -91,7 +91,7 @@ def _unseen(db, rep: Person):  # type: ignore[no-untyped-def]
     return (
         select(QuizQuestion)
         .where(
-            QuizQuestion.workspace_id == rep.workspace_id,
+            QuizQuestion.organization_id == rep.organization_id,
             QuizQuestion.active.is_(True),
             func.lower(QuizQuestion.audience).in_(audiences(db, rep)),
             QuizQuestion.id.not_in(seen),
@@ -119,7 +119,7 @@ def next_card(db, rep: Person, now: datetime) -> ReviewCard | None:  # type: ign
     if question is None:
         return None
     card = ReviewCard(
-        workspace_id=rep.workspace_id,
+        organization_id=rep.organization_id,
         person_id=rep.id,
         question_id=question.id,
         card=Card().to_dict(),
@@ -211,14 +211,14 @@ def answer(turn: Turn, value: str) -> Reply:
     took = now - card.pending_since
     correct = choice == question.answer
     rating = Rating.Again if not correct else (Rating.Hard if took > SLOW_ANSWER else Rating.Good)
-    reviewed, _ = scheduler_for(turn.workspace).review_card(
+    reviewed, _ = scheduler_for(turn.organization).review_card(
         Card.from_dict(card.card), rating, review_datetime=now
     )
     added = insert_or_ignore(
         turn.db,
         ReviewLog,
         {
-            "workspace_id": card.workspace_id,
+            "organization_id": card.organization_id,
             "card_id": card.id,
             "question_version": question.version,
             "rating": int(rating),
@@ -242,7 +242,7 @@ def answer(turn: Turn, value: str) -> Reply:
     buttons: tuple[Button, ...] = ()
     if stage:
         buttons += (Button(f"Open the {stage[1].name} stage", "stage.show", f"{stage[0].id}:{stage[1].id}"),)
-    if answered_today(turn.db, turn.person, now) < per_day(turn.person, turn.workspace) and _has_more(
+    if answered_today(turn.db, turn.person, now) < per_day(turn.person, turn.organization) and _has_more(
         turn.db, turn.person, now
     ):
         buttons += (Button("Next question", "quiz.next", "", style="primary"),)
@@ -420,7 +420,7 @@ def team_knowledge(turn: Turn) -> Reply:
     ids = (
         team_ids(turn.db, turn.person)
         if turn.person.role == Role.MANAGER
-        else set(turn.db.scalars(select(Person.id).where(Person.workspace_id == turn.workspace.id)))
+        else set(turn.db.scalars(select(Person.id).where(Person.organization_id == turn.organization.id)))
     )
     names = dict(turn.db.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
     scores = topic_scores(turn.db, ids, turn.now() - timedelta(days=90))
@@ -457,7 +457,7 @@ def quiz_report(turn: Turn) -> Reply:
     questions = list(
         db.scalars(
             select(QuizQuestion)
-            .where(QuizQuestion.workspace_id == turn.workspace.id)
+            .where(QuizQuestion.organization_id == turn.organization.id)
             .order_by(QuizQuestion.topic, QuizQuestion.external_id)
         )
     )
@@ -511,11 +511,11 @@ def quiz_report(turn: Turn) -> Reply:
                 round(100 * count / answers) if answers else 0,
             )
         )
-    retention = _retention_by_topic(db, turn.workspace.id)
+    retention = _retention_by_topic(db, turn.organization.id)
     return turn.render("quiz_report.j2", stats=stats, retention=retention)
 
 
-def _retention_by_topic(db, workspace_id: int) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+def _retention_by_topic(db, organization_id: int) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
     """(topic, reviews after the first, percent right): how well answers hold up when asked again later."""
     first = (
         select(ReviewLog.card_id, func.min(ReviewLog.reviewed_at).label("first"))
@@ -527,7 +527,7 @@ def _retention_by_topic(db, workspace_id: int) -> list[tuple[str, int, int]]:  #
         .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
         .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
         .join(first, and_(first.c.card_id == ReviewLog.card_id, ReviewLog.reviewed_at > first.c.first))
-        .where(ReviewLog.workspace_id == workspace_id)
+        .where(ReviewLog.organization_id == organization_id)
         .group_by(QuizQuestion.topic)
         .order_by(QuizQuestion.topic)
     ).all()
@@ -613,7 +613,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
         turn.db,
         QuizQuestion,
         {
-            "workspace_id": turn.workspace.id,
+            "organization_id": turn.organization.id,
             "external_id": item.id,
             "topic": item.topic,
             "question": item.question,
@@ -625,7 +625,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
             "version": 1,
             "updated_at": turn.now(),
         },
-        ["workspace_id", "external_id"],
+        ["organization_id", "external_id"],
     )
     if not added:
         return turn.render("message.j2", text="Already added: this form was submitted before.")
@@ -649,7 +649,7 @@ def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
         )
     question = turn.db.scalar(
         select(QuizQuestion).where(
-            QuizQuestion.workspace_id == turn.workspace.id,
+            QuizQuestion.organization_id == turn.organization.id,
             func.lower(QuizQuestion.external_id) == question_id.strip().lower(),
         )
     )
@@ -660,7 +660,7 @@ def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
             text=f'There is no question with id {question_id}. Say "quiz report" for the list.',
         )
     quiz = ChannelQuiz(
-        workspace_id=turn.workspace.id,
+        organization_id=turn.organization.id,
         question_id=question.id,
         channel_id=turn.request.channel_id,
         opened_by_id=turn.person.id,
@@ -686,7 +686,7 @@ def channel_answer(turn: Turn, value: str) -> Reply:
     quiz_id, _, choice = value.partition(":")
     number, chosen = small_number(quiz_id), small_number(choice)
     quiz = turn.db.get(ChannelQuiz, number) if number is not None else None
-    if quiz is None or quiz.workspace_id != turn.workspace.id or chosen is None:
+    if quiz is None or quiz.organization_id != turn.organization.id or chosen is None:
         return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
     if quiz.closed_at is not None:
         return turn.render("message.j2", text="This quiz is closed; the results are in the channel.")
@@ -711,7 +711,7 @@ def channel_answer(turn: Turn, value: str) -> Reply:
 def channel_close(turn: Turn, value: str) -> Reply:
     number = small_number(value)
     quiz = turn.db.get(ChannelQuiz, number) if number is not None else None
-    if quiz is None or quiz.workspace_id != turn.workspace.id:
+    if quiz is None or quiz.organization_id != turn.organization.id:
         return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
     if turn.person.role != Role.ENABLEMENT and turn.person.id != quiz.opened_by_id:
         return turn.render(

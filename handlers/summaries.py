@@ -38,63 +38,63 @@ MAX_BLOCKS = 25  # rep (or team) sections in one summary; Slack allows 50 blocks
 MAX_ATTENTION = 15
 
 
-def _open_deals(workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
-    return select(Deal.id).where(*open_deals_of(workspace_id, owners))
+def _open_deals(organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+    return select(Deal.id).where(*open_deals_of(organization_id, owners))
 
 
-def _in_current_stage(query, workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def _in_current_stage(query, organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
     """`query` over CriterionStatus, narrowed to open deals' current stages (older stages' states stay)."""
     return (
         query.select_from(CriterionStatus)
         .join(Deal, and_(Deal.id == CriterionStatus.deal_id, Deal.stage_id == CriterionStatus.stage_id))
-        .where(*open_deals_of(workspace_id, owners))
+        .where(*open_deals_of(organization_id, owners))
     )
 
 
-def latest_confirmed(db: Session, workspace_id: int, owners: set[int] | None) -> list[tuple[int, str]]:
+def latest_confirmed(db: Session, organization_id: int, owners: set[int] | None) -> list[tuple[int, str]]:
     """(deal id, criterion id) for each criterion of a deal's current stage whose latest event confirms it."""
     query = select(CriterionStatus.deal_id, CriterionStatus.criterion_id).where(
         CriterionStatus.confirmed.is_(True)
     )
-    rows = db.execute(_in_current_stage(query, workspace_id, owners))
+    rows = db.execute(_in_current_stage(query, organization_id, owners))
     return [(deal_id, criterion_id) for deal_id, criterion_id in rows]
 
 
 def confirmed_per_criterion(
-    db: Session, workspace_id: int, owners: set[int] | None
+    db: Session, organization_id: int, owners: set[int] | None
 ) -> dict[tuple[str, str, str], int]:
     """(playbook, stage, criterion) -> how many open deals in that stage have it confirmed now."""
-    rows = db.execute(confirmed_per_criterion_query(workspace_id, owners))
+    rows = db.execute(confirmed_per_criterion_query(organization_id, owners))
     return {(playbook, stage, criterion): count for playbook, stage, criterion, count in rows}
 
 
-def confirmed_per_criterion_query(workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def confirmed_per_criterion_query(organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
     query = (
         select(Deal.playbook_id, Deal.stage_id, CriterionStatus.criterion_id, func.count())
         .where(CriterionStatus.confirmed.is_(True))
         .group_by(Deal.playbook_id, Deal.stage_id, CriterionStatus.criterion_id)
     )
-    return _in_current_stage(query, workspace_id, owners)
+    return _in_current_stage(query, organization_id, owners)
 
 
-def _activity(workspace_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def _activity(organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
     query = select(
         CriterionStatus.deal_id.label("deal_id"), func.max(CriterionStatus.changed_at).label("at")
     ).group_by(CriterionStatus.deal_id)
-    return _in_current_stage(query, workspace_id, owners)
+    return _in_current_stage(query, organization_id, owners)
 
 
-def last_activity(db: Session, workspace_id: int, owners: set[int] | None) -> dict[int, datetime]:
+def last_activity(db: Session, organization_id: int, owners: set[int] | None) -> dict[int, datetime]:
     """The newest confirmation event in each open deal's current stage."""
-    return {deal_id: at for deal_id, at in db.execute(_activity(workspace_id, owners)) if at is not None}
+    return {deal_id: at for deal_id, at in db.execute(_activity(organization_id, owners)) if at is not None}
 
 
-def _skips(workspace_id: int, owners: set[int] | None, since: datetime):  # type: ignore[no-untyped-def]
+def _skips(organization_id: int, owners: set[int] | None, since: datetime):  # type: ignore[no-untyped-def]
     """(deal id, n): how many times each open deal moved on with unconfirmed criteria since `since`."""
     return (
         select(DealStageChange.deal_id.label("deal_id"), func.count().label("n"))
         .where(
-            DealStageChange.deal_id.in_(_open_deals(workspace_id, owners)),
+            DealStageChange.deal_id.in_(_open_deals(organization_id, owners)),
             DealStageChange.changed_at >= since,
             func.json_array_length(DealStageChange.skipped_criteria) > 0,
         )
@@ -102,12 +102,12 @@ def _skips(workspace_id: int, owners: set[int] | None, since: datetime):  # type
     )
 
 
-def skipped_gates(db: Session, workspace_id: int, owners: set[int] | None, since: datetime) -> dict[int, int]:
-    return dict(db.execute(_skips(workspace_id, owners, since)).all())
+def skipped_gates(db: Session, organization_id: int, owners: set[int] | None, since: datetime) -> dict[int, int]:
+    return dict(db.execute(_skips(organization_id, owners, since)).all())
 
 
 def skipped_criteria_counts(
-    db: Session, workspace_id: int, owners: set[int] | None = None
+    db: Session, organization_id: int, owners: set[int] | None = None
 ) -> dict[tuple[str, str, str], int]:
     """(playbook, stage left, criterion) -> how often deals (of `owners`, or all) moved on with it
     unconfirmed, ever."""
@@ -119,11 +119,11 @@ def skipped_criteria_counts(
         text(
             "SELECT d.playbook_id, c.from_stage_id, j.value, count(*) FROM deal_stage_changes AS c "
             f"JOIN deals AS d ON d.id = c.deal_id {expand} "
-            "WHERE c.workspace_id = :workspace AND c.from_stage_id IS NOT NULL "
+            "WHERE c.workspace_id = :organization AND c.from_stage_id IS NOT NULL "
             f"{'' if owners is None else 'AND d.owner_id IN :owners '}"
             "GROUP BY d.playbook_id, c.from_stage_id, j.value"
         ).bindparams(*([] if owners is None else [bindparam("owners", expanding=True)])),
-        {"workspace": workspace_id, **({} if owners is None else {"owners": sorted(owners)})},
+        {"organization": organization_id, **({} if owners is None else {"owners": sorted(owners)})},
     )
     return {(playbook, stage, str(criterion)): count for playbook, stage, criterion, count in rows}
 
@@ -189,24 +189,24 @@ def team_summary_data(ctx, db: Session, person: Person, now: datetime) -> dict: 
     """What the summary (and the weekly digest) shows for a manager's team, or enablement's workspace."""
     owners = visible_owner_ids(db, person)
     if owners is None:
-        data, as_of = organization_view(ctx, db, person.workspace_id, TEAM_SUMMARY, now)
+        data, as_of = organization_view(ctx, db, person.organization_id, TEAM_SUMMARY, now)
     else:
-        data, as_of = _team_summary(ctx, db, person.workspace_id, owners, now), None
+        data, as_of = _team_summary(ctx, db, person.organization_id, owners, now), None
     return {**data, "as_of": _local_time(as_of, person)}
 
 
-def _team_summary(ctx, db: Session, workspace_id: int, owners: set[int] | None, now: datetime) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _team_summary(ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """Up to MAX_BLOCKS reps are listed deal by deal; beyond that (an organization) the database rolls the
     deals up per manager's team, and only the deals that need attention are loaded."""
     rep_count = db.scalar(
-        select(func.count(distinct(Deal.owner_id))).where(*open_deals_of(workspace_id, owners))
+        select(func.count(distinct(Deal.owner_id))).where(*open_deals_of(organization_id, owners))
     )
     blocks: list[RepBlock] | list[TeamBlock]
     if rep_count > MAX_BLOCKS:
-        blocks, more_blocks, deal_count = _teams(ctx, db, workspace_id, owners)
-        attention, attention_count = _attention(ctx, db, workspace_id, owners, now)
+        blocks, more_blocks, deal_count = _teams(ctx, db, organization_id, owners)
+        attention, attention_count = _attention(ctx, db, organization_id, owners, now)
     else:
-        blocks, more_blocks = _reps(ctx, db, workspace_id, owners, now), 0
+        blocks, more_blocks = _reps(ctx, db, organization_id, owners, now), 0
         deal_count = sum(len(b.deals) for b in blocks)
         lines = [d for b in blocks for d in b.deals if d.stalled_days is not None or d.skipped]
         lines.sort(
@@ -242,19 +242,19 @@ def _line(ctx, deal: Deal, confirmed: set[str], last: datetime, skipped: int, no
     )
 
 
-def _reps(ctx, db: Session, workspace_id: int, owners: set[int] | None, now: datetime) -> list[RepBlock]:  # type: ignore[no-untyped-def]
+def _reps(ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime) -> list[RepBlock]:  # type: ignore[no-untyped-def]
     """Each rep's open deals, one line each, reps in name order."""
     deals = db.scalars(
         select(Deal)
-        .where(*open_deals_of(workspace_id, owners))
+        .where(*open_deals_of(organization_id, owners))
         .options(joinedload(Deal.owner))  # names without a query per deal
         .order_by(Deal.name)
     ).all()
     confirmed: dict[int, set[str]] = defaultdict(set)
-    for deal_id, criterion_id in latest_confirmed(db, workspace_id, owners):
+    for deal_id, criterion_id in latest_confirmed(db, organization_id, owners):
         confirmed[deal_id].add(criterion_id)
-    activity = last_activity(db, workspace_id, owners)
-    skipped = skipped_gates(db, workspace_id, owners, now - SKIPPED_WINDOW)
+    activity = last_activity(db, organization_id, owners)
+    skipped = skipped_gates(db, organization_id, owners, now - SKIPPED_WINDOW)
     reps: dict[int, RepBlock] = {}
     for deal in deals:
         last = max(filter(None, (activity.get(deal.id), deal.stage_entered_at)))
@@ -263,7 +263,7 @@ def _reps(ctx, db: Session, workspace_id: int, owners: set[int] | None, now: dat
     return sorted(reps.values(), key=lambda r: r.name)
 
 
-def _teams(ctx, db: Session, workspace_id: int, owners: set[int] | None) -> tuple[list[TeamBlock], int, int]:  # type: ignore[no-untyped-def]
+def _teams(ctx, db: Session, organization_id: int, owners: set[int] | None) -> tuple[list[TeamBlock], int, int]:  # type: ignore[no-untyped-def]
     """Deals and confirmed criteria per manager's team, counted by the database (a row per team comes
     back, not per deal); (the largest MAX_BLOCKS teams, how many more teams, how many deals in all)."""
     stages = {
@@ -282,7 +282,7 @@ def _teams(ctx, db: Session, workspace_id: int, owners: set[int] | None) -> tupl
     per_team = db.execute(
         select(owner.manager_id, func.count(), func.sum(criteria_of_deal))
         .join(owner, owner.id == Deal.owner_id)
-        .where(*open_deals_of(workspace_id, owners))
+        .where(*open_deals_of(organization_id, owners))
         .group_by(owner.manager_id)
     ).all()
     confirmed = db.execute(
@@ -293,11 +293,11 @@ def _teams(ctx, db: Session, workspace_id: int, owners: set[int] | None) -> tupl
                 tuple_(Deal.playbook_id, Deal.stage_id, CriterionStatus.criterion_id).in_(current),
             )
             .group_by(owner.manager_id),
-            workspace_id,
+            organization_id,
             owners,
         ).join(owner, owner.id == Deal.owner_id)
     ).all()
-    with_reports = select(owner.manager_id).where(owner.workspace_id == workspace_id).distinct()
+    with_reports = select(owner.manager_id).where(owner.organization_id == organization_id).distinct()
     names = dict(db.execute(select(Person.id, Person.name).where(Person.id.in_(with_reports))).all())
     teams = {
         manager_id: TeamBlock(
@@ -315,13 +315,13 @@ def _teams(ctx, db: Session, workspace_id: int, owners: set[int] | None) -> tupl
 
 
 def _attention(
-    ctx, db: Session, workspace_id: int, owners: set[int] | None, now: datetime
+    ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime
 ) -> tuple[list[DealLine], int]:  # type: ignore[no-untyped-def]
     """The MAX_ATTENTION deals that need attention most (longest stalled first, then most skipped gates,
     then by name: the same order a manager's summary uses) and how many need attention, found by the
     database."""
-    activity = _activity(workspace_id, owners).subquery()
-    skips = _skips(workspace_id, owners, now - SKIPPED_WINDOW).subquery()
+    activity = _activity(organization_id, owners).subquery()
+    skips = _skips(organization_id, owners, now - SKIPPED_WINDOW).subquery()
     last = case((activity.c.at > Deal.stage_entered_at, activity.c.at), else_=Deal.stage_entered_at)
     stalled = last <= literal(now - STALLED_AFTER, UTCDateTime())
     skipped = func.coalesce(skips.c.n, 0)
@@ -329,7 +329,7 @@ def _attention(
         select(Deal.id, last.label("last"), skipped.label("skipped"), func.count().over().label("total"))
         .outerjoin(activity, activity.c.deal_id == Deal.id)
         .outerjoin(skips, skips.c.deal_id == Deal.id)
-        .where(*open_deals_of(workspace_id, owners), or_(stalled, skips.c.n > 0))
+        .where(*open_deals_of(organization_id, owners), or_(stalled, skips.c.n > 0))
     )
     top = db.execute(
         needing.order_by(
@@ -346,7 +346,7 @@ def _attention(
     in_top = select(CriterionStatus.deal_id, CriterionStatus.criterion_id).where(
         CriterionStatus.deal_id.in_(deals), CriterionStatus.confirmed.is_(True)
     )
-    for deal_id, criterion_id in db.execute(_in_current_stage(in_top, workspace_id, owners)):
+    for deal_id, criterion_id in db.execute(_in_current_stage(in_top, organization_id, owners)):
         confirmed[deal_id].add(criterion_id)
     lines = [_line(ctx, deals[r.id], confirmed[r.id], r.last, r.skipped, now) for r in top]
     return lines, top[0].total if top else 0
@@ -395,18 +395,18 @@ def criteria_report_data(turn: Turn, owners: set[int] | None) -> tuple[list[Stag
     """The report for `owners`' deals, or the organization's (None); (stages, when they were counted if
     they come from a snapshot)."""
     if owners is None:
-        return organization_view(turn.ctx, turn.db, turn.workspace.id, CRITERIA_REPORT, turn.now())
-    return _criteria_report(turn.ctx, turn.db, turn.workspace.id, owners), None
+        return organization_view(turn.ctx, turn.db, turn.organization.id, CRITERIA_REPORT, turn.now())
+    return _criteria_report(turn.ctx, turn.db, turn.organization.id, owners), None
 
 
-def _criteria_report(ctx, db: Session, workspace_id: int, owners: set[int] | None) -> list[StageBlock]:  # type: ignore[no-untyped-def]
+def _criteria_report(ctx, db: Session, organization_id: int, owners: set[int] | None) -> list[StageBlock]:  # type: ignore[no-untyped-def]
     per_stage = db.execute(
         select(Deal.playbook_id, Deal.stage_id, func.count(Deal.id))
-        .where(*open_deals_of(workspace_id, owners))
+        .where(*open_deals_of(organization_id, owners))
         .group_by(Deal.playbook_id, Deal.stage_id)
     ).all()
-    confirmed = confirmed_per_criterion(db, workspace_id, owners)
-    skipped = skipped_criteria_counts(db, workspace_id, owners)
+    confirmed = confirmed_per_criterion(db, organization_id, owners)
+    skipped = skipped_criteria_counts(db, organization_id, owners)
     blocks = []
     for playbook in ctx.playbooks.playbooks:
         counts = {stage_id: n for pid, stage_id, n in per_stage if pid == playbook.id}
@@ -446,37 +446,37 @@ CRITERIA_REPORT = "criteria-report"
 
 
 def organization_view(
-    ctx, db: Session, workspace_id: int, kind: str, now: datetime
+    ctx, db: Session, organization_id: int, kind: str, now: datetime
 ) -> tuple[Any, datetime | None]:  # type: ignore[no-untyped-def]
     """An organization-wide summary: counted live, or for a workspace with more than SNAPSHOT_ABOVE open
     deals (where counting takes seconds) the snapshot the clock keeps fresh; (data, when it was counted,
     None if live)."""
-    snapshot = db.get(SummarySnapshot, (workspace_id, kind))
+    snapshot = db.get(SummarySnapshot, (organization_id, kind))
     if snapshot is not None and now - snapshot.computed_at < SNAPSHOT_MAX_AGE:
         return _decode(kind, snapshot.data), snapshot.computed_at
-    if snapshot is None and not _large(db, workspace_id):
-        return _count(ctx, db, workspace_id, kind, now), None
-    return refresh_snapshot(ctx, db, workspace_id, kind, now)
+    if snapshot is None and not _large(db, organization_id):
+        return _count(ctx, db, organization_id, kind, now), None
+    return refresh_snapshot(ctx, db, organization_id, kind, now)
 
 
 def refresh_snapshot(
-    ctx, db: Session, workspace_id: int, kind: str, now: datetime
+    ctx, db: Session, organization_id: int, kind: str, now: datetime
 ) -> tuple[Any, datetime | None]:  # type: ignore[no-untyped-def]
     """Count `kind` now and keep it as the workspace's snapshot (or drop the snapshot of a workspace that
     has become small enough to count live)."""
-    data = _count(ctx, db, workspace_id, kind, now)
-    if not _large(db, workspace_id):
+    data = _count(ctx, db, organization_id, kind, now)
+    if not _large(db, organization_id):
         db.execute(
             delete(SummarySnapshot).where(
-                SummarySnapshot.workspace_id == workspace_id, SummarySnapshot.kind == kind
+                SummarySnapshot.organization_id == organization_id, SummarySnapshot.kind == kind
             )
         )
         return data, None
-    row = {"workspace_id": workspace_id, "kind": kind, "data": _encode(kind, data), "computed_at": now}
+    row = {"organization_id": organization_id, "kind": kind, "data": _encode(kind, data), "computed_at": now}
     upsert = upsertable_insert(db, SummarySnapshot).values(**row)
     db.execute(
         upsert.on_conflict_do_update(
-            index_elements=["workspace_id", "kind"],
+            index_elements=[SummarySnapshot.organization_id, SummarySnapshot.kind],
             set_={"data": upsert.excluded.data, "computed_at": upsert.excluded.computed_at},
         )
     )
@@ -489,36 +489,36 @@ def refresh_snapshots(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def
     with ctx.sessions() as db:
         large = set(
             db.scalars(
-                select(Deal.workspace_id)
+                select(Deal.organization_id)
                 .where(Deal.status == DealStatus.OPEN)
-                .group_by(Deal.workspace_id)
+                .group_by(Deal.organization_id)
                 .having(func.count() > SNAPSHOT_ABOVE)
             ).all()
         )
-        kept = db.scalars(select(SummarySnapshot.workspace_id).distinct()).all()
+        kept = db.scalars(select(SummarySnapshot.organization_id).distinct()).all()
     recounted = 0
-    for workspace_id in sorted(large | set(kept)):
+    for organization_id in sorted(large | set(kept)):
         for kind in (TEAM_SUMMARY, CRITERIA_REPORT):
             with ctx.sessions.begin() as db:
-                snapshot = db.get(SummarySnapshot, (workspace_id, kind))
-                if workspace_id not in large:
+                snapshot = db.get(SummarySnapshot, (organization_id, kind))
+                if organization_id not in large:
                     if snapshot is not None:
                         db.delete(snapshot)
                 elif snapshot is None or now - snapshot.computed_at >= SNAPSHOT_EVERY:
-                    refresh_snapshot(ctx, db, workspace_id, kind, now)
+                    refresh_snapshot(ctx, db, organization_id, kind, now)
                     recounted += 1
     return recounted
 
 
-def _large(db: Session, workspace_id: int) -> bool:
-    open_deals = select(Deal.id).where(*open_deals_of(workspace_id, None)).limit(SNAPSHOT_ABOVE + 1)
+def _large(db: Session, organization_id: int) -> bool:
+    open_deals = select(Deal.id).where(*open_deals_of(organization_id, None)).limit(SNAPSHOT_ABOVE + 1)
     return db.scalar(select(func.count()).select_from(open_deals.subquery())) > SNAPSHOT_ABOVE
 
 
-def _count(ctx, db: Session, workspace_id: int, kind: str, now: datetime) -> Any:  # type: ignore[no-untyped-def]
+def _count(ctx, db: Session, organization_id: int, kind: str, now: datetime) -> Any:  # type: ignore[no-untyped-def]
     if kind == TEAM_SUMMARY:
-        return _team_summary(ctx, db, workspace_id, None, now)
-    return _criteria_report(ctx, db, workspace_id, None)
+        return _team_summary(ctx, db, organization_id, None, now)
+    return _criteria_report(ctx, db, organization_id, None)
 
 
 def _encode(kind: str, data: Any) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def demo(ctx: AppContext) -> Workspace:
     """The local workspace with the bundled demo people and deals (as `python -m bot chat` loads them)."""
     with ctx.sessions.begin() as session:
         workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Local")
-        load_if_empty(session, workspace, ctx.playbooks, ctx.clock())
+        load_if_empty(session, workspace.organization_id, ctx.playbooks, ctx.clock())
     return workspace
 
 
@@ -128,10 +128,10 @@ class Chat:
     def __init__(self, ctx: AppContext, workspace: Workspace, email: str, channel_id: str | None = None):
         self.ctx = ctx
         with ctx.sessions() as session:
-            person = person_by_email(session, workspace, email)
+            person = person_by_email(session, workspace.organization_id, email)
             assert person is not None, email
             self.person_id = person.id
-        self.workspace_id = workspace.id
+        self.workspace_id = workspace.id  # the way in (the terminal, unless a test says otherwise)
         self.channel_id = channel_id
         self.last: Reply | None = None
 
@@ -167,9 +167,9 @@ def add_person(
     manager: str | None = None,
 ) -> int:
     with ctx.sessions.begin() as session:
-        boss = person_by_email(session, workspace, manager) if manager else None
+        boss = person_by_email(session, workspace.organization_id, manager) if manager else None
         person = Person(
-            workspace_id=workspace.id,
+            organization_id=workspace.organization_id,
             email=email,
             name=name,
             role=role,
@@ -201,7 +201,8 @@ def deliver(ctx: AppContext, now: datetime) -> str:
 
 def other_workspace(ctx: AppContext, external_id: str = "T0OTHER") -> Workspace:
     with ctx.sessions.begin() as session:
-        return get_or_create_workspace(session, Platform.SLACK, external_id, name="Other")
+        # another customer's install: its own organization, never joined to the demo's
+        return get_or_create_workspace(session, Platform.SLACK, external_id, name="Other", join_single=False)
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,7 +240,7 @@ def slack_ctx(ctx: AppContext, slack: SlackDouble) -> AppContext:
     with ctx.sessions.begin() as db:
         load_if_empty(
             db,
-            get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM, "Test team"),
+            get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM, "Test team").organization_id,
             ctx.playbooks,
             ctx.clock(),
         )
@@ -264,7 +265,7 @@ def connector() -> Iterator[BotConnectorDouble]:
 def teams_ctx(ctx: AppContext) -> AppContext:
     with ctx.sessions.begin() as db:
         load_if_empty(
-            db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT), ctx.playbooks, ctx.clock()
+            db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT).organization_id, ctx.playbooks, ctx.clock()
         )
     return ctx
 

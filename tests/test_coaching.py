@@ -31,7 +31,7 @@ def log_session(
         at = FIXED_NOW - timedelta(days=days_ago)
         db.add(
             CoachingSession(
-                workspace_id=people[manager].workspace_id,
+                organization_id=people[manager].organization_id,
                 manager_id=people[manager].id,
                 rep_id=people[rep].id,
                 area=area,
@@ -341,7 +341,7 @@ def test_logging_through_a_slack_modal(ctx, slack_web):
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:
         person_by_email(
-            db, get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM), "manager@example.com"
+            db, get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM).organization_id, "manager@example.com"
         ).slack_user_id = "UMORGAN"
     event(web, dm("who should I coach?", user="UMORGAN"))
     (nudge,) = wait_posts(slack_api, 1)
@@ -384,7 +384,7 @@ def test_logging_through_a_teams_card(ctx, teams_web):
     morgan = {"id": "29:1morgan", "name": "Morgan Patel"}
     with ctx.sessions.begin() as db:
         person_by_email(
-            db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT), "manager@example.com"
+            db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT).organization_id, "manager@example.com"
         ).teams_user_id = "29:1morgan"
     post(web, say(bot_connector, "log coaching", user=morgan))
     form = card(bot_connector.wait_for(1)[0])

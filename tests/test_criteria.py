@@ -140,7 +140,7 @@ def test_current_state_follows_the_latest_event_and_equals_a_rebuild_from_the_lo
         record(
             db,
             {
-                "workspace_id": acme.workspace_id,
+                "organization_id": acme.organization_id,
                 "deal_id": acme.id,
                 "playbook_id": "enterprise",
                 "stage_id": "discovery",

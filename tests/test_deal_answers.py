@@ -125,7 +125,7 @@ def test_move_with_every_criterion_confirmed_is_not_a_skipped_gate(ctx, chat_as)
             record(
                 session,
                 {
-                    "workspace_id": deal.workspace_id,
+                    "organization_id": deal.organization_id,
                     "deal_id": deal.id,
                     "playbook_id": "transactional",
                     "stage_id": "demo",

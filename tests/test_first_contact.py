@@ -66,6 +66,6 @@ def test_concurrent_first_contacts_in_a_new_tenant_make_one_workspace_and_one_pe
             ).all()
             assert len(workspaces) == 1, tenant
             people = db.scalar(
-                select(func.count()).select_from(Person).where(Person.workspace_id == workspaces[0])
+                select(func.count()).select_from(Person).where(Person.organization_id == workspaces[0])
             )
             assert people == 1, tenant

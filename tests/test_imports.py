@@ -25,7 +25,7 @@ def people(ctx, workspace, tmp_path, body: str, name: str = "people.csv"):
     path.write_text(body, encoding="utf-8")
     with ctx.sessions.begin() as session:
         ws = session.merge(workspace)
-        result = import_people(session, ws, path)
+        result = import_people(session, ws.organization_id, path)
     return result, [e.replace(str(tmp_path) + "/", "") for e in result.errors]
 
 
@@ -33,7 +33,7 @@ def deals(ctx, workspace, tmp_path, body: str):
     path = tmp_path / "deals.csv"
     path.write_text(body, encoding="utf-8")
     with ctx.sessions.begin() as session:
-        result = import_deals(session, session.merge(workspace), path, ctx.playbooks)
+        result = import_deals(session, workspace.organization_id, path, ctx.playbooks)
     return result, [e.replace(str(tmp_path) + "/", "") for e in result.errors]
 
 
@@ -132,7 +132,7 @@ def test_missing_columns_and_encoding_reject_the_whole_file(ctx, workspace, tmp_
         PEOPLE_HEADER.encode() + "zoë@example.com,Zoë,rep,,,,\n".encode("latin-1")
     )
     with pytest.raises(CsvFileError, match="not UTF-8"), ctx.sessions.begin() as session:
-        import_people(session, session.merge(workspace), tmp_path / "latin.csv")
+        import_people(session, workspace.organization_id, tmp_path / "latin.csv")
     with ctx.sessions() as session:
         assert session.scalar(select(func.count(Person.id))) == 0
 
@@ -280,7 +280,7 @@ def test_deals_csv_status_closes_deals_won_or_lost(ctx, demo, chat_as, tmp_path)
         encoding="utf-8",
     )
     with ctx.sessions.begin() as session:
-        result = import_deals(session, session.merge(demo), path, ctx.playbooks)
+        result = import_deals(session, demo.organization_id, path, ctx.playbooks)
     assert [e.replace(str(tmp_path) + "/", "") for e in result.errors] == [
         "closed.csv:3: status 'maybe' must be open, won or lost"
     ]

@@ -55,7 +55,9 @@ def everywhere(ctx):
             (Platform.SLACK, TEAM),
             (Platform.TEAMS, TEAMS_TENANT),
         ):
-            load_if_empty(db, get_or_create_workspace(db, platform, external_id), ctx.playbooks, ctx.clock())
+            # three organizations, one per way in, so each channel plays the same conversation on its own data
+            way_in = get_or_create_workspace(db, platform, external_id, join_single=False)
+            load_if_empty(db, way_in.organization_id, ctx.playbooks, ctx.clock())
     web = BackgroundServer(create_app(app_ctx)).start()
     yield app_ctx, web, slack, connector
     web.stop()
@@ -71,7 +73,7 @@ def test_every_capability_answers_alike_in_terminal_slack_and_teams(everywhere):
     ctx, web, slack, connector = everywhere
     with ctx.sessions.begin() as db:
         local = get_or_create_workspace(db, *LOCAL_WORKSPACE)
-        terminal = ConsoleConversation(ctx, local.id, person_by_email(db, local, "rep@example.com").id)
+        terminal = ConsoleConversation(ctx, local.id, person_by_email(db, local.organization_id, "rep@example.com").id)
     for turn, (text, expected) in enumerate(CONVERSATION, start=1):
         in_terminal = terminal.say(text)
         terminal_answer = in_terminal.header or first_line(in_terminal.sections[0].text)

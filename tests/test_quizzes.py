@@ -36,7 +36,7 @@ def write(tmp_path, text: str, name: str = "quiz.yaml"):  # type: ignore[no-unty
 
 def load(ctx, demo, path):  # type: ignore[no-untyped-def]
     with ctx.sessions.begin() as db:
-        return import_quizzes(db, db.merge(demo), path, ctx.playbooks)
+        return import_quizzes(db, demo.organization_id, path, ctx.playbooks)
 
 
 def errors(ctx, demo, tmp_path, text: str) -> list[str]:
@@ -440,7 +440,7 @@ def test_a_quiz_posted_to_a_slack_channel_is_answered_privately_and_closed_with_
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:
         workspace = get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM)
-        person_by_email(db, workspace, "enablement@example.com").slack_user_id = "UAVERY"
+        person_by_email(db, workspace.organization_id, "enablement@example.com").slack_user_id = "UAVERY"
     event(web, mention("post quiz enterprise-discovery-1 here", user="UAVERY"))
     (posted,) = wait_posts(slack_api, 1)
     assert posted["channel"] == "C0SALES" and "Answer privately with a button" in json.dumps(posted["blocks"])

@@ -44,11 +44,11 @@ def scheduler_process(database_url: str, slack_url: str, *args: str) -> subproce
 
 
 def many_managers(ctx, team, count: int) -> None:  # noqa: F811
-    workspace_id, _ = team
+    organization_id, _ = team
     with ctx.sessions.begin() as db:
         db.add_all(
             Person(
-                workspace_id=workspace_id,
+                organization_id=organization_id,
                 email=f"x{i}@example.com",
                 name=f"X {i}",
                 role="manager",
@@ -61,9 +61,9 @@ def many_managers(ctx, team, count: int) -> None:  # noqa: F811
 
 
 def enqueue_for_everyone(ctx, team) -> list[str]:  # noqa: F811
-    workspace_id, _ = team
+    organization_id, _ = team
     with ctx.sessions() as db:
-        ids = list(db.scalars(select(Person.id).where(Person.workspace_id == workspace_id)))
+        ids = list(db.scalars(select(Person.id).where(Person.organization_id == organization_id)))
     keys = [f"nudge:{person_id}:2026-W48" for person_id in ids]
     for key, person_id in zip(keys, ids, strict=True):
         put(ctx, team, key, person_id=person_id)
@@ -144,7 +144,7 @@ def test_local_workspace_messages_print_in_the_terminal(ctx, demo, database_url)
     from bot.people import person_by_email
 
     with ctx.sessions.begin() as db:
-        riley = person_by_email(db, demo, "rep@example.com")
+        riley = person_by_email(db, demo.organization_id, "rep@example.com")
         outbox.enqueue(
             db,
             key="quiz:riley:2026-11-23",

@@ -332,7 +332,7 @@ def test_buttons_move_a_deal_and_answer_in_the_dm(web, slack, ctx):
     assert "Skipped gate: 3 exit criteria of Discovery not confirmed" in json.dumps(moved["blocks"])
     with ctx.sessions() as db:
         assert (
-            db.scalar(select(Deal.stage_id).where(Deal.name == "Acme Corp", Deal.workspace_id != 0))
+            db.scalar(select(Deal.stage_id).where(Deal.name == "Acme Corp", Deal.organization_id != 0))
             == "evaluation"
         )
 
@@ -398,7 +398,7 @@ def test_app_home_shows_the_persons_view(web, slack):
 def test_manager_home_shows_the_team(web, slack, ctx):
     with ctx.sessions.begin() as db:
         ws = get_or_create_workspace(db, Platform.SLACK, TEAM)
-        person_by_email(db, ws, "manager@example.com").slack_user_id = "UMORGAN"
+        person_by_email(db, ws.organization_id, "manager@example.com").slack_user_id = "UMORGAN"
     event(
         web,
         {
@@ -543,8 +543,8 @@ def test_oauth_install_stores_the_installation_and_its_token_sends(ctx, slack):
     with ctx.sessions() as db:  # the install made the workspace: admins can import into it at once
         workspace = find_workspace(db, "slack:T0NEW")
         assert workspace is not None and workspace.name == "New Co"
-        workspace_id = workspace.id
-    assert token_lookup(oauth_ctx)(workspace_id) == "xoxb-installed-abc123"
+        organization_id = workspace.id
+    assert token_lookup(oauth_ctx)(organization_id) == "xoxb-installed-abc123"
 
 
 def test_oauth_redirect_with_a_forged_state_is_refused(ctx, slack):
@@ -605,7 +605,7 @@ def test_socket_mode_needs_an_app_token(tmp_path):
 def test_adding_a_mentioned_colleague_to_my_team(web, slack, ctx):
     with ctx.sessions.begin() as db:
         person_by_email(
-            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "manager@example.com"
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM).organization_id, "manager@example.com"
         ).slack_user_id = "UMORGAN"
     event(web, mention("add <@UNEW|nia> to my team", user="UMORGAN"))
     (reply,) = wait_posts(slack, 1)
@@ -753,7 +753,7 @@ def test_the_criteria_report_chart_reaches_slack_with_the_manifests_scopes(web, 
     assert "im:read" not in slack.scopes  # nothing the bot calls needs it
     with ctx.sessions.begin() as db:
         person_by_email(
-            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "enablement@example.com"
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM).organization_id, "enablement@example.com"
         ).slack_user_id = "UAVERY"
     command(web, slack, "criteria report", user="UAVERY")  # answered privately; the chart goes to the DM
     assert slack.wait_for(lambda: any(u.get("completed") for u in slack.uploads.values()))
@@ -822,7 +822,7 @@ def test_logs_hold_no_oauth_codes_nor_refused_request_bodies(ctx, slack, caplog)
 
 def test_a_modal_answer_goes_to_the_submitters_dm_whatever_its_metadata_says(web, slack, ctx):
     with ctx.sessions() as db:
-        acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp", Deal.workspace_id != 0))
+        acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp", Deal.organization_id != 0))
     payload = {
         "type": "view_submission",
         "team": {"id": TEAM, "domain": "test"},

@@ -219,7 +219,7 @@ def test_export_confirmations_as_csv(ctx, chat_as, database_url):
     assert [r["action"] for r in rows] == ["confirm", "revoke"]
     first, second = rows
     assert (
-        first["workspace"] == "local:local" and first["deal"] == "Acme Corp" and first["crm_id"] == "DEMO-001"
+        first["organization"] == "Local" and first["deal"] == "Acme Corp" and first["crm_id"] == "DEMO-001"
     )
     assert first["buyer_name"] == "Dana Lee" and first["criterion_id"] == "pain-confirmed"
     assert first["criterion"] == "The buying group has confirmed the business problem and what it costs them"
@@ -298,7 +298,7 @@ def test_the_chart_in_slack_is_uploaded_to_the_conversation(ctx, slack_web):
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:
         person_by_email(
-            db, get_or_create_workspace(db, Platform.SLACK, TEAM), "enablement@example.com"
+            db, get_or_create_workspace(db, Platform.SLACK, TEAM).organization_id, "enablement@example.com"
         ).slack_user_id = "UAVERY"
     event(web, dm("criteria report", user="UAVERY"))
     wait_posts(slack_api, 1)
@@ -320,7 +320,7 @@ def test_the_chart_in_teams_is_an_inline_image(ctx, teams_web):
     web, bot_connector = teams_web
     with ctx.sessions.begin() as db:
         avery = person_by_email(
-            db, get_or_create_workspace(db, Platform.TEAMS, TENANT), "enablement@example.com"
+            db, get_or_create_workspace(db, Platform.TEAMS, TENANT).organization_id, "enablement@example.com"
         )
         avery.teams_user_id = "29:1avery"
     post(web, say(bot_connector, "criteria report", user={"id": "29:1avery", "name": "Avery Brooks"}))
@@ -372,7 +372,7 @@ def test_export_piped_into_a_reader_that_stops_early_ends_quietly(ctx, demo, dat
         acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp"))
         db.add_all(
             CriterionEvent(
-                workspace_id=acme.workspace_id,
+                organization_id=acme.organization_id,
                 deal_id=acme.id,
                 playbook_id="enterprise",
                 stage_id="discovery",
@@ -391,7 +391,7 @@ def test_export_piped_into_a_reader_that_stops_early_ends_quietly(ctx, demo, dat
         stderr=subprocess.PIPE,
         env={**os.environ, "DATABASE_URL": database_url},
     )
-    assert process.stdout.readline().startswith("workspace,deal,crm_id")
+    assert process.stdout.readline().startswith("organization,deal,crm_id")
     process.stdout.close()
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 0

@@ -189,7 +189,7 @@ def test_quiz_answers_are_listed_whole_and_a_numbered_button_answers(web, connec
 def test_action_execute_invoke_is_answered_within_the_invoke_and_replied(web, connector, ctx):
     with ctx.sessions() as db:
         acme = db.scalar(
-            select(Deal).where(Deal.name == "Acme Corp", Deal.workspace_id == get_workspace_id(ctx))
+            select(Deal).where(Deal.name == "Acme Corp", Deal.organization_id == get_organization_id(ctx))
         )
     invoke = activity(
         connector,
@@ -212,7 +212,7 @@ def test_action_execute_invoke_is_answered_within_the_invoke_and_replied(web, co
     assert connector.activities() == []
 
 
-def get_workspace_id(ctx) -> int:
+def get_organization_id(ctx) -> int:
     with ctx.sessions.begin() as db:
         return get_or_create_workspace(db, Platform.TEAMS, TENANT).id
 
@@ -461,7 +461,7 @@ def proactive(ctx, connector, web, *faults: ConnectorFault) -> tuple[Drainer, Cl
             db,
             key="nudge:riley:2026-W48",
             kind="nudge",
-            workspace_id=riley.workspace_id,
+            workspace_id=riley.organization_id,
             platform=Platform.TEAMS,
             reply=Reply("Time to coach", header="Time to coach", sections=(Section("- Riley: Acme Corp"),)),
             now=FIXED_NOW,

@@ -122,7 +122,7 @@ class SlackNotConfigured(Exception):
 
 @dataclass(frozen=True)
 class Who:
-    workspace_id: int
+    workspace_id: int  # the way in (this Slack workspace)
     person_id: int
 
 
@@ -138,6 +138,9 @@ class SlackChannel:
                 "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth install)"
             )
         self.ctx = ctx
+        # one bot token: every Slack user belongs to the deployment's one organization; OAuth installs start
+        # an organization per workspace (or Grid org) until an admin links them (python -m bot org link)
+        self._join_single = not settings.slack_client_id
         self._answering: set[asyncio.Task[None]] = set()  # strong references until each task ends
         self._latest: dict[str, asyncio.Task[None]] = {}  # conversation -> its latest answer task
         api = settings.slack_api_url
@@ -521,7 +524,7 @@ class SlackChannel:
         with self.ctx.sessions() as db:
             if event_key is not None and not _remember(db, event_key):
                 return _Known(repeated=True)
-            found = _known_person(db, team_id, enterprise_id, user_id)
+            found = _known_person(db, team_id, enterprise_id, user_id, self._join_single)
             if found is None:
                 db.commit()  # perhaps a workspace seen for the first time
                 return _Known()
@@ -595,7 +598,7 @@ class SlackChannel:
         self, team_id: str, enterprise_id: str | None, user_id: str, profile: dict[str, Any] | None
     ) -> Who:
         with self.ctx.sessions.begin() as db:
-            return _find(db, team_id, enterprise_id, user_id, profile)
+            return _find(db, team_id, enterprise_id, user_id, profile, self._join_single)
 
 
 @dataclass(frozen=True)
@@ -607,9 +610,16 @@ class _Known:
 
 
 def _find(
-    db: Session, team_id: str, enterprise_id: str | None, user_id: str, profile: dict[str, Any] | None
+    db: Session,
+    team_id: str,
+    enterprise_id: str | None,
+    user_id: str,
+    profile: dict[str, Any] | None,
+    join_single: bool,
 ) -> Who:
-    workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
+    workspace = get_or_create_workspace(
+        db, Platform.SLACK, team_id, enterprise_id=enterprise_id, join_single=join_single
+    )
     person = match_platform_person(
         db, workspace, Platform.SLACK, user_id, _profile_fields(profile) if profile else None
     )
@@ -617,14 +627,14 @@ def _find(
 
 
 def _known_person(
-    db: Session, team_id: str, enterprise_id: str | None, user_id: str
+    db: Session, team_id: str, enterprise_id: str | None, user_id: str, join_single: bool
 ) -> tuple[Workspace, Person] | None:
     """The workspace and person of a Slack user we know, in one query (the common case); else the general
     lookup, which also creates a new team's workspace and records a changed Enterprise Grid id."""
     statement = lambda_stmt(  # built and compiled once per process; each call binds its ids
         lambda: (
             select(Workspace, Person)
-            .join(Person, Person.workspace_id == Workspace.id)
+            .join(Person, Person.organization_id == Workspace.organization_id)
             .where(
                 Workspace.platform == Platform.SLACK,
                 Workspace.external_id == team_id,
@@ -636,7 +646,9 @@ def _known_person(
     row = db.execute(statement).first()
     if row is not None and (not enterprise_id or row[0].enterprise_id == enterprise_id):
         return row[0], row[1]
-    workspace = get_or_create_workspace(db, Platform.SLACK, team_id, enterprise_id=enterprise_id)
+    workspace = get_or_create_workspace(
+        db, Platform.SLACK, team_id, enterprise_id=enterprise_id, join_single=join_single
+    )
     person = match_platform_person(db, workspace, Platform.SLACK, user_id, None)
     return (workspace, person) if person is not None else None
 

@@ -181,6 +181,7 @@ def record_workspace(sessions: sessionmaker[Session], installation: Installation
             installation.team_id or "",
             name=installation.team_name or "",
             enterprise_id=installation.enterprise_id,
+            join_single=False,  # an OAuth install starts its own organization until an admin links it
         )
         if installation.team_name:
             workspace.name = installation.team_name

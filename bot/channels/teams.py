@@ -80,7 +80,7 @@ MAX_JSON_DEPTH = 64  # Teams activities nest about 6 deep; a card submit's data 
 
 @dataclass(frozen=True)
 class Who:
-    workspace_id: int
+    workspace_id: int  # the way in (this Teams tenant)
     person_id: int
 
 
@@ -497,7 +497,7 @@ def _find_loaded(
             return Who(workspace.id, 0), (workspace,)
         row = _reference_row(db, person.id) if sender.reference is not None else None
     if sender.reference is not None:
-        _store_reference(db, row, workspace.id, person.id, sender.reference)
+        _store_reference(db, row, workspace.organization_id, person.id, sender.reference)
     return Who(workspace.id, person.id), (workspace, person)
 
 
@@ -505,7 +505,7 @@ def _known_sender(db: Session, sender: Sender) -> tuple[Workspace, Person, Conve
     found = db.execute(
         select(Workspace, Person, ConversationRef)
         .select_from(Person)
-        .join(Workspace, Workspace.id == Person.workspace_id)
+        .join(Workspace, Workspace.organization_id == Person.organization_id)
         .outerjoin(
             ConversationRef,
             and_(ConversationRef.person_id == Person.id, ConversationRef.platform == Platform.TEAMS),
@@ -529,12 +529,12 @@ def _reference_row(db: Session, person_id: int) -> ConversationRef | None:
 
 
 def _store_reference(
-    db: Session, row: ConversationRef | None, workspace_id: int, person_id: int, reference: dict[str, Any]
+    db: Session, row: ConversationRef | None, organization_id: int, person_id: int, reference: dict[str, Any]
 ) -> None:
     """Keep the newest personal conversation reference (and serviceUrl) for proactive messages; a person
     who writes to the bot is reachable again. Unchanged values are not written."""
     if row is None:
-        row = ConversationRef(workspace_id=workspace_id, person_id=person_id, platform=Platform.TEAMS)
+        row = ConversationRef(organization_id=organization_id, person_id=person_id, platform=Platform.TEAMS)
         db.add(row)
     if row.reference != reference:
         row.reference = reference

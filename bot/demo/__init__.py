@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.confirmations import record
 from bot.importers import import_deals, import_people
-from bot.models import Deal, Person, Workspace
+from bot.models import Deal, Person
 from bot.people import person_by_email
 from bot.quizfile import import_quizzes
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
@@ -21,35 +21,35 @@ STARTER_QUIZZES = BUNDLED_PLAYBOOKS_DIR / "quizzes" / "starter.yaml"
 DEMO_REP = "rep@example.com"
 
 
-def load_if_empty(db: Session, workspace: Workspace, library: PlaybookLibrary, now: datetime) -> bool:
-    """Load the demo people and deals into an empty workspace; returns whether it did.
+def load_if_empty(db: Session, organization_id: int, library: PlaybookLibrary, now: datetime) -> bool:
+    """Load the demo people and deals into an empty organization; returns whether it did.
 
     `now` is the app's clock: the demo's stage dates and its one confirmation are stamped with it, so the
     data is as fresh on any date (and consistent with a frozen clock in tests).
     """
-    if db.scalar(select(Person.id).where(Person.workspace_id == workspace.id).limit(1)) is not None:
+    if db.scalar(select(Person.id).where(Person.organization_id == organization_id).limit(1)) is not None:
         return False
-    import_people(db, workspace, DEMO_DIR / "people.csv")
+    import_people(db, organization_id, DEMO_DIR / "people.csv")
     if all(library.get(pid) for pid in ("enterprise", "transactional")):
-        import_deals(db, workspace, DEMO_DIR / "deals.csv", library, now=now)
-        _confirm_one(db, workspace, library, now)
-        import_quizzes(db, workspace, STARTER_QUIZZES, library)
+        import_deals(db, organization_id, DEMO_DIR / "deals.csv", library, now=now)
+        _confirm_one(db, organization_id, library, now)
+        import_quizzes(db, organization_id, STARTER_QUIZZES, library)
     return True
 
 
-def _confirm_one(db: Session, workspace: Workspace, library: PlaybookLibrary, now: datetime) -> None:
+def _confirm_one(db: Session, organization_id: int, library: PlaybookLibrary, now: datetime) -> None:
     """One confirmed criterion on Acme, so "what's next for Acme?" shows what is still open."""
-    deal = db.scalar(select(Deal).where(Deal.workspace_id == workspace.id, Deal.crm_id == "DEMO-001"))
+    deal = db.scalar(select(Deal).where(Deal.organization_id == organization_id, Deal.crm_id == "DEMO-001"))
     playbook = library.get("enterprise")
     stage = playbook.stage("discovery") if playbook else None
     criterion = stage.criterion("pain-confirmed") if stage else None
-    rep = person_by_email(db, workspace, DEMO_REP)
+    rep = person_by_email(db, organization_id, DEMO_REP)
     if deal is None or criterion is None or rep is None:
         return
     record(
         db,
         {
-            "workspace_id": workspace.id,
+            "organization_id": organization_id,
             "deal_id": deal.id,
             "playbook_id": "enterprise",
             "stage_id": "discovery",
