@@ -52,6 +52,15 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     So on SQLite the migration runs with enforcement off (the pragma only takes effect outside a
     transaction) and the result is checked before it is committed: a dangling reference rolls it all back.
     """
+    _migrate(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (operations; each migration says what it cannot undo)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Any, revision: str) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     sqlite_db = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
@@ -61,7 +70,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         try:
             with connection.begin():
                 cfg.attributes["connection"] = connection
-                command.upgrade(cfg, revision)
+                step(cfg, revision)
                 if sqlite_db:
                     dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if dangling:

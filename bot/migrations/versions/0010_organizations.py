@@ -53,9 +53,10 @@ def upgrade() -> None:
         "SELECT id, id, platform, external_id, enterprise_id, name, created_at FROM organizations"
     )
     if postgres:
-        op.execute(
-            "SELECT setval('workspaces_id_seq', COALESCE((SELECT MAX(id) FROM workspaces), 0) + 1, false)"
-        )
+        for table in ("workspaces", "organizations"):
+            op.execute(
+                f"SELECT setval('{table}_id_seq', COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            )
     with op.batch_alter_table("organizations", schema=None) as batch_op:
         batch_op.drop_constraint("uq_workspaces_platform_external_id", type_="unique")
         batch_op.drop_column("platform")
