@@ -194,7 +194,7 @@ def _describe(engine: Engine, url: str, scale: Scale, seed: int, now: datetime, 
     """Every n-th rep with their open deals, spread over the org so lookups hit the whole table."""
     with engine.connect() as connection:
         organization_id = connection.execute(
-            select(Workspace.id).where(Workspace.external_id == scale.workspace_external_id)
+            select(Workspace.organization_id).where(Workspace.external_id == scale.workspace_external_id)
         ).scalar_one()
         reps = connection.execute(
             select(Person.id, Person.email, Person.slack_user_id, Person.teams_user_id, Person.timezone)
@@ -226,11 +226,12 @@ def _generate(
 ) -> None:
     tables = Base.metadata.tables
     organization_id = 1
+    _bulk(connection, "organizations", ("id", "name", "settings", "created_at"), [(organization_id, "Bench Corp", "{}", now)])
     _bulk(
         connection,
         "workspaces",
-        ("id", "platform", "external_id", "name", "settings", "created_at"),
-        [(organization_id, scale.platform, scale.workspace_external_id, "Bench Corp", "{}", now)],
+        ("id", "organization_id", "platform", "external_id", "name", "created_at"),
+        [(organization_id, organization_id, scale.platform, scale.workspace_external_id, "Bench Corp", now)],
     )
     people, reps, managers = _people(scale, rng, now, organization_id)
     _bulk(connection, "people", PEOPLE_COLUMNS, people)
@@ -249,6 +250,7 @@ def _generate(
     _bulk(connection, "review_logs", LOG_COLUMNS, _logs(rng, now, scale, len(reps)))
     if connection.dialect.name == "postgresql":
         for name in (
+            "organizations",
             "workspaces",
             "people",
             "deals",

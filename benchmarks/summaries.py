@@ -22,7 +22,7 @@ from benchmarks import data
 from benchmarks.report import Figure, Target, table
 from bot.context import AppContext
 from bot.messages import Request
-from bot.models import Person, Role, SummarySnapshot, Workspace
+from bot.models import Organization, Person, Role, SummarySnapshot, Workspace
 from bot.router import handle
 from bot.settings import Settings
 from handlers.common import Turn, visible_owner_ids
@@ -62,16 +62,17 @@ def run_one(url: str, label: str, seed: int, scale: data.Scale) -> tuple[list[Fi
         with ctx.sessions.begin() as db:  # snapshots of an earlier run may hold another version's figures
             db.execute(delete(SummarySnapshot))
         with ctx.sessions() as db:
-            workspace = db.get(Workspace, dataset.organization_id)
+            workspace = db.scalar(select(Workspace).where(Workspace.organization_id == dataset.organization_id))
+            organization = db.get(Organization, dataset.organization_id)
             manager = db.scalars(
                 select(Person).where(Person.role == Role.MANAGER).order_by(Person.id)
             ).first()
             enablement = db.scalars(select(Person).where(Person.role == Role.ENABLEMENT)).first()
-            assert workspace and manager and enablement
+            assert workspace and organization and manager and enablement
             floor = timed(lambda: db.execute(text("SELECT count(*) FROM criterion_events")).scalar())
 
             def turn(person: Person) -> Turn:
-                return Turn(ctx, db, Request(workspace.id, person.id, text=""), person, workspace)
+                return Turn(ctx, db, Request(workspace.id, person.id, text=""), person, workspace, organization)
 
             cases = [
                 (
