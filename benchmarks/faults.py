@@ -137,7 +137,7 @@ class Result:
 class Bench:
     sessions: sessionmaker[Session]
     slack: SlackDouble
-    organization_id: int
+    workspace_id: int  # the way in messages leave by
     people: list[int]
 
     def reset(self) -> None:
@@ -159,7 +159,7 @@ class Bench:
                     db,
                     key=key,
                     kind="nudge",
-                    workspace_id=self.organization_id,
+                    workspace_id=self.workspace_id,
                     platform=Platform.SLACK,
                     reply=message,
                     now=START,
@@ -245,7 +245,7 @@ def parts(bench: Bench, seed: int) -> dict[str, int]:
                     db,
                     key=key,
                     kind="digest",
-                    workspace_id=bench.organization_id,
+                    workspace_id=bench.workspace_id,
                     platform=Platform.SLACK,
                     reply=reply(part, True),
                     now=START,
@@ -593,7 +593,7 @@ def run_on(url: str | None, seeds: list[int]) -> tuple[list[Result], HostileResu
                 workspace = get_or_create_workspace(db, Platform.SLACK, "T0FAULTS", "Faults")
                 people = [
                     Person(
-                        organization_id=workspace.id,
+                        organization_id=workspace.organization_id,
                         email=f"p{i}@example.com",
                         name=f"Person {i}",
                         role="manager",

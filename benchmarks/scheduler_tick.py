@@ -93,9 +93,9 @@ def floor_seconds(ctx: AppContext, rows: int) -> float:
     id_column = "" if pg else "id, "
     id_value = "" if pg else "p.id, "
     statement = text(
-        f"INSERT INTO bench_floor ({id_column}idempotency_key, kind, organization_id, platform, person_id, target, "
+        f"INSERT INTO bench_floor ({id_column}idempotency_key, kind, workspace_id, platform, person_id, target, "
         "payload, status, attempts, next_attempt_at, created_at) "
-        f"SELECT {id_value}'floor:' || p.id, 'quiz', p.organization_id, 'slack', p.id, '{{}}', "
+        f"SELECT {id_value}'floor:' || p.id, 'quiz', p.workspace_id, 'slack', p.id, '{{}}', "
         "'{\"compose\": \"quiz\"}', 'pending', 0, :now, :now FROM people AS p ORDER BY p.id LIMIT :rows"
     )
     started = time.perf_counter()

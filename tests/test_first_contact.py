@@ -9,7 +9,7 @@ import json
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.models import Person, Platform, Workspace
+from bot.models import Organization, Person, Platform, Workspace
 from tests.doubles.people import TEAMS_BOT
 
 NEWBIE = {"id": "29:1newbie", "name": "Nia New", "aadObjectId": "aad-nia"}
@@ -59,13 +59,16 @@ def test_concurrent_first_contacts_in_a_new_tenant_make_one_workspace_and_one_pe
     assert not [s for s in sent if "went wrong" in json.dumps(s)], "an error reached a user"
     with ctx.sessions() as db:
         for tenant in tenants:
-            workspaces = db.scalars(
-                select(Workspace.id).where(
+            organizations = db.scalars(
+                select(Workspace.organization_id).where(
                     Workspace.platform == Platform.TEAMS, Workspace.external_id == tenant
                 )
             ).all()
-            assert len(workspaces) == 1, tenant
+            assert len(organizations) == 1, tenant
             people = db.scalar(
-                select(func.count()).select_from(Person).where(Person.organization_id == workspaces[0])
+                select(func.count()).select_from(Person).where(Person.organization_id == organizations[0])
             )
             assert people == 1, tenant
+        # each new tenant has an organization of its own (the deployment's has its tenant already), and
+        # none is left over from a first contact that lost the race
+        assert db.scalar(select(func.count()).select_from(Organization)) == 1 + len(tenants)

@@ -16,7 +16,7 @@ from tests.doubles.people import SLACK_SECRET, SLACK_TEAM, TEAMS_TENANT
 from tests.doubles.server import BackgroundServer
 from tests.test_playbook_validation import run_cli
 from tests.test_slack_app import dm, event, header_of, wait_posts
-from tests.test_teams_app import header, say, texts
+from tests.test_teams_app import header, say
 from tests.test_teams_app import post as teams_post
 
 PEOPLE = """email,name,role,manager_email,slack_user_id,teams_user_id,timezone

@@ -57,7 +57,7 @@ def team(ctx):
         workspace = get_or_create_workspace(db, Platform.SLACK, "T0TEST", "Test team")
         people = [
             Person(
-                organization_id=workspace.id,
+                organization_id=workspace.organization_id,
                 email=f"m{i}@example.com",
                 name=f"Manager {i}",
                 role="manager",
@@ -95,13 +95,13 @@ def put(
     **kwargs,
 ) -> bool:
     """Enqueue REPLY for one of the team's people (by index, or by id)."""
-    organization_id, people = team
+    workspace_id, people = team
     with ctx.sessions.begin() as db:
         return outbox.enqueue(
             db,
             key=key,
             kind="nudge",
-            workspace_id=organization_id,
+            workspace_id=workspace_id,
             platform=Platform.SLACK,
             reply=REPLY,
             now=now,
@@ -401,13 +401,13 @@ LONG_REPLY = Reply(
 
 
 def put_long(ctx, team, key: str, **kwargs) -> None:
-    organization_id, people = team
+    workspace_id, people = team
     with ctx.sessions.begin() as db:
         outbox.enqueue(
             db,
             key=key,
             kind="digest",
-            workspace_id=organization_id,
+            workspace_id=workspace_id,
             platform=Platform.SLACK,
             reply=LONG_REPLY,
             now=FIXED_NOW,

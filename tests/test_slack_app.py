@@ -543,8 +543,8 @@ def test_oauth_install_stores_the_installation_and_its_token_sends(ctx, slack):
     with ctx.sessions() as db:  # the install made the workspace: admins can import into it at once
         workspace = find_workspace(db, "slack:T0NEW")
         assert workspace is not None and workspace.name == "New Co"
-        organization_id = workspace.id
-    assert token_lookup(oauth_ctx)(organization_id) == "xoxb-installed-abc123"
+        workspace_id = workspace.id
+    assert token_lookup(oauth_ctx)(workspace_id) == "xoxb-installed-abc123"
 
 
 def test_oauth_redirect_with_a_forged_state_is_refused(ctx, slack):

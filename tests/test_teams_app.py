@@ -214,7 +214,7 @@ def test_action_execute_invoke_is_answered_within_the_invoke_and_replied(web, co
 
 def get_organization_id(ctx) -> int:
     with ctx.sessions.begin() as db:
-        return get_or_create_workspace(db, Platform.TEAMS, TENANT).id
+        return get_or_create_workspace(db, Platform.TEAMS, TENANT).organization_id
 
 
 def test_install_greets_once_and_stores_the_reference(web, connector, ctx):
