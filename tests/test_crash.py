@@ -1,0 +1,49 @@
+"""Real drainer processes killed and paused (benchmarks/crash.py with a small queue), on the suite's database.
+
+The campaign runs as a process of its own: it and the drainers it starts use the real clock (the Slack
+double stamps messages with it too), so the test does not depend on today's date, and a test run whose
+wall clock is shifted (TEST_CLOCK_SHIFT_DAYS) changes nothing here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from benchmarks.crash import QUICK
+from tests.conftest import REPO
+
+
+def test_killed_and_paused_drainer_processes_deliver_every_part_once(ctx):
+    """`python -m scheduler run outbox` processes: some SIGKILLed while draining short and multi-part
+    messages to the Slack double over HTTP, one SIGSTOPped past its claim lease while another takes over,
+    then SIGCONT; fresh drainers finish. Every part is posted exactly once, none is left behind."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.crash",
+            "--quick",
+            "--seeds",
+            "1",
+            "--json",
+            "--use-database",
+            ctx.settings.database_url,  # emptied by the ctx fixture
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    kill, pause = json.loads(result.stdout)
+    assert kill["scenario"].startswith("kill") and pause["scenario"].startswith("pause")
+    for outcome in (kill, pause):
+        assert outcome["expected"] > QUICK.messages, outcome  # parts: some messages are long
+        assert outcome["once"] == outcome["expected"], outcome
+        assert [outcome[k] for k in ("lost", "duplicated", "dead", "unfinished")] == [0, 0, 0, 0], outcome
+    # The faults really happened: real signals hit running drainers, and a later drainer took rows over.
+    assert kill["signals"] == 2 and pause["signals"] == 1
+    assert kill["reconciled"] > 0
+    assert result.returncode == 0
