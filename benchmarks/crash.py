@@ -122,12 +122,19 @@ class Campaign:
     people: list[int] = field(default_factory=list)
     started: int = 0
     round: int = 0  # scenario runs so far (names the kept process logs)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.engine = botdb.make_engine(self.url)
         self.sessions = botdb.make_sessionmaker(self.engine)
 
     def close(self) -> None:
+        """Stop what is still running (a paused drainer too, if a scenario failed half-way)."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+                process.wait()
         self.engine.dispose()
 
     # -- the queue --------------------------------------------------------------------------------
@@ -204,7 +211,9 @@ class Campaign:
         }
         log = self.logs / f"{self.label}-{name}.log"
         self.started += 1
-        return Drainer(name, token, procs.start(["-m", "scheduler", "run", "outbox"], env, log), log)
+        drainer = Drainer(name, token, procs.start(["-m", "scheduler", "run", "outbox"], env, log), log)
+        self.processes.append(drainer.process)
+        return drainer
 
     def posts(self, token: str | None = None) -> list[tuple[float, str, int, str | None]]:
         """(received, outbox key, part, token) of every chat.postMessage the double answered."""

@@ -8,6 +8,8 @@ wall clock is shifted (TEST_CLOCK_SHIFT_DAYS) changes nothing here.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 
@@ -19,25 +21,29 @@ def test_killed_and_paused_drainer_processes_deliver_every_part_once(ctx):
     """`python -m scheduler run outbox` processes: some SIGKILLed while draining short and multi-part
     messages to the Slack double over HTTP, one SIGSTOPped past its claim lease while another takes over,
     then SIGCONT; fresh drainers finish. Every part is posted exactly once, none is left behind."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.crash",
-            "--quick",
-            "--seeds",
-            "1",
-            "--json",
-            "--use-database",
-            ctx.settings.database_url,  # emptied by the ctx fixture
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.crash",
+        "--quick",
+        "--seeds",
+        "1",
+        "--json",
+        "--use-database",
+        ctx.settings.database_url,  # emptied by the ctx fixture
+    ]
+    # its own process group, so that a campaign that hangs is stopped with every drainer it started
+    campaign = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    assert result.returncode in (0, 1), result.stderr[-3000:]
-    kill, pause = json.loads(result.stdout)
+    try:
+        stdout, stderr = campaign.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(campaign.pid, signal.SIGKILL)
+        campaign.communicate()
+        raise
+    assert campaign.returncode in (0, 1), stderr[-3000:]  # 1: not clean, the assertions below say how
+    kill, pause = json.loads(stdout)
     assert kill["scenario"].startswith("kill") and pause["scenario"].startswith("pause")
     for outcome in (kill, pause):
         assert outcome["expected"] > QUICK.messages, outcome  # parts: some messages are long
@@ -46,4 +52,4 @@ def test_killed_and_paused_drainer_processes_deliver_every_part_once(ctx):
     # The faults really happened: real signals hit running drainers, and a later drainer took rows over.
     assert kill["signals"] == 2 and pause["signals"] == 1
     assert kill["reconciled"] > 0
-    assert result.returncode == 0
+    assert campaign.returncode == 0
