@@ -22,9 +22,11 @@ so that a takeover happens within the run). Scenarios, each once per seed, on a 
 Counted per (outbox key, part) over what the double received: expected, posted exactly once, lost (never
 posted) and duplicated; also the signals that hit a running drainer, the rows taken over from a killed or
 paused drainer ("reconciled" in the drainers' report lines) and the rows a resumed drainer found taken
-over and left alone. A duplicate whose second copy is the paused drainer's very first post after SIGCONT
-is listed apart ("in window"): the one window README admits (frozen between renewing its claim and the
-HTTP request to Slack), which no fencing can close because Slack has no conditional post.
+over and left alone. A duplicate is listed apart ("in window") when its second copy is the paused drainer's
+very first post after SIGCONT and that drainer then found the row taken over (its log says so) and
+stopped: the one window README admits (frozen between renewing its claim and the HTTP request to Slack),
+which no fencing can close because Slack has no conditional post. A drainer that did not fence its
+changes by the claim would post the same first duplicate but never find the row taken over.
 
 With --json (what tests/test_crash.py uses) it prints the outcomes as JSON; --use-database URL runs on an
 existing, migrated database as it is (its outbox is emptied) instead of a fresh one.
@@ -265,10 +267,13 @@ class Campaign:
         outcome.once += sum(1 for k in wanted if posted[k] == 1)
         outcome.lost += sum(1 for k in wanted if posted[k] == 0)
         outcome.duplicated += sum(1 for k in wanted if posted[k] > 1)
-        if paused is not None:
+        if paused is not None:  # the admitted window: see the module docstring
             after = sorted(p for p in self.posts(paused.token) if p[0] > resumed_at)
             if after and posted[(after[0][1], after[0][2])] > 1:
-                outcome.in_window += 1
+                # ... and the paused drainer's very next step found that row taken over and stopped
+                left = f"({after[0][1]}): another drainer took it over"
+                if left in paused.log.read_text(errors="replace"):
+                    outcome.in_window += 1
         rows = self.rows()
         outcome.dead += rows.get(OutboxStatus.DEAD.value, 0)
         outcome.unfinished += sum(rows.get(s.value, 0) for s in UNFINISHED)

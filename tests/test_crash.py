@@ -17,43 +17,45 @@ from benchmarks.crash import QUICK
 from tests.conftest import REPO
 
 
+def campaign(*args: str) -> tuple[int, list[dict], str]:
+    """Run benchmarks.crash in a process group of its own (stopped with every drainer it started if it
+    hangs); returns its exit code, its outcomes and its stderr."""
+    command = [sys.executable, "-m", "benchmarks.crash", "--quick", "--json", *args]
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    assert process.returncode in (0, 1), stderr[-3000:]  # 1: not clean, the caller's assertions say how
+    return process.returncode, json.loads(stdout), stderr
+
+
 def test_killed_and_paused_drainer_processes_deliver_every_part_once(ctx):
     """`python -m scheduler run outbox` processes: some SIGKILLed while draining short and multi-part
     messages to the Slack double over HTTP, one SIGSTOPped past its claim lease while another takes over,
     then SIGCONT; fresh drainers finish. Every part is posted exactly once, none is left behind."""
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.crash",
-        "--quick",
-        "--seeds",
-        "1",
-        "--json",
-        "--use-database",
-        ctx.settings.database_url,  # emptied by the ctx fixture
-    ]
-    # its own process group, so that a campaign that hangs is stopped with every drainer it started
-    campaign = subprocess.Popen(
-        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        stdout, stderr = campaign.communicate(timeout=900)
-    except subprocess.TimeoutExpired:
-        os.killpg(campaign.pid, signal.SIGKILL)
-        campaign.communicate()
-        raise
-    assert campaign.returncode in (0, 1), stderr[-3000:]  # 1: not clean, the assertions below say how
-    kill, pause = json.loads(stdout)
+    database = ctx.settings.database_url  # emptied by the ctx fixture
+    _, (kill, pause), _ = campaign("--seeds", "1", "--use-database", database)
     assert kill["scenario"].startswith("kill") and pause["scenario"].startswith("pause")
     for outcome in (kill, pause):
         assert outcome["expected"] > QUICK.messages, outcome  # parts: some messages are long
         assert outcome["once"] + outcome["duplicated"] == outcome["expected"], outcome
         assert [outcome[k] for k in ("lost", "dead", "unfinished")] == [0, 0, 0], outcome
     assert kill["duplicated"] == 0, kill
-    # A SIGSTOP that lands between the claim's renewal and the HTTP request to Slack (a millisecond or
-    # so per post; never hit in the benchmark's runs) posts a duplicate when the process resumes: the
-    # window README admits, since Slack has no conditional post. Anything else duplicated is a bug.
-    assert pause["duplicated"] == pause["in_window"] <= 1, pause
     # The faults really happened: real signals hit running drainers, and a later drainer took rows over.
     assert kill["signals"] == 2 and pause["signals"] == 1
     assert kill["reconciled"] > 0
+    if pause["duplicated"]:
+        # Only a SIGSTOP that lands between the claim's renewal and the HTTP request to Slack (about a
+        # millisecond per post; never hit in the benchmark's runs) may post a duplicate on SIGCONT: the
+        # window README admits, since Slack has no conditional post. It is rare, so the next seed must
+        # not hit it again; anything else duplicated is a bug.
+        assert pause["duplicated"] == pause["in_window"] == 1, pause
+        code, (again,), _ = campaign(
+            "--seeds", "1", "--first-seed", "2", "--only", "pause", "--use-database", database
+        )
+        assert (code, again["signals"], again["lost"], again["duplicated"]) == (0, 1, 0, 0), again
