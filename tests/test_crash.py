@@ -7,13 +7,16 @@ wall clock is shifted (TEST_CLOCK_SHIFT_DAYS) changes nothing here.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 
 from benchmarks.crash import QUICK
+from scheduler.jobs import DrainOutbox
 from tests.conftest import REPO
 
 
@@ -59,3 +62,14 @@ def test_killed_and_paused_drainer_processes_deliver_every_part_once(ctx):
             "--seeds", "1", "--first-seed", "2", "--only", "pause", "--use-database", database
         )
         assert (code, again["signals"], again["lost"], again["duplicated"]) == (0, 1, 0, 0), again
+
+
+def test_the_clock_drains_with_the_configured_claim_lease(ctx):
+    """OUTBOX_CLAIM_LEASE_SECONDS reaches the drainer of the clock's outbox job (two minutes by default)."""
+    assert ctx.settings.outbox_claim_lease_seconds == 120
+    job = DrainOutbox()
+    job(
+        dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"outbox_claim_lease_seconds": 3})),
+        ctx.clock,
+    )
+    assert job.drainer is not None and job.drainer.policy.lease == timedelta(seconds=3)
