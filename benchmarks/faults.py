@@ -16,6 +16,8 @@ Per scenario it prints the parts expected, delivered exactly once, lost (never p
   Slack and Bot Connector doubles, sent unsigned / badly timestamped Slack events and signed or Teams bodies
   that are malformed, deeply nested or missing fields; counts requests, 4xx, 5xx, logged tracebacks and
   posts made in answer to requests that were not validly signed (all but the 4xx should be 0).
+Then the real-process scenarios of benchmarks.crash (drainer processes SIGKILLed and SIGSTOPped on the
+real clock; `--process-seeds`, default 2, 0 skips them).
 """
 
 from __future__ import annotations
