@@ -16,6 +16,8 @@ Per scenario it prints the parts expected, delivered exactly once, lost (never p
   Slack and Bot Connector doubles, sent unsigned / badly timestamped Slack events and signed or Teams bodies
   that are malformed, deeply nested or missing fields; counts requests, 4xx, 5xx, logged tracebacks and
   posts made in answer to requests that were not validly signed (all but the 4xx should be 0).
+Then the real-process scenarios of benchmarks.crash (drainer processes SIGKILLed and SIGSTOPped on the
+real clock; `--process-seeds`, default 2, 0 skips them).
 """
 
 from __future__ import annotations
@@ -631,6 +633,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL server URL (a fresh database is created there); default TEST_DATABASE_URL",
     )
     parser.add_argument("--verbose", action="store_true", help="show the drainer's warnings")
+    parser.add_argument(
+        "--process-seeds",
+        type=int,
+        default=2,
+        help="seeds for the real-process scenarios of benchmarks.crash (default 2; 0 skips them)",
+    )
     args = parser.parse_args(argv)
     if not args.verbose:
         logging.getLogger("bot").setLevel(logging.CRITICAL)  # thousands of expected retry warnings
@@ -662,7 +670,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{h.database:<11} {'hostile: bad bodies, bad signatures':<38} {h.requests:>8} {h.client_errors:>5} "
             f"{h.server_errors:>5} {h.tracebacks:>10} {h.unsigned_posts:>18} {h.seconds:>6.1f}s"
         )
+    crashed: list[Any] = []  # benchmarks.crash.Outcome
+    if args.process_seeds > 0:
+        from benchmarks import crash
+
+        process_seeds = list(range(args.first_seed, args.first_seed + args.process_seeds))
+        crashed = [o for url in urls for o in crash.run_on(url, process_seeds, crash.Size())]
+        print()
+        print(
+            f"real processes (benchmarks.crash): drainers SIGKILLed / SIGSTOPped, seeds {process_seeds[0]}.."
+            f"{process_seeds[-1]}, claim lease {crash.LEASE:g} s"
+        )
+        crash.print_table(crashed)
     bad = sum(r.lost + r.duplicated for r in results)
+    bad += sum(o.lost + o.duplicated + o.dead + o.unfinished for o in crashed)
     hostile_bad = sum(h.server_errors + h.tracebacks + h.unsigned_posts for h in hostiles)
     verdicts = ["all delivered exactly once" if not bad else f"{bad} parts lost or duplicated"]
     verdicts.append(

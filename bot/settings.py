@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     slack_app_token: str | None = None
     token_encryption_key: str | None = None  # Fernet key: Slack tokens from OAuth installs encrypted at rest
     slack_api_url: str = "https://slack.com/api/"
+    # how long a drainer's claim on an outbox row lasts before another drainer may take the row over
+    outbox_claim_lease_seconds: float = Field(default=120.0, gt=0)
 
     microsoft_app_id: str | None = None
     microsoft_app_password: str | None = None

@@ -10,12 +10,12 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot.channels.senders import build_senders
 from bot.context import AppContext
-from bot.delivery import Drainer
+from bot.delivery import Drainer, DrainPolicy
 from handlers.coaching import enqueue_nudges
 from handlers.proactive import compose
 from handlers.quizzes import enqueue_knowledge_checks
@@ -43,7 +43,12 @@ class DrainOutbox:
     def __call__(self, ctx: AppContext, clock: Callable[[], datetime]) -> str:
         if self.drainer is None:
             self.drainer = Drainer(
-                ctx.sessions, build_senders(ctx), worker_id(), clock, compose=partial(compose, ctx)
+                ctx.sessions,
+                build_senders(ctx),
+                worker_id(),
+                clock,
+                DrainPolicy(lease=timedelta(seconds=ctx.settings.outbox_claim_lease_seconds)),
+                compose=partial(compose, ctx),
             )
         return str(self.drainer.drain())
 
