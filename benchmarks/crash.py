@@ -143,14 +143,14 @@ class Campaign:
     def prepare(self, size: Size) -> None:
         """A Slack workspace with `size.people` people who may be messaged at any hour of any day."""
         with self.sessions.begin() as db:
-            workspace = get_or_create_workspace(db, Platform.SLACK, TEAM, "Crash")
+            workspace = get_or_create_workspace(db, Platform.SLACK, TEAM, "Crash", join_single=False)
             self.people = []
             for i in range(size.people):
                 email = f"crash{i}@example.com"
-                person = person_by_email(db, workspace, email)
+                person = person_by_email(db, workspace.organization_id, email)
                 if person is None:
                     person = Person(
-                        workspace_id=workspace.id,
+                        organization_id=workspace.organization_id,
                         email=email,
                         name=f"Crash {i}",
                         role="rep",
