@@ -94,7 +94,7 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     if not wanted:
         return DealMatch()
     owners = visible_owner_ids(db, person)
-    exact = _same_name(db, person.workspace_id, wanted, owners)
+    exact = same_name(db, person.workspace_id, wanted, owners)
     if len(exact) == 1:
         return DealMatch(deal=exact[0], exact=True)
     if len(exact) > 1:
@@ -114,7 +114,7 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
             return DealMatch(deal=close[0])
         if len(close) > 1 or best < 85:
             return DealMatch(candidates=tuple(close))
-    hidden = bool(_same_name(db, person.workspace_id, wanted, None))
+    hidden = bool(same_name(db, person.workspace_id, wanted, None))
     return DealMatch(hidden=hidden)
 
 
@@ -126,7 +126,7 @@ def open_deals_of(workspace_id: int, owners: set[int] | None) -> list[ColumnElem
     return clauses
 
 
-def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
+def same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
     """Open deals whose name, processed like `wanted` (rapidfuzz's default_process), equals it; by name.
 
     SQL narrows with LIKE: each ASCII letter or digit of `wanted` must appear lower-cased in place, any

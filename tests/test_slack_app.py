@@ -291,9 +291,9 @@ def test_acks_do_not_wait_for_the_answer(web, slack, monkeypatch):
     release = threading.Event()
     card = deals.deal_card
 
-    def slow_card(turn, deal):  # noqa: ANN001
+    def slow_card(turn, deal, **options):  # noqa: ANN001, ANN003
         assert release.wait(10), "never released"
-        return card(turn, deal)
+        return card(turn, deal, **options)
 
     monkeypatch.setattr(deals, "deal_card", slow_card)
     assert command(web, slack, "next Acme") == (200, "")  # would hang until released if the ack waited
