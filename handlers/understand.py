@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from bot.messages import Button, Reply
 from bot.models import Deal, DealStatus, Role
 from handlers import deals, summaries
-from handlers.common import Turn, deal_playbook_stage, visible_owner_ids
+from handlers.common import Turn, deal_playbook_stage, hidden_names, visible_owner_ids
 from playbooks.loader import PlaybookLibrary
 from playbooks.schema import Playbook, Stage
 from playbooks.search import STOPWORDS
@@ -187,6 +187,7 @@ class Understanding:
     section: str | None = None
     intents: set[str] = field(default_factory=set)
     content: list[str] = field(default_factory=list)  # words left for a search
+    meanings: list[str] = field(default_factory=list)  # what the thesaurus says phrases mean
     forward: bool = False
 
     @property
@@ -213,11 +214,17 @@ def understand(turn: Turn, text: str) -> Understanding:
             used[i] = True
     _find_phrases(u, stems, used, INTENT_PHRASES, intents=True)
     _find_phrases(u, stems, used, SECTION_PHRASES, intents=False)
+    # The buyer's and the rep's phrases ("signs the cheque") are search words, never stage names.
+    free = [w if not is_used else "" for w, is_used in zip(corrected, used, strict=True)]
+    for meaning in turn.ctx.playbooks.thesaurus.find(free):
+        u.meanings.append(meaning.means)
+        for i in range(meaning.start, meaning.end):
+            used[i] = True
     _find_stage(turn, u, corrected, stems, used, keys)
     u.forward = bool(words) and words[0] in FORWARD_VERBS and bool(u.deals) and (
         bool(FORWARD_WORDS & set(words)) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
     )
-    u.content = [
+    u.content = u.meanings + [
         w for w, is_used in zip(corrected, used, strict=True)
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
     ]
@@ -310,7 +317,8 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
     if owners is not None and (best is None or best[0][0] < 3):
         # Permission before fuzziness: a deal the asker may not see, named better than any of their own,
         # is refused without details, never replaced by a similar deal they can see.
-        hidden = _hidden_names(turn, words, used, set(names))
+        free = [w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME]
+        hidden = hidden_names(turn.db, turn.person, free, set(names))
         if hidden:
             found = _match_names(words, used, hidden, fuzzy=True)
             if found:
@@ -330,23 +338,6 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
     u.deal_words = " ".join(words[span[0] : span[1]])
     for i in range(*span):
         used[i] = True
-
-
-def _hidden_names(turn: Turn, words: list[str], used: list[bool], visible: set[int]) -> dict[int, str]:
-    """Open deals of the workspace the asker may not see whose names contain one of the question's words."""
-    candidates = {w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME and len(w) >= 3}
-    if not candidates:
-        return {}
-    rows = turn.db.execute(
-        select(Deal.id, Deal.name)
-        .where(
-            Deal.workspace_id == turn.person.workspace_id,
-            Deal.status == DealStatus.OPEN,
-            or_(*(func.lower(Deal.name).like(f"%{w}%") for w in sorted(candidates)[:8])),
-        )
-        .limit(200)
-    ).all()
-    return {deal_id: name for deal_id, name in rows if deal_id not in visible}
 
 
 def _correct(words: list[str], used: list[bool], vocabulary: list[str]) -> list[str]:
@@ -427,7 +418,8 @@ def _find_stage(
     ]
     u.stages = best[:1] + (others if not preferred else [])
     start, end = found[0][5], found[0][6]
-    u.stage_explicit = weight == 3 or (end < len(words) and words[end] in STAGE_NOUNS) or (
+    # Said as a stage: "the demo stage", "stage demo", or a name of several words ("value delivery").
+    u.stage_explicit = (weight == 3 and span > 1) or (end < len(words) and words[end] in STAGE_NOUNS) or (
         start > 0 and words[start - 1] in STAGE_NOUNS
     )
     for i in range(start, end):
