@@ -270,7 +270,7 @@ def answer_text(turn: Turn, typed: str) -> Reply:
     rule, understood = understand.decide(turn, text)
     if rule != "search":
         return understand.answer(turn, rule, understood)
-    hits = playbook.search(turn, text, fallback=True, quiet=question is not None)
+    hits = playbook.search(turn, text, fallback=True, quiet=question is not None, section=understood.section)
     if hits is not None:
         return hits
     assert question is not None

@@ -58,7 +58,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "buyer roles", "buyer role", "roles", "personas", "persona", "stakeholders", "stakeholder",
         "who is involved", "whos involved", "who should be involved", "who to involve", "who do i talk to",
         "who should i talk to", "who do i need", "who is in the room", "buying group", "decision makers",
-        "people involved", "who are the buyers", "who s involved",
+        "people involved", "who are the buyers", "who s involved", "who should i be talking to", "talk to",
+        "talking to", "meet with", "who do i meet", "who to meet",
     ),
     "talk_tracks": (
         "talk tracks", "talk track", "talking points", "talk points", "pitch", "what to say", "what do i say",
@@ -71,7 +72,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "content": (
         "content", "assets", "asset", "collateral", "materials", "material", "decks", "deck", "what to send",
         "what do i send", "what should i send", "resources", "documents", "docs", "links", "templates",
-        "template", "send them", "share with",
+        "template", "send them", "share with", "send", "share",
     ),
 }
 
@@ -80,7 +81,7 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "status": (
         "whats next", "what s next", "next", "next move", "next step", "status", "update", "updates", "where",
         "stand", "walk me through", "walk through", "brief me", "rundown", "recap", "progress", "latest",
-        "how is", "how s", "hows", "going", "doing", "this deal", "my deal",
+        "how is", "how s", "hows", "how are things", "this deal", "my deal",
     ),
     "team": ("my team", "team", "my reps", "reps", "teams", "team s", "my people", "direct reports"),
     "mine": ("my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have"),
@@ -212,8 +213,8 @@ def understand(turn: Turn, text: str) -> Understanding:
         u.stage_explicit = True
         for i in range(start, end):
             used[i] = True
-    _find_phrases(u, stems, used, INTENT_PHRASES, intents=True)
     _find_phrases(u, stems, used, SECTION_PHRASES, intents=False)
+    _find_phrases(u, stems, used, INTENT_PHRASES, intents=True)
     # The buyer's and the rep's phrases ("signs the cheque") are search words, never stage names.
     free = [w if not is_used else "" for w, is_used in zip(corrected, used, strict=True)]
     for meaning in turn.ctx.playbooks.thesaurus.find(free):
@@ -281,11 +282,14 @@ def _match_names(
         phrase = " ".join(words[start:end])
         for deal_id, level in table.get(phrase, ()):
             found.append((level, end - start, 100.0, deal_id, start))
-    if found or not fuzzy:
+    if not fuzzy:
         return found
+    exact_span = max((f[1] for f in found), default=0)
     choices = list(table)
     for start, end in windows:
         window = words[start:end]
+        if end - start <= exact_span:  # a close spelling only beats a typed name if it covers more words
+            continue
         if any(w in NOT_A_NAME for w in window) or len(" ".join(window)) < 4:
             continue
         for key, score, _ in process.extract(
@@ -296,11 +300,18 @@ def _match_names(
     return found
 
 
+def _order(rank: tuple[int, int, float]) -> tuple[int, int, float]:
+    """Which match is better: more of the question's words first ("globex ret" is Globex Retail, not
+    Globex), then whole names over first words over spellings, then similarity."""
+    level, span, score = rank
+    return (span, level, score)
+
+
 def _best(found: list[tuple[int, int, float, int, int]]) -> tuple[tuple[int, int, float], list[int], tuple[int, int]]:
     """The best (level, span, score), the deals sharing it (fuzzy: within 3 points) and its word span."""
-    top = max(found, key=lambda f: (f[0], f[1], f[2]))
+    top = max(found, key=lambda f: _order((f[0], f[1], f[2])))
     ids: list[int] = []
-    for level, span, score, deal_id, _start in sorted(found, key=lambda f: (-f[0], -f[1], -f[2])):
+    for level, span, score, deal_id, _start in sorted(found, key=lambda f: (-f[1], -f[0], -f[2])):
         if level == top[0] and span == top[1] and score >= top[2] - 3 and deal_id not in ids:
             ids.append(deal_id)
     return (top[0], top[1], top[2]), ids, (top[4], top[4] + top[1])
@@ -314,7 +325,7 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
     names = dict(turn.db.execute(select(Deal.id, Deal.name).where(*clauses)).all())
     visible = _match_names(words, used, names, fuzzy=True)
     best = _best(visible) if visible else None
-    if owners is not None and (best is None or best[0][0] < 3):
+    if owners is not None:
         # Permission before fuzziness: a deal the asker may not see, named better than any of their own,
         # is refused without details, never replaced by a similar deal they can see.
         free = [w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME]
@@ -323,7 +334,7 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
             found = _match_names(words, used, hidden, fuzzy=True)
             if found:
                 rank, _, span = _best(found)
-                if best is None or rank[:2] > best[0][:2] or (rank[0] == best[0][0] == 1 and rank[2] > best[0][2]):
+                if best is None or _order(rank) > _order(best[0]):
                     u.hidden = True
                     u.deal_words = " ".join(words[span[0] : span[1]])
                     for i in range(*span):
@@ -348,7 +359,7 @@ def _correct(words: list[str], used: list[bool], vocabulary: list[str]) -> list[
             continue
         if word in vocabulary:
             continue
-        near = process.extractOne(word, vocabulary, scorer=OSA.normalized_similarity, score_cutoff=0.8)
+        near = process.extractOne(word, vocabulary, scorer=OSA.normalized_similarity, score_cutoff=0.78)
         if near is not None:
             out[i] = near[0]
     return out
@@ -365,7 +376,9 @@ def _find_phrases(
     for key, kind in phrases:
         size = len(key)
         for start in range(len(stems) - size + 1):
-            if tuple(stems[start : start + size]) == key and not any(used[start : start + size]):
+            if tuple(stems[start : start + size]) == key and (
+                kind == "stuck" or not any(used[start : start + size])
+            ):
                 if intents:
                     u.intents.add(kind)
                     if kind != "stuck":  # "stuck" also asks for the exit criteria still open
@@ -407,9 +420,10 @@ def _find_stage(
     found = [f for f in found if not event(f)]
     if not found or u.stages:
         return
-    found.sort(key=lambda f: (-f[0], -f[1], -f[2]))
+    # The asker's own playbooks first ("discovery" is their "Discover"), then the strongest match.
+    found.sort(key=lambda f: (f[2] == -99, -f[0], -f[1], -f[2]))
     weight, span, rank = found[0][:3]
-    best = []
+    best: list[tuple[Playbook, Stage]] = []
     for f in found:
         if f[:3] == (weight, span, rank) and (f[3].id, f[4].id) not in [(p.id, s.id) for p, s in best]:
             best.append((f[3], f[4]))

@@ -36,9 +36,14 @@ class PlaybookLibrary:
         return SearchIndex(self.playbooks, self.thesaurus)
 
     def search(
-        self, query: str, prefer: list[str] | None = None, limit: int = 3, every_word: bool = False
+        self,
+        query: str,
+        prefer: list[str] | None = None,
+        limit: int = 3,
+        every_word: bool = False,
+        kind: str | None = None,
     ) -> list[Hit]:
-        return self.index.search(query, prefer=prefer, limit=limit, every_word=every_word)
+        return self.index.search(query, prefer=prefer, limit=limit, every_word=every_word, kind=kind)
 
     @property
     def default(self) -> Playbook:

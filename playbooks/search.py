@@ -29,6 +29,13 @@ STOPWORDS = frozenset(
     about after before into get got""".split()
 )
 
+# Words that say how someone asks, not what about: not counted against a question when unknown.
+CASUAL = frozenset(
+    """tips tip advice help best way ideas idea good great really just need want keep keeps saying say says
+    thing things thingy stuff quick pls please thanks hey hi lol ok okay any some theyre were dont cant wont
+    im ive its whats hows thats""".split()
+)
+
 # The words a person uses when they want this kind of section.
 KIND_WORDS = {
     "objection": "objection objections handle handling pushback push back respond response concern",
@@ -127,7 +134,13 @@ class SearchIndex:
         return [(self._surface[w], score) for w, score, _ in near if self._surface[w] in self._idf]
 
     def search(
-        self, query: str, *, prefer: list[str] | None = None, limit: int = 3, every_word: bool = False
+        self,
+        query: str,
+        *,
+        prefer: list[str] | None = None,
+        limit: int = 3,
+        every_word: bool = False,
+        kind: str | None = None,
     ) -> list[Hit]:
         """Best sections for `query`, searched on the words the playbooks know (and what the thesaurus says
         the question's phrases mean). With `every_word` (messages nothing else understood) a question
@@ -141,15 +154,17 @@ class SearchIndex:
             for known in self.terms(meaning.means):
                 if known in self._idf:
                     weights[known] = 1.0
-        known_words = len(meanings)
+        known_words = 2 * len(meanings)  # a phrase the thesaurus knows is strong evidence
         unknown_words = 0
         for i, word in enumerate(raw):
-            if i in covered or word in STOPWORDS:
+            if word in STOPWORDS:
                 continue
             expanded = self._expand(word)
-            if expanded:
+            if i in covered:  # the phrase counted once; its own words search at half weight ("kickoff")
+                expanded = [(known, weight / 2) for known, weight in expanded]
+            elif expanded:
                 known_words += 1
-            else:
+            elif word not in CASUAL:
                 unknown_words += 1
             for known, weight in expanded:
                 weights[known] = max(weights.get(known, 0.0), weight)
@@ -168,8 +183,11 @@ class SearchIndex:
                     )
                     score += weight * self._idf[term] * norm
             if score > 0:
+                # The asker's own playbooks first; the kind of section they asked for (a talk track).
                 if prefer and doc.playbook.id in prefer:
-                    score *= 1.15 if doc.playbook.id == prefer[0] else 1.05
+                    score *= 1.5 if doc.playbook.id == prefer[0] else 1.25
+                if kind is not None and doc.kind == kind:
+                    score *= 1.5
                 scored.append((score, doc))
         scored.sort(key=lambda pair: -pair[0])
         if not scored:
