@@ -126,7 +126,7 @@ def tokens(text: str) -> list[str]:
 class StageKeys:
     """Per library: every way of naming a stage, as stems."""
 
-    phrases: list[tuple[tuple[str, ...], Playbook, Stage, int]]  # full names, ids, aliases (weight 3)
+    phrases: list[tuple[tuple[str, ...], Playbook, Stage, int, tuple[str, ...]]]  # names, ids, aliases
     words: list[tuple[str, Playbook, Stage]]  # distinctive single words of names (weight 2)
     vocabulary: list[str]  # words worth correcting typos to
 
@@ -157,7 +157,7 @@ def _stage_keys(library: PlaybookLibrary) -> StageKeys:
                 vocabulary.update(w for w in words if len(w) >= 4)
                 key = tuple(stem(w) for w in words)
                 if key:
-                    phrases.append((key, p, s, 3))
+                    phrases.append((key, p, s, 3, tuple(words)))
             for w in tokens(s.name) + tokens(s.id.replace("-", " ")):
                 if len(w) >= 4 and w not in STOPWORDS and w not in GENERIC_STAGE_WORDS:
                     single.append((stem(w), p, s))
@@ -399,11 +399,12 @@ def _find_stage(
     preferred = deals.preferred_playbooks(turn) if turn is not None else []
     order = {pid: i for i, pid in enumerate(preferred)}
     found: list[tuple[int, int, int, Playbook, Stage, int, int]] = []  # weight, span, -order, p, s, start, end
-    for key, p, s, weight in keys.phrases:
+    for key, p, s, weight, surface in keys.phrases:
         size = len(key)
         for start in range(len(stems) - size + 1):
             if tuple(stems[start : start + size]) == key and not any(used[start : start + size]):
-                found.append((weight, size, -order.get(p.id, 99), p, s, start, start + size))
+                same = tuple(words[start : start + size]) == surface  # "close" is Close before "closing"
+                found.append((weight + same, size, -order.get(p.id, 99), p, s, start, start + size))
     for i, word_stem in enumerate(stems):
         if used[i] or len(word_stem) < 4:
             continue
@@ -433,7 +434,7 @@ def _find_stage(
     u.stages = best[:1] + (others if not preferred else [])
     start, end = found[0][5], found[0][6]
     # Said as a stage: "the demo stage", "stage demo", or a name of several words ("value delivery").
-    u.stage_explicit = (weight == 3 and span > 1) or (end < len(words) and words[end] in STAGE_NOUNS) or (
+    u.stage_explicit = (weight >= 3 and span > 1) or (end < len(words) and words[end] in STAGE_NOUNS) or (
         start > 0 and words[start - 1] in STAGE_NOUNS
     )
     for i in range(start, end):

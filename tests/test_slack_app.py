@@ -846,3 +846,18 @@ def test_a_modal_answer_goes_to_the_submitters_dm_whatever_its_metadata_says(web
     assert reply["channel"] == "DURILEY" and header_of(reply) == "Acme Corp: Discovery"
     time.sleep(0.3)
     assert [m["channel"] for m in chat_posts(slack)] == ["DURILEY"]
+
+
+def test_questions_in_free_words_are_understood_over_signed_slack_http(web, slack):
+    """Entity-first understanding through the real web app: a deal named anywhere, a colleague's deal
+    refused, and a not-understood question answered with suggestion buttons that type their command."""
+    event(web, dm("Initech — where do things stand?"))
+    (first,) = wait_posts(slack, 1)
+    assert header_of(first) == "Initech: Evaluation"
+    event(web, dm("any update on Umbrella?"))  # Sam's deal: Riley may not see it
+    second = wait_posts(slack, 2)[1]
+    assert "can't show you" in json.dumps(second["blocks"]) and "Proposal" not in json.dumps(second["blocks"])
+    event(web, dm("what is the weather like"))
+    third = wait_posts(slack, 3)[2]
+    buttons = [e for b in third["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons and buttons[-1]["text"]["text"] == "Help"
