@@ -41,7 +41,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "has to be true", "have to be true", "must be true", "needs to be true", "need to be true",
         "to leave", "to exit", "get out of", "definition of done", "done criteria", "ready for", "ready to",
         "blocking", "blocker", "blockers", "holding up", "holding back", "stuck", "still open", "open items",
-        "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed",
+        "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed", "whats left",
+        "what s left", "what is left", "anything left", "still to do",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
@@ -190,6 +191,7 @@ class Understanding:
     content: list[str] = field(default_factory=list)  # words left for a search
     meanings: list[str] = field(default_factory=list)  # what the thesaurus says phrases mean
     forward: bool = False
+    role: Role = Role.REP
 
     @property
     def deal(self) -> Deal | None:
@@ -198,7 +200,7 @@ class Understanding:
 
 def understand(turn: Turn, text: str) -> Understanding:
     words = tokens(text)
-    u = Understanding(words)
+    u = Understanding(words, role=turn.person.role)
     used = [False] * len(words)
     _find_this_deal(u, words, used)
     if not u.this_deal:
@@ -518,8 +520,6 @@ def this_deal(turn: Turn, u: Understanding) -> Reply:
 
 
 def team_answer(turn: Turn, u: Understanding) -> Reply:
-    if turn.person.role == Role.REP:
-        return deals.my_deals(turn)
     return summaries.team_summary(turn)
 
 
@@ -572,7 +572,11 @@ RULES: tuple[Rule, ...] = (
     Rule("move-forward", lambda u: u.forward and u.deal is not None, move_forward),
     Rule("deal", lambda u: u.deal is not None, deal_answer),
     Rule("this-deal", lambda u: u.this_deal, this_deal),
-    Rule("team", lambda u: "team" in u.intents and (not u.section or "stuck" in u.intents), team_answer),
+    Rule(
+        "team",
+        lambda u: "team" in u.intents and u.role != Role.REP and (not u.section or "stuck" in u.intents),
+        team_answer,
+    ),
     Rule("my-deals", lambda u: "mine" in u.intents and not u.stages, lambda t, u: deals.my_deals(t)),
     Rule(
         "stage",

@@ -149,7 +149,8 @@ class SearchIndex:
         weights: dict[str, float] = {}
         raw = [w for w in re.findall(r"[a-z0-9]+", query.lower().replace("'", ""))]
         meanings = self._thesaurus.find(raw)
-        covered = {i for m in meanings for i in range(m.start, m.end)}
+        covered_by = {i: m.end - m.start for m in meanings for i in range(m.start, m.end)}
+        covered = set(covered_by)
         for meaning in meanings:
             for known in self.terms(meaning.means):
                 if known in self._idf:
@@ -160,8 +161,10 @@ class SearchIndex:
             if word in STOPWORDS:
                 continue
             expanded = self._expand(word)
-            if i in covered:  # the phrase counted once; its own words search at half weight ("kickoff")
-                expanded = [(known, weight / 2) for known, weight in expanded]
+            if i in covered:  # the phrase counted once; a jargon word ("roi") still searches as itself,
+                # an idiom's words ("put a number on their pain") at half weight
+                share = 1.0 if covered_by[i] == 1 else 0.5
+                expanded = [(known, weight * share) for known, weight in expanded]
             elif expanded:
                 known_words += 1
             elif word not in CASUAL:
@@ -192,6 +195,10 @@ class SearchIndex:
         scored.sort(key=lambda pair: -pair[0])
         if not scored:
             return []
+        if prefer:  # a rep's own playbook answers when it has anything close to the best hit
+            own = [pair for pair in scored if pair[1].playbook.id in prefer]
+            if own and own[0][0] >= scored[0][0] * 0.5:
+                scored = own
         floor = scored[0][0] * 0.5  # keep only hits reasonably close to the best one
         return [
             Hit(d.playbook, d.stage, d.kind, d.title, d.text, round(s, 3))
