@@ -116,6 +116,7 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
     from bot.rendering import Renderer
     from bot.router import handle
     from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
+    from handlers.common import visible_deals
     from playbooks.loader import load_library
 
     questions = yaml.safe_load(questions_file.read_text())
@@ -143,16 +144,18 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
             assert not getattr(result, "errors", None), result
             workspace_id = workspace.id
             people = {}
+            visible: dict[str, set[str]] = {}
             for who in {q["as"] for q in questions}:
                 person = person_by_email(session, workspace, f"{who}@{DOMAIN}")
                 assert person is not None, who
                 people[who] = person.id
+                visible[who] = {d.name for d in visible_deals(session, person, open_only=False)}
         deal_names = [
             line.split(",")[0] for line in (DATA / "deals.csv").read_text().splitlines()[1:] if line.strip()
         ]
         totals: Counter[str] = Counter()
         rights: Counter[str] = Counter()
-        wrong_deals = errors = 0
+        wrong_deals = errors = leaks = 0
         failures: dict[str, list[str]] = defaultdict(list)
         started = time.perf_counter()
         for q in questions:
@@ -162,6 +165,8 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
                 right = reply.kind != "error"  # any playbook answer will do
             if "went wrong" in reply.plain_text():
                 errors += 1
+            header = reply.header or ""
+            leaks += any(header.startswith(f"{n}:") for n in deal_names if n not in visible[q["as"]])
             totals[q["kind"]] += 1
             rights[q["kind"]] += right
             wrong_deals += wrong_deal
@@ -177,6 +182,7 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
         "right": sum(rights.values()),
         "total": sum(totals.values()),
         "wrong_deal": wrong_deals,
+        "leaks": leaks,
         "errors": errors,
         "ms_per_question": 1000 * elapsed / max(len(questions), 1),
         "failures": failures,
@@ -208,7 +214,8 @@ def _print(report: dict[str, Any], verbose: bool) -> None:
     right, total = report["right"], report["total"]
     print(f"| **all** | **{right}** | **{total}** | **{100 * right / total:.1f}%** |")
     print(
-        f"\nanswers about the wrong deal: {report['wrong_deal']}; errors: {report['errors']}; "
+        f"\nanswers about the wrong deal: {report['wrong_deal']}; deal cards the asker may not see: "
+        f"{report['leaks']}; errors: {report['errors']}; "
         f"{report['ms_per_question']:.1f} ms per question (terminal path, SQLite)"
     )
     if verbose:

@@ -202,9 +202,9 @@ def understand(turn: Turn, text: str) -> Understanding:
     words = tokens(text)
     u = Understanding(words, role=turn.person.role)
     used = [False] * len(words)
-    _find_this_deal(u, words, used)
-    if not u.this_deal:
-        _find_deals(turn, u, words, used)
+    _find_deals(turn, u, words, used)
+    if not u.deals and not u.hidden:  # "what's the deal with Acme" names Acme, not "this deal"
+        _find_this_deal(u, words, used)
     keys = stage_keys(turn.ctx.playbooks)
     corrected = _correct(words, used, keys.vocabulary)
     stems = [stem(w) for w in corrected]
