@@ -345,10 +345,16 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
     if best is None:
         return
     rank, ids, span = best
+    # Two deals named in one question ("acme or initech?"): a choice, never a guess.
+    named = [" ".join(words[span[0] : span[1]])]
+    for level, size, _score, deal_id, start in visible:
+        if level >= 2 and deal_id not in ids and (start + size <= span[0] or start >= span[1]):
+            ids.append(deal_id)
+            named.append(" ".join(words[start : start + size]))
     by_id = {d.id: d for d in turn.db.scalars(select(Deal).where(Deal.id.in_(ids)))}
     u.deals = sorted((by_id[i] for i in ids if i in by_id), key=lambda d: d.name)
     u.deal_exact = rank[0] >= 2
-    u.deal_words = " ".join(words[span[0] : span[1]])
+    u.deal_words = " or ".join(dict.fromkeys(named))
     for i in range(*span):
         used[i] = True
 
@@ -398,7 +404,7 @@ def _find_phrases(
 def _find_stage(
     turn: Turn, u: Understanding, words: list[str], stems: list[str], used: list[bool], keys: StageKeys
 ) -> None:
-    preferred = deals.preferred_playbooks(turn) if turn is not None else []
+    preferred = deals.preferred_playbooks(turn)
     order = {pid: i for i, pid in enumerate(preferred)}
     found: list[tuple[int, int, int, Playbook, Stage, int, int]] = []  # weight, span, -order, p, s, start, end
     for key, p, s, weight, surface in keys.phrases:

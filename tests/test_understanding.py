@@ -235,3 +235,9 @@ def test_thesaurus_and_alias_mistakes_are_reported_with_file_and_line(tmp_path: 
 
 def test_tokens_ignore_case_and_punctuation():
     assert tokens("Globex — where do things stand?") == ["globex", "where", "do", "things", "stand"]
+
+
+def test_two_deals_named_in_one_question_get_a_choice(chat_as):
+    reply = chat_as().say("acme or initech, which is closer?")
+    assert reply.kind == "choice"
+    assert sorted(b.label for b in reply.buttons) == ["Acme Corp (Discovery)", "Initech (Evaluation)"]
