@@ -96,12 +96,12 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     if not wanted:
         return DealMatch()
     owners = visible_owner_ids(db, person)
-    exact = same_name(db, person.workspace_id, wanted, owners)
+    exact = _same_name(db, person.workspace_id, wanted, owners)
     if len(exact) == 1:
         return DealMatch(deal=exact[0], exact=True)
     if len(exact) > 1:
         return DealMatch(candidates=tuple(exact))
-    if owners is not None and same_name(db, person.workspace_id, wanted, None):
+    if owners is not None and _same_name(db, person.workspace_id, wanted, None):
         return DealMatch(hidden=True)
     names = _visible_names(db, person.workspace_id, owners)
     scored = process.extract(
@@ -133,8 +133,7 @@ def hidden_names(db: Session, person: Person, words: list[str], visible: set[int
     rows = db.execute(
         select(Deal.id, Deal.name)
         .where(
-            Deal.workspace_id == person.workspace_id,
-            Deal.status == DealStatus.OPEN,
+            *open_deals_of(person.workspace_id, None),
             or_(*(func.lower(Deal.name).like(f"%{w}%") for w in candidates)),
         )
         .limit(200)
@@ -150,7 +149,7 @@ def open_deals_of(workspace_id: int, owners: set[int] | None) -> list[ColumnElem
     return clauses
 
 
-def same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
+def _same_name(db: Session, workspace_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
     """Open deals whose name, processed like `wanted` (rapidfuzz's default_process), equals it; by name.
 
     SQL narrows with LIKE: each ASCII letter or digit of `wanted` must appear lower-cased in place, any

@@ -13,10 +13,10 @@ from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
 from handlers.common import (
     Turn,
+    _same_name,
     can_see,
     deal_playbook_stage,
     find_deal,
-    same_name,
     small_number,
     visible_deals,
     visible_owner_ids,
@@ -41,7 +41,7 @@ def exact_visible(turn: Turn, words: str) -> Deal | None:
     wanted = utils.default_process(words)
     if not wanted:
         return None
-    found = same_name(turn.db, turn.person.workspace_id, wanted, visible_owner_ids(turn.db, turn.person))
+    found = _same_name(turn.db, turn.person.workspace_id, wanted, visible_owner_ids(turn.db, turn.person))
     return found[0] if len(found) == 1 else None
 
 

@@ -26,9 +26,9 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import select
 
 from bot.messages import Button, Reply
-from bot.models import Deal, DealStatus, Role
+from bot.models import Deal, Role
 from handlers import deals, summaries
-from handlers.common import Turn, deal_playbook_stage, hidden_names, visible_owner_ids
+from handlers.common import Turn, deal_playbook_stage, hidden_names, open_deals_of, visible_owner_ids
 from playbooks.loader import PlaybookLibrary
 from playbooks.schema import Playbook, Stage
 from playbooks.search import STOPWORDS
@@ -321,9 +321,7 @@ def _best(found: list[tuple[int, int, float, int, int]]) -> tuple[tuple[int, int
 
 def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]) -> None:
     owners = visible_owner_ids(turn.db, turn.person)
-    clauses = [Deal.workspace_id == turn.person.workspace_id, Deal.status == DealStatus.OPEN]
-    if owners is not None:
-        clauses.append(Deal.owner_id.in_(owners))
+    clauses = open_deals_of(turn.person.workspace_id, owners)
     names = dict(turn.db.execute(select(Deal.id, Deal.name).where(*clauses)).all())
     visible = _match_names(words, used, names, fuzzy=True)
     best = _best(visible) if visible else None
