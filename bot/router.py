@@ -1,8 +1,12 @@
 """From an utterance or a click to the handler that answers it, inside one database transaction.
 
-Utterances are matched against an explicit, ordered table of patterns (first match wins); anything no
-pattern claims is tried as a playbook search, and only then gets the "didn't understand" reply.
-Clicks carry an action id chosen by the handler that made the button.
+Commands with arguments are matched against an explicit, ordered table of patterns (`UTTERANCES`, first
+match wins). Questions are understood entity-first (`handlers.understand`: deal, stage and section names
+and intent words anywhere in the sentence, then its decision table). "what's next for <exact name>"
+answers at once. A question understanding cannot place is searched in the playbooks; failing that, the
+question patterns (`QUESTIONS`) say which deal or stage was not found, and only then comes the "didn't
+understand" reply with the nearest commands as buttons. Clicks carry an action id chosen by the handler
+that made the button.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Organization, Person, Workspace
-from handlers import coaching, criteria, deals, help, home, playbook, quizzes, summaries
+from handlers import coaching, criteria, deals, help, home, playbook, quizzes, summaries, understand
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -135,6 +139,17 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: deals.move(t, m["deal"], m["stage"]),
     ),
     _r(
+        "search",
+        r"(?:search|find|look up|lookup|search for|search the playbook for) (?P<q>.+)",
+        lambda t, m: playbook.search(t, m["q"]),
+    ),
+)
+
+# Questions that name a deal or a stage in a fixed form. "what's next for <name>" with a visible deal's exact
+# name answers at once; otherwise these only answer what understanding and search could not (so the reply
+# can say which deal or stage was not found).
+QUESTIONS: tuple[Route, ...] = (
+    _r(
         "next",
         r"(?:what'?s|what is|whats) next(?: steps?)?(?: (?:for|on|with|in) (?P<deal>.+))?",
         lambda t, m: deals.whats_next(t, m["deal"]),
@@ -176,12 +191,9 @@ UTTERANCES: tuple[Route, ...] = (
         r"(?:the )?(?P<stage>[\w&' -]+?) (?:stage|phase)",
         lambda t, m: playbook.stage_card(t, m["stage"]),
     ),
-    _r(
-        "search",
-        r"(?:search|find|look up|lookup|search for|search the playbook for) (?P<q>.+)",
-        lambda t, m: playbook.search(t, m["q"]),
-    ),
 )
+
+DEAL_QUESTIONS = frozenset({"next", "next-short", "next-do", "status"})
 
 CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "deal.next": deals.next_clicked,
@@ -206,6 +218,7 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "criteria.confirm": criteria.confirm_submitted,
     "criteria.revoke": criteria.revoke_submitted,
     "home.show": home.show,
+    "say": lambda t, value: answer_text(t, value),
 }
 
 
@@ -216,9 +229,11 @@ def normalize(text: str) -> str:
     return re.sub(r"^(?:please|pls|hey bot|bot)[, ]+|[, ]+please$", "", text, flags=re.IGNORECASE).strip()
 
 
-def match(text: str) -> tuple[Route, re.Match[str]] | None:
-    """The first route whose pattern matches the whole utterance."""
-    for route in UTTERANCES:
+def match(text: str, routes: tuple[Route, ...] | None = None) -> tuple[Route, re.Match[str]] | None:
+    """The first route (of `routes`, else commands then questions) whose pattern matches the whole utterance."""
+    if routes is None:
+        routes = UTTERANCES + QUESTIONS
+    for route in routes:
         found = route.pattern.fullmatch(text)
         if found:
             return route, found
@@ -234,13 +249,32 @@ def dispatch(turn: Turn) -> Reply:
                 "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
             )
         return handler(turn, click.value)
-    text = normalize(turn.request.text)
+    return answer_text(turn, turn.request.text)
+
+
+def answer_text(turn: Turn, typed: str) -> Reply:
+    """A typed message (or a suggestion button that types one) to its answer."""
+    text = normalize(typed)
     if not text:
         return help.show_help(turn)
-    found = match(text)
-    if found is None:
-        return playbook.search(turn, text, fallback=True)
-    route, groups = found
+    found = match(text, UTTERANCES)
+    if found is not None:
+        route, groups = found
+        return route.handler(turn, groups)
+    question = match(text, QUESTIONS)
+    if question is not None and question[0].name in DEAL_QUESTIONS:
+        words = question[1]["deal"] or ""
+        exact = deals.exact_visible(turn, words) if words.casefold() not in deals.THIS_DEAL else None
+        if exact is not None:
+            return deals.deal_card(turn, exact)
+    rule, understood = understand.decide(turn, text)
+    if rule != "search":
+        return understand.answer(turn, rule, understood)
+    hits = playbook.search(turn, text, fallback=True, quiet=question is not None, section=understood.section)
+    if hits is not None:
+        return hits
+    assert question is not None
+    route, groups = question
     return route.handler(turn, groups)
 
 

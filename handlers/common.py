@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from sqlalchemy import ColumnElement, and_, func, lambda_stmt, select
+from sqlalchemy import ColumnElement, and_, func, lambda_stmt, or_, select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
@@ -90,7 +90,9 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     """Find a visible open deal by name: case-insensitive, typo-tolerant; ties become a choice.
 
     The exact name (ignoring case and punctuation) is looked up in SQL first, so asking about one of
-    thousands of visible deals does not load them all; only a miss scores the visible names for typos."""
+    thousands of visible deals does not load them all; only a miss scores the visible names for typos.
+    Permission comes before fuzziness: a name that fits a deal the asker may not see better than any of
+    their own is refused (`hidden`), never answered with a similar deal of theirs."""
     wanted = utils.default_process(name)
     if not wanted:
         return DealMatch()
@@ -100,23 +102,44 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
         return DealMatch(deal=exact[0], exact=True)
     if len(exact) > 1:
         return DealMatch(candidates=tuple(exact))
+    if owners is not None and _same_name(db, person.organization_id, wanted, None):
+        return DealMatch(hidden=True)
+    names = _visible_names(db, person.organization_id, owners)
     scored = process.extract(
-        wanted,
-        _visible_names(db, person.organization_id, owners),
-        scorer=_name_score,
-        processor=utils.default_process,
-        score_cutoff=75,
-        limit=6,
+        wanted, names, scorer=_name_score, processor=utils.default_process, score_cutoff=75, limit=6
     )
+    best = scored[0][1] if scored else 0.0
+    if owners is not None:
+        hidden = hidden_names(db, person, wanted.split(), set(names))
+        near_hidden = process.extractOne(
+            wanted, hidden, scorer=_name_score, processor=utils.default_process, score_cutoff=85
+        )
+        if near_hidden is not None and near_hidden[1] > best:
+            return DealMatch(hidden=True)
     if scored:
-        best = scored[0][1]
         close = _deals_by_id(db, [key for _, score, key in scored if score >= best - 5])
         if len(close) == 1 and best >= 85:
             return DealMatch(deal=close[0])
         if len(close) > 1 or best < 85:
             return DealMatch(candidates=tuple(close))
-    hidden = bool(_same_name(db, person.organization_id, wanted, None))
-    return DealMatch(hidden=hidden)
+    return DealMatch()
+
+
+def hidden_names(db: Session, person: Person, words: list[str], visible: set[int]) -> dict[int, str]:
+    """Open deals of the workspace outside `visible` whose names contain one of `words` (3+ letters):
+    the deals a question may name although the asker may not see them."""
+    candidates = sorted({w for w in words if len(w) >= 3 and w.isascii()})[:8]
+    if not candidates:
+        return {}
+    rows = db.execute(
+        select(Deal.id, Deal.name)
+        .where(
+            *open_deals_of(person.organization_id, None),
+            or_(*(func.lower(Deal.name).like(f"%{w}%") for w in candidates)),
+        )
+        .limit(200)
+    ).all()
+    return {deal_id: deal_name for deal_id, deal_name in rows if deal_id not in visible}
 
 
 def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
@@ -168,10 +191,16 @@ def _deals_by_id(db: Session, ids: list[int]) -> list[Deal]:
 
 
 def _name_score(wanted: str, name: str, **_: object) -> float:
-    """How well typed words fit a deal name: whole-name similarity, or a close fit to its first words
-    ("acmee" is a typo of "acme", the start of "acme corp")."""
-    head = " ".join(name.split()[: len(wanted.split())])
-    return max(fuzz.WRatio(wanted, name), fuzz.ratio(wanted, head))
+    """How well typed words fit a deal name: whole-name similarity, a close fit to its first words
+    ("acmee" is a typo of "acme", the start of "acme corp"), or words all found in it ("express" for
+    Hooli Express). Extra typed words count against a name: "acme rockets" does not fit "acme"."""
+    typed = wanted.split()
+    words = name.split()
+    head = " ".join(words[: len(typed)])
+    score = max(fuzz.ratio(wanted, name), fuzz.ratio(wanted, head) if len(typed) < len(words) else 0.0)
+    if typed and set(typed) <= set(words):
+        score = max(score, 90.0)
+    return score
 
 
 def can_see(db: Session, person: Person, deal: Deal) -> bool:

@@ -13,16 +13,19 @@ from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
 from handlers.common import (
     Turn,
+    _same_name,
     can_see,
     deal_playbook_stage,
     find_deal,
     small_number,
     visible_deals,
+    visible_owner_ids,
 )
 from playbooks.schema import Playbook, Stage
 
 THIS_DEAL = {"", "this deal", "this one", "my deal", "the deal", "it", "this", "this opportunity", "this opp"}
 PAGE_SIZE = 10
+NEXT_STAGE = {"next", "next stage", "the next stage", "next one", "the next one", "next step", "next phase"}
 
 
 def whats_next(turn: Turn, words: str | None) -> Reply:
@@ -33,7 +36,16 @@ def whats_next(turn: Turn, words: str | None) -> Reply:
     return deal_card(turn, deal_or_reply)
 
 
-def deal_card(turn: Turn, deal: Deal) -> Reply:
+def exact_visible(turn: Turn, words: str) -> Deal | None:
+    """The one visible open deal with exactly this name (ignoring case and punctuation), else None."""
+    wanted = utils.default_process(words)
+    if not wanted:
+        return None
+    found = _same_name(turn.db, turn.person.organization_id, wanted, visible_owner_ids(turn.db, turn.person))
+    return found[0] if len(found) == 1 else None
+
+
+def deal_card(turn: Turn, deal: Deal, focus: str | None = None) -> Reply:
     found = deal_playbook_stage(turn, deal)
     if found is None:
         return turn.render(
@@ -57,6 +69,7 @@ def deal_card(turn: Turn, deal: Deal) -> Reply:
         next_stage=next_stage,
         confirmed=confirmed_criteria(turn.db, deal),
         days_in_stage=days,
+        focus=focus,
     )
 
 
@@ -79,12 +92,12 @@ def resolve_deal(
         and not match.exact
         and not _words_of(words) <= _words_of(match.deal.name)
     ):
-        return _choice(turn, [match.deal], action, value_suffix, reason="confirm", words=words)
+        return choose(turn, [match.deal], action, value_suffix, reason="confirm", words=words)
     if match.deal is not None:
         return match.deal
     if match.candidates:
         reason = "ambiguous" if len(match.candidates) > 1 else "suggest"
-        return _choice(turn, list(match.candidates), action, value_suffix, reason=reason, words=words)
+        return choose(turn, list(match.candidates), action, value_suffix, reason=reason, words=words)
     if match.hidden:
         return turn.render(
             "refused.j2",
@@ -117,12 +130,13 @@ def _this_deal(turn: Turn, action: str, value_suffix: str) -> Deal | Reply:
         return own[0]
     if not own:
         return turn.render("no_open_deals.j2", kind="error")
-    return _choice(turn, own, action, value_suffix, reason="several-open", words="")
+    return choose(turn, own, action, value_suffix, reason="several-open", words="")
 
 
-def _choice(
-    turn: Turn, deals: list[Deal], action: str, value_suffix: str, *, reason: str, words: str
+def choose(
+    turn: Turn, deals: list[Deal], action: str, value_suffix: str = "", *, reason: str, words: str
 ) -> Reply:
+    """A choice of deals as buttons (`reason`: ambiguous, several-open, confirm or suggest)."""
     shown = deals[:PAGE_SIZE]
     buttons = tuple(Button(_deal_label(turn, d), action, f"{d.id}{value_suffix}") for d in shown)
     return turn.render(
@@ -194,6 +208,15 @@ def _move_to_words(turn: Turn, deal: Deal, stage_words: str) -> Reply:
         return turn.render(
             "message.j2", kind="error", text=f"{deal.name}'s playbook '{deal.playbook_id}' no longer exists."
         )
+    if utils.default_process(stage_words) in NEXT_STAGE:
+        following = playbook.next_stage(deal.stage_id)
+        if following is None:
+            return turn.render(
+                "message.j2",
+                kind="error",
+                text=f"{deal.name} is at the last stage of its playbook: there is no stage to move it to.",
+            )
+        return apply_move(turn, deal, playbook, following)
     matches = [
         (p, s)
         for p, s in turn.ctx.playbooks.find_stage(stage_words, prefer=[playbook.id])

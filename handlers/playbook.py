@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from bot.messages import Button, Reply
 from handlers import deals, help
 from handlers.common import Turn, find_deal
@@ -39,10 +41,31 @@ def stage_clicked(turn: Turn, value: str) -> Reply:
     return turn.render("stage.j2", playbook=playbook, stage=stage)
 
 
-def search(turn: Turn, query: str, *, fallback: bool = False) -> Reply:
-    """Best-matching sections across every stage; with `fallback`, a miss becomes the "didn't understand" reply."""
-    hits = turn.ctx.playbooks.search(query, prefer=deals.preferred_playbooks(turn), every_word=fallback)
+# Section kinds of understanding (handlers.understand) -> kinds of search documents.
+SEARCH_KIND = {"objections": "objection", "talk_tracks": "talk_track"}
+
+
+@overload
+def search(turn: Turn, query: str, *, fallback: bool = False, section: str | None = None) -> Reply: ...
+@overload
+def search(
+    turn: Turn, query: str, *, fallback: bool = False, quiet: bool, section: str | None = None
+) -> Reply | None: ...
+
+
+def search(
+    turn: Turn, query: str, *, fallback: bool = False, quiet: bool = False, section: str | None = None
+) -> Reply | None:
+    """Best-matching sections across every stage (the `section` kind asked for ranks higher); with
+    `fallback`, a miss becomes the "didn't understand" reply, or None when `quiet` (the caller has a
+    better reply)."""
+    kind = SEARCH_KIND.get(section or "", section)
+    hits = turn.ctx.playbooks.search(
+        query, prefer=deals.preferred_playbooks(turn), every_word=fallback, kind=kind
+    )
     if not hits:
+        if quiet:
+            return None
         if fallback:
             return help.not_understood(turn, query)
         return turn.render(

@@ -12,6 +12,7 @@ from bot import yamlfile
 from bot.yamlfile import FileError, YamlFileError
 from playbooks.schema import Playbook, Stage
 from playbooks.search import Hit, SearchIndex
+from playbooks.thesaurus import Thesaurus, check_files, thesaurus_files
 
 
 @dataclass
@@ -20,6 +21,7 @@ class PlaybookLibrary:
 
     playbooks: list[Playbook]
     folder: Path
+    thesaurus: Thesaurus = field(default_factory=lambda: Thesaurus([]))
     _by_id: dict[str, Playbook] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -31,12 +33,17 @@ class PlaybookLibrary:
     @cached_property
     def index(self) -> SearchIndex:
         """Built on first search, then reused for the life of the process."""
-        return SearchIndex(self.playbooks)
+        return SearchIndex(self.playbooks, self.thesaurus)
 
     def search(
-        self, query: str, prefer: list[str] | None = None, limit: int = 3, every_word: bool = False
+        self,
+        query: str,
+        prefer: list[str] | None = None,
+        limit: int = 3,
+        every_word: bool = False,
+        kind: str | None = None,
     ) -> list[Hit]:
-        return self.index.search(query, prefer=prefer, limit=limit, every_word=every_word)
+        return self.index.search(query, prefer=prefer, limit=limit, every_word=every_word, kind=kind)
 
     @property
     def default(self) -> Playbook:
@@ -60,7 +67,12 @@ class PlaybookLibrary:
             (p, s)
             for p in order
             for s in p.stages
-            if wanted in (utils.default_process(s.id.replace("-", " ")), utils.default_process(s.name))
+            if wanted
+            in (
+                utils.default_process(s.id.replace("-", " ")),
+                utils.default_process(s.name),
+                *(utils.default_process(a) for a in s.aliases),
+            )
         ]
         if exact or not fuzzy:
             return exact
@@ -70,6 +82,7 @@ class PlaybookLibrary:
                 score = max(
                     fuzz.WRatio(wanted, utils.default_process(stage.name)),
                     fuzz.ratio(wanted, stage.id.replace("-", " ")),
+                    *(fuzz.ratio(wanted, utils.default_process(a)) for a in stage.aliases),
                 )
                 if score >= 80:
                     scored.append((score, playbook, stage))
@@ -84,7 +97,8 @@ def load_library(folder: Path) -> PlaybookLibrary:
     playbooks, errors = check_folder(folder)
     if errors:
         raise YamlFileError(errors)
-    return PlaybookLibrary(playbooks, folder)
+    terms, _ = check_files(thesaurus_files(folder))
+    return PlaybookLibrary(playbooks, folder, Thesaurus(terms))
 
 
 def check_folder(folder: Path) -> tuple[list[Playbook], list[FileError]]:
@@ -112,6 +126,7 @@ def check_folder(folder: Path) -> tuple[list[Playbook], list[FileError]]:
                     FileError(doc.file, 1, "a playbook file must be a mapping with id, name and stages")
                 )
         errors.extend(doc.errors)
+    errors.extend(check_files(thesaurus_files(folder))[1])
     return playbooks, errors
 
 
@@ -156,6 +171,19 @@ def _cross_checks(
                 )
             )
         name_lines.setdefault(stage.name.casefold(), name_line)
+        for k, alias in enumerate(stage.aliases):
+            key = utils.default_process(alias)
+            alias_line = doc.line_of(("stages", i, "aliases", k))
+            if key in name_lines and name_lines[key] != name_line:
+                errors.append(
+                    FileError(
+                        doc.file,
+                        alias_line,
+                        f"stages[{i}].aliases[{k}]: '{alias}' is already a name or alias of another stage "
+                        f"(line {name_lines[key]}); an alias must point to one stage",
+                    )
+                )
+            name_lines.setdefault(key, name_line)
         criterion_lines: dict[str, int] = {}
         for j, criterion in enumerate(stage.exit_criteria):
             cline = doc.line_of(("stages", i, "exit_criteria", j, "id"))

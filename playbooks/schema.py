@@ -45,16 +45,19 @@ class ContentItem(_Strict):
     title: Text
     url: Url
     when: str = ""
+    aliases: list[Text] = []  # other words people use for it ("one-pager", "battlecard")
 
 
 class TalkTrack(_Strict):
     title: Text
     text: Text
+    aliases: list[Text] = []
 
 
 class Objection(_Strict):
     objection: Text
     response: Text
+    aliases: list[Text] = []  # how buyers say it ("too expensive", "no budget this year")
 
 
 class Stage(_Strict):
@@ -62,6 +65,7 @@ class Stage(_Strict):
 
     id: Slug
     name: Text
+    aliases: list[Text] = []  # other names people use for the stage ("negotiations", "closing")
     summary: str = ""
     objectives: list[Text] = []
     tasks: list[Text] = []

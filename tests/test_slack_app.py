@@ -291,9 +291,9 @@ def test_acks_do_not_wait_for_the_answer(web, slack, monkeypatch):
     release = threading.Event()
     card = deals.deal_card
 
-    def slow_card(turn, deal):  # noqa: ANN001
+    def slow_card(turn, deal, **options):  # noqa: ANN001, ANN003
         assert release.wait(10), "never released"
-        return card(turn, deal)
+        return card(turn, deal, **options)
 
     monkeypatch.setattr(deals, "deal_card", slow_card)
     assert command(web, slack, "next Acme") == (200, "")  # would hang until released if the ack waited
@@ -846,3 +846,18 @@ def test_a_modal_answer_goes_to_the_submitters_dm_whatever_its_metadata_says(web
     assert reply["channel"] == "DURILEY" and header_of(reply) == "Acme Corp: Discovery"
     time.sleep(0.3)
     assert [m["channel"] for m in chat_posts(slack)] == ["DURILEY"]
+
+
+def test_questions_in_free_words_are_understood_over_signed_slack_http(web, slack):
+    """Entity-first understanding through the real web app: a deal named anywhere, a colleague's deal
+    refused, and a not-understood question answered with suggestion buttons that type their command."""
+    event(web, dm("Initech — where do things stand?"))
+    (first,) = wait_posts(slack, 1)
+    assert header_of(first) == "Initech: Evaluation"
+    event(web, dm("any update on Umbrella?"))  # Sam's deal: Riley may not see it
+    second = wait_posts(slack, 2)[1]
+    assert "can't show you" in json.dumps(second["blocks"]) and "Proposal" not in json.dumps(second["blocks"])
+    event(web, dm("what is the weather like"))
+    third = wait_posts(slack, 3)[2]
+    buttons = [e for b in third["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons and buttons[-1]["text"]["text"] == "Help"

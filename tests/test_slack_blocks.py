@@ -140,19 +140,20 @@ def test_help_reply_becomes_header_sections_actions_and_context():
     assert len(messages) == 1
     assert messages[0]["text"] == "Hi Riley, I'm your sales playbook in chat"
     blocks = messages[0]["blocks"]
-    assert [b["type"] for b in blocks] == ["header", "section", "section", "section", "actions", "context"]
+    assert [b["type"] for b in blocks] == ["header", "section", "section", "section", "section", "actions", "context"]
     assert blocks[0]["text"]["text"] == "Hi Riley, I'm your sales playbook in chat"
     assert blocks[1]["text"]["text"].startswith("I answer with the right part of the playbook")
     deals = blocks[2]["text"]["text"]
-    assert deals.startswith('*Deals*\n• "what\'s next for Acme?": the stage')
+    assert deals.startswith('*Deals*\n• "what\'s next for Acme?", "any update on Acme?", "acme?": the stage')
     playbook = blocks[3]["text"]["text"]
     assert playbook.startswith("*Playbook*\n• ")
     assert '• "search mutual action plan": search every stage' in playbook
     assert "- " not in deals + playbook
-    first, second = blocks[4]["elements"]
+    assert blocks[4]["text"]["text"] == '*Knowledge checks*\n• "quiz me", "my progress"'
+    first, second = blocks[5]["elements"]
     assert first["text"]["text"] == "My deals" and first["style"] == "primary"
     assert second["text"]["text"] == "Search" and "style" not in second
-    assert blocks[5] == {
+    assert blocks[6] == {
         "type": "context",
         "elements": [
             {"type": "mrkdwn", "text": 'Deal names can be short or slightly misspelt: "Acmee" finds Acme.'}

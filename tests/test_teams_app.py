@@ -531,3 +531,13 @@ def test_proactive_messages_follow_the_newest_service_url(ctx, connector, web, o
     assert drainer.drain().sent == 1
     assert header(other_region.activities()[-1]) == "Time to coach"
     assert len(connector.activities()) == 1
+
+
+def test_questions_in_free_words_are_understood_in_a_teams_activity(web, connector):
+    post(web, say(connector, "walk me through hooli"))
+    (sent,) = connector.wait_for(1)
+    assert header(sent) == "Hooli Express: Demo"
+    post(web, say(connector, "talk tracks for the closing stage"))
+    second = connector.wait_for(2)[1]
+    assert header(second) == "Decision and negotiation stage"
+    assert texts(second).index("Talk tracks") < texts(second).index("Objectives")

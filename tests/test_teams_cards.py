@@ -58,20 +58,28 @@ def test_help_reply_shows_header_titled_sections_bullet_lists_and_a_small_footno
     card = to_card(reply)
     assert card["body"] == [
         text_block("Hi Riley, I'm your sales playbook in chat", size="Large", weight="Bolder"),
-        text_block("I answer with the right part of the playbook for the stage your deal is in."),
+        text_block(
+            "I answer with the right part of the playbook for the stage your deal is in. Ask in your own words: "
+            "I look for deal names, stages and what you want to know anywhere in the sentence."
+        ),
         text_block("Deals", weight="Bolder", spacing="Medium"),
         text_block(
-            '- "what\'s next for Acme?": the stage, next tasks, exit criteria still open, questions to ask, content'
+            '- "what\'s next for Acme?", "any update on Acme?", "acme?": the stage, next tasks, exit criteria still '
+            "open, questions to ask, content"
+            '\r- "what\'s blocking Acme?": the exit criteria still open on the deal first'
             '\r- "what\'s next for this deal?": your only open deal (or pick one)'
             '\r- "my deals": your open deals and how many exit criteria each has confirmed'
-            '\r- "new deal Globex in discovery", "move Acme to evaluation"'
+            '\r- "new deal Globex in discovery", "move Acme to evaluation", "push Acme forward"'
+            '\r- "confirm Acme": confirm exit criteria with the buyer who confirmed them and the evidence'
         ),
         text_block("Playbook", weight="Bolder", spacing="Medium"),
         text_block(
-            '- "exit criteria for discovery", "what do I do in the proposal stage?"'
-            '\r- "how do I handle a pricing objection?", "what content do I send after a demo?"'
+            '- "exit criteria for discovery", "what do I do in the proposal stage?", "talk tracks for the first stage"'
+            '\r- "how do I handle a pricing objection?", "what content do I send after a demo?", "who signs the cheque?"'
             '\r- "search mutual action plan": search every stage of the playbook for any words'
         ),
+        text_block("Knowledge checks", weight="Bolder", spacing="Medium"),
+        text_block('- "quiz me", "my progress"'),
         text_block(
             'Deal names can be short or slightly misspelt: "Acmee" finds Acme.',
             isSubtle=True,

@@ -1,0 +1,243 @@
+"""Questions typed the way reps and managers type them, through the terminal path (the real router).
+
+Demo data: Riley (rep) owns Acme Corp (enterprise, Discovery), Initech (enterprise, Evaluation) and Hooli
+Express (transactional, Demo); Sam (rep, same manager) owns Umbrella Health and Stark Logistics; Morgan
+manages both; Avery is enablement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.messages import Reply
+from handlers.understand import tokens
+from playbooks.loader import check_folder
+from playbooks.thesaurus import BUNDLED, Thesaurus, check_files, stem, words
+
+
+def first_titled(reply: Reply) -> str:
+    return next((s.title for s in reply.sections if s.title), "") or ""
+
+
+# -- deal questions phrased freely ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "header"),
+    [
+        ("Initech — where do things stand?", "Initech: Evaluation"),
+        ("any update on Initech?", "Initech: Evaluation"),
+        ("Hooli: next move?", "Hooli Express: Demo"),
+        ("walk me through hooli", "Hooli Express: Demo"),
+        ("acme?", "Acme Corp: Discovery"),
+        ("how's initech going", "Initech: Evaluation"),
+        ("brief me on acme before my call", "Acme Corp: Discovery"),
+        ("wher are we with initch", "Initech: Evaluation"),  # typos in the question and the name
+    ],
+)
+def test_a_deal_named_anywhere_in_the_question_gets_its_card(chat_as, question, header):
+    assert chat_as().say(question).header == header
+
+
+def test_what_blocks_a_deal_shows_its_open_exit_criteria_first(chat_as):
+    chat = chat_as()
+    for question in ("what's blocking Hooli from moving on", "what's still open on Initech", "is Acme ready for the proposal stage?"):
+        reply = chat.say(question)
+        assert first_titled(reply).startswith("Exit criteria not yet confirmed"), question
+    # A section of a deal's stage the plain card leaves out comes first when asked for.
+    reply = chat.say("who should I be talking to at Initech")
+    assert reply.header == "Initech: Evaluation"
+    assert first_titled(reply) == "Buyer roles involved"
+
+
+def test_fixed_commands_keep_working(chat_as):
+    chat = chat_as()
+    assert chat.say("what's next for Acme?").header == "Acme Corp: Discovery"
+    assert chat.say("next initch").header == "Initech: Evaluation"
+    assert chat.say("stage discvery").header == "Discovery stage"
+    assert chat.say("exit criteria for Acme").header == "Acme Corp: Discovery"
+    assert "couldn't find a deal" in chat.say("what's next for Wayne Enterprises").plain_text()
+    assert "I don't know a stage" in chat.say("exit criteria for the moon landing").plain_text()
+
+
+# -- permission before fuzziness ----------------------------------------------------------------------------
+
+
+def test_a_colleagues_deal_named_like_my_own_is_refused_not_replaced(chat_as):
+    riley, sam = chat_as(), chat_as("sam@example.com")
+    riley.say("new deal Globex in discovery")
+    sam.say("new deal Globex Retail in evaluation")
+    for question in (
+        "what's next for Globex Retail",
+        "any update on globex retail?",
+        "Globex Retail — where do things stand?",
+        "globex retial?",  # a typo closer to the colleague's deal than to Riley's own
+        "move Globex Retail to proposal",
+        "confirm globex retail",
+    ):
+        reply = riley.say(question)
+        assert reply.kind == "refusal", (question, reply.header)
+        text = reply.plain_text()
+        assert "Sam" not in text and "Evaluation" not in text and "Globex:" not in (reply.header or "")
+    assert riley.say("globex?").header == "Globex: Discovery"
+
+
+def test_words_that_fit_several_deals_get_a_choice(chat_as):
+    chat = chat_as()
+    chat.say("new deal Acme Logistics in discovery")
+    for question in ("acme?", "any update on acme", "walk me through acme"):
+        reply = chat.say(question)
+        assert reply.kind == "choice", question
+        assert sorted(b.label for b in reply.buttons) == ["Acme Corp (Discovery)", "Acme Logistics (Discovery)"]
+    assert chat.click("Logistics").header == "Acme Logistics: Discovery"
+    assert chat.say("acme corp status").header == "Acme Corp: Discovery"
+
+
+def test_a_manager_sees_the_team_and_is_refused_other_deals(ctx, demo, chat_as):
+    morgan = chat_as("manager@example.com")
+    assert morgan.say("how is Umbrella doing?").header == "Umbrella Health: Proposal and business case"
+    assert morgan.say("which deals on my team are stuck?").header.startswith("Team summary")
+    outsider = chat_as("enablement@example.com")
+    assert outsider.say("stark?").header == "Stark Logistics: Quote"  # enablement sees every deal
+
+
+# -- stages and sections ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "header", "first"),
+    [
+        ("negotiations", "Decision and negotiation stage", None),
+        ("the first stage", "Problem awareness stage", None),
+        ("what's the last step", "Value delivery stage", None),
+        ("stage 3", "Evaluation stage", None),
+        ("talk tracks for the closing stage", "Decision and negotiation stage", "Talk tracks"),
+        ("buyer roles in evaluation", "Evaluation stage", "Buyer roles involved"),
+        ("what has to be true to leave discovery?", "Discovery stage", "Exit criteria"),
+        ("objections in proposal", "Proposal and business case stage", "Objections"),
+        ("objectives in proposal", "Proposal and business case stage", "Objectives"),
+        ("coaching questions for evaluation", "Evaluation stage", "Coaching questions"),
+        ("questons to ask in discovrey", "Discovery stage", "Questions to ask"),
+        ("exit criteria for discovery", "Discovery stage", "Exit criteria"),
+    ],
+)
+def test_stages_named_in_other_words_and_the_section_asked_for_first(chat_as, question, header, first):
+    reply = chat_as().say(question)
+    assert reply.header == header
+    if first:
+        assert first_titled(reply).startswith(first)
+
+
+def test_a_stage_of_the_askers_own_playbook_wins(chat_as):
+    # Riley's deals are mostly enterprise; "close" is a stage of the transactional playbook only.
+    assert chat_as().say("stage close").header == "Close stage"
+    assert chat_as().say("the closing stage").header == "Decision and negotiation stage"  # an alias
+
+
+def test_objection_and_objective_stay_apart():
+    assert stem("objection") != stem("objective")
+    assert stem("objections") == stem("objection")
+
+
+# -- paraphrase and unknown words ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("who signs the cheque", "Buyer roles"),
+        ("my champion stopped answering", "Evaluation · Talk track: When your champion goes quiet"),
+        ("how do I handle a procurement bulldozer", "Decision and negotiation · Objection"),
+        ("legal is sitting on the contract", "Decision and negotiation ·"),
+        ("they want to build it in house", "Discovery · Objection"),
+        ("they say it's too expensive", "Objection"),
+    ],
+)
+def test_the_buyers_words_find_the_playbooks_words(chat_as, question, expected):
+    reply = chat_as().say(question)
+    assert reply.header.startswith("Playbook:"), reply.plain_text()
+    assert expected in reply.sections[0].title
+
+
+def test_one_unknown_word_does_not_lose_the_question(chat_as):
+    reply = chat_as().say("how do I write a kickass business case")
+    assert reply.header.startswith("Playbook:")
+    assert "Proposal and business case" in reply.sections[0].title
+
+
+# -- commands in free words, not understood, help --------------------------------------------------------
+
+
+def test_push_a_deal_forward_moves_it_to_the_next_stage(chat_as):
+    chat = chat_as()
+    assert chat.say("push Hooli forward one stage").header == "Hooli Express moved to Quote"
+    assert chat.say("advance initech to the next stage").header == "Initech moved to Proposal and business case"
+    reply = chat.say("push hoolie forward")  # a typo: a change asks first
+    assert reply.kind == "choice" and "Do you mean Hooli Express?" in reply.plain_text()
+
+
+def test_not_understood_offers_the_nearest_commands_as_buttons(chat_as):
+    chat = chat_as()
+    reply = chat.say("what is the weather like")
+    assert reply.kind == "error" and "didn't understand" in reply.plain_text()
+    assert reply.buttons and all(b.action == "say" for b in reply.buttons)
+    assert reply.buttons[-1].label == "Help"
+    manager = chat_as("manager@example.com").say("team stuf plz")
+    assert manager.header.startswith("Team summary")
+    suggestions = chat_as("manager@example.com").say("coachng rota")
+    assert "who should I coach?" in [b.label for b in suggestions.buttons]
+    # A suggestion button types its command.
+    assert chat.press("say", "my deals").header.startswith("Your open deals")
+
+
+def test_help_lists_what_this_person_can_do(chat_as):
+    rep = chat_as().say("help").plain_text()
+    manager = chat_as("manager@example.com").say("help").plain_text()
+    enablement = chat_as("enablement@example.com").say("help").plain_text()
+    assert "who should I coach?" not in rep and "quiz report" not in rep
+    assert "who should I coach?" in manager and "quiz report" not in manager
+    assert "quiz report" in enablement
+
+
+# -- the thesaurus and aliases are validated like playbooks ---------------------------------------------------
+
+
+def test_the_bundled_thesaurus_is_valid_and_maps_phrases():
+    terms, errors = check_files([BUNDLED])
+    assert errors == []
+    found = Thesaurus(terms).find(words("my champion went quiet and legal is sitting on the contract"))
+    assert [m.means.split()[0] for m in found] == ["stalled", "procurement"]
+
+
+def test_thesaurus_and_alias_mistakes_are_reported_with_file_and_line(tmp_path: Path):
+    folder = tmp_path / "playbooks"
+    (folder / "thesaurus").mkdir(parents=True)
+    (folder / "sales.yaml").write_text(
+        "id: sales\nname: Sales\nstages:\n"
+        "  - id: discover\n    name: Discover\n    aliases: [first look]\n"
+        "    exit_criteria: [{id: a, text: A}]\n"
+        "  - id: close\n    name: Close\n    aliases: [first look]\n"
+        "    exit_criteria: [{id: b, text: B}]\n"
+    )
+    (folder / "thesaurus" / "ours.yaml").write_text(
+        "terms:\n  - means: economic buyer\n    said: [money person]\n"
+        "  - means: champion\n    said: [money persons]\n"
+    )
+    (folder / "thesaurus" / "typo.yaml").write_text("terms:\n  - means: champion\n    said: [fan]\n  - mean: typo\n")
+    _, errors = check_folder(folder)
+    printed = [str(e) for e in errors]
+    assert any(p.startswith(f"{folder / 'sales.yaml'}:10:") and "first look" in p for p in printed), printed
+    assert any(p.startswith(f"{folder / 'thesaurus' / 'ours.yaml'}:") and "money persons" in p for p in printed), printed
+    assert any("typo.yaml:4:" in p and "did you mean 'means'" in p for p in printed), printed
+
+
+def test_tokens_ignore_case_and_punctuation():
+    assert tokens("Globex — where do things stand?") == ["globex", "where", "do", "things", "stand"]
+
+
+def test_two_deals_named_in_one_question_get_a_choice(chat_as):
+    reply = chat_as().say("acme or initech, which is closer?")
+    assert reply.kind == "choice"
+    assert sorted(b.label for b in reply.buttons) == ["Acme Corp (Discovery)", "Initech (Evaluation)"]
