@@ -294,7 +294,12 @@ def import_deals(
             deal.amount = amount
             deal.close_date = close_date
             deal.crm_id = row.get("crm_id") or deal.crm_id
-            deal.status = DealStatus((row.get("status") or "open").strip().lower())
+            status = DealStatus((row.get("status") or "open").strip().lower())
+            if status == DealStatus.OPEN:
+                deal.closed_at, deal.closed_reason = None, None
+            elif status != deal.status or deal.closed_at is None:
+                deal.closed_at = now  # closed by this file (a re-import of a closed deal keeps its date)
+            deal.status = status
             if deal.crm_id:
                 by_crm_id[deal.crm_id] = deal
             if deal.status == DealStatus.OPEN:

@@ -201,6 +201,8 @@ class Deal(Base):
     close_date: Mapped[date | None] = mapped_column(Date)
     crm_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[DealStatus] = mapped_column(_enum(DealStatus, "deal_status"), default=DealStatus.OPEN)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when it was won or lost
+    closed_reason: Mapped[str | None] = mapped_column(Text)  # why it was lost (or what the rep said)
     stage_entered_at: Mapped[datetime] = _utcnow_column()
     created_at: Mapped[datetime] = _utcnow_column()
 

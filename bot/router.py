@@ -28,16 +28,22 @@ from handlers.common import Turn
 log = logging.getLogger(__name__)
 
 STAGE = r"(?:the )?(?P<stage>[\w&' -]+?)(?: stage| phase)?"
+# why a deal was lost: "...: no budget", "... because of timing", "... to a competitor" (kept as "Lost to ...")
+REASON = r"(?:(?::| -| because(?: of)?| reason:?| due to)\s*(?P<reason>.+)| (?P<lost_to>to .+))?"
+
+
+def _reason(m: re.Match[str]) -> str | None:
+    return m["reason"] or (f"Lost {m['lost_to']}" if m["lost_to"] else None)
 
 
 @dataclass(frozen=True)
 class Route:
     name: str
     pattern: re.Pattern[str]
-    handler: Callable[[Turn, re.Match[str]], Reply]
+    handler: Callable[[Turn, re.Match[str]], Reply | None]
 
 
-def _r(name: str, pattern: str, handler: Callable[[Turn, re.Match[str]], Reply]) -> Route:
+def _r(name: str, pattern: str, handler: Callable[[Turn, re.Match[str]], Reply | None]) -> Route:
     return Route(name, re.compile(pattern, re.IGNORECASE), handler)
 
 
@@ -129,6 +135,21 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: deals.create(t, m["name"], m["stage"]),
     ),
     _r(
+        "close",
+        rf"(?:mark|close|set|update) (?P<deal>.+?) (?:as )?(?:closed[ -]?)?(?P<outcome>won|lost){REASON}",
+        lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m)),
+    ),
+    _r(
+        "we-closed",
+        rf"we(?: have|'ve)? (?P<outcome>won|lost|signed) (?P<deal>.+?){REASON}",
+        lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
+    ),
+    _r(
+        "closed",
+        rf"(?P<deal>.+?) (?:is |was |has been |got |just )?(?:closed[ -]?)?(?P<outcome>won|lost|signed){REASON}",
+        lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
+    ),
+    _r(
         "move",
         rf"(?:move|advance|set|put|update|change|progress) (?P<deal>.+?)(?: back)? (?:to|into|in) {STAGE}",
         lambda t, m: deals.move(t, m["deal"], m["stage"]),
@@ -198,6 +219,7 @@ DEAL_QUESTIONS = frozenset({"next", "next-short", "next-do", "status"})
 CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "deal.next": deals.next_clicked,
     "deal.move": deals.move_clicked,
+    "deal.close": deals.close_clicked,
     "deal.move-pick": deals.move_picked,
     "deals.page": deals.page_clicked,
     "stage.show": playbook.stage_clicked,
@@ -260,7 +282,9 @@ def answer_text(turn: Turn, typed: str) -> Reply:
     found = match(text, UTTERANCES)
     if found is not None:
         route, groups = found
-        return route.handler(turn, groups)
+        reply = route.handler(turn, groups)
+        if reply is not None:  # None: the words only looked like a command (e.g. "... we lost")
+            return reply
     question = match(text, QUESTIONS)
     if question is not None and question[0].name in DEAL_QUESTIONS:
         words = question[1]["deal"] or ""

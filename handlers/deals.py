@@ -422,3 +422,75 @@ def unlink_channel(turn: Turn) -> Reply:
         return turn.render("message.j2", kind="error", text="This channel is not linked to a deal.")
     turn.db.delete(link)
     return turn.render("message.j2", text="This channel is no longer linked to a deal.")
+
+
+# -- closing deals: won or lost ------------------------------------------------------------------------
+
+OUTCOME_WORDS = {"won": DealStatus.WON, "win": DealStatus.WON, "signed": DealStatus.WON, "lost": DealStatus.LOST}
+LOST_REASONS = ("Lost to a competitor", "No budget", "No decision", "Bad timing")
+REASON_LIMIT = 300
+
+
+def close(
+    turn: Turn, deal_words: str, outcome_word: str, reason: str | None, *, strict: bool = False
+) -> Reply | None:
+    """"mark Hooli lost: went with a competitor", "Initech signed": close a deal won or lost.
+
+    `strict` (a sentence that merely ends in won/lost/signed): act only when the words name a deal the
+    asker knows of; otherwise None, and the question is understood some other way.
+    """
+    outcome = OUTCOME_WORDS[outcome_word.casefold()]
+    reason = " ".join((reason or "").split())
+    if len(reason) > REASON_LIMIT:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f"That reason is {len(reason)} characters; the limit is {REASON_LIMIT}. Nothing was changed.",
+        )
+    if strict and exact_visible(turn, deal_words) is None:
+        match = find_deal(turn.db, turn.person, deal_words)
+        named = match.deal is not None and _words_of(deal_words) <= _words_of(match.deal.name)
+        if not named and not (match.hidden and len(deal_words.split()) <= 4):
+            return None
+    deal = resolve_deal(
+        turn, deal_words, action="deal.close", value_suffix=f":{outcome.value}:{reason}", write=True
+    )
+    if isinstance(deal, Reply):
+        return deal
+    return _close(turn, deal, outcome, reason)
+
+
+def close_clicked(turn: Turn, value: str) -> Reply:
+    """A "which deal?" choice or a lost-reason button; value is "<deal id>:<won|lost>:<reason>"."""
+    deal_id, _, rest = value.partition(":")
+    outcome_value, _, reason = rest.partition(":")
+    if outcome_value not in (DealStatus.WON.value, DealStatus.LOST.value):
+        return turn.render("message.j2", kind="error", text='That button is no longer active. Say "help" to start again.')
+    deal = deal_by_id(turn, deal_id)
+    if isinstance(deal, Reply):
+        return deal
+    return _close(turn, deal, DealStatus(outcome_value), reason[:REASON_LIMIT])
+
+
+def _close(turn: Turn, deal: Deal, outcome: DealStatus, reason: str) -> Reply:
+    if deal.status != DealStatus.OPEN:
+        return turn.render(
+            "message.j2", kind="error", text=f"{deal.name} is already closed {deal.status.value}. Nothing was changed."
+        )
+    if outcome == DealStatus.LOST and not reason:
+        buttons = tuple(
+            Button(label, "deal.close", f"{deal.id}:{DealStatus.LOST.value}:{label}") for label in LOST_REASONS
+        )
+        return turn.render(
+            "message.j2",
+            buttons=buttons,
+            text=(
+                f"Why was {deal.name} lost? Choose a reason below, or say "
+                f'"mark {deal.name} lost: <reason>". Nothing is changed until you do.'
+            ),
+        )
+    deal.status = outcome
+    deal.closed_at = turn.now()
+    deal.closed_reason = reason or None
+    turn.db.flush()
+    return turn.render("deal_closed.j2", deal=deal, won=outcome == DealStatus.WON, reason=reason)
