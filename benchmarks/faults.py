@@ -145,10 +145,7 @@ class Bench:
     def reset(self) -> None:
         with self.sessions.begin() as db:
             db.execute(delete(OutboxMessage))
-        with self.slack._lock:
-            self.slack.messages.clear()
-            self.slack.calls.clear()
-            self.slack.faults.clear()
+        self.slack.forget()
 
     def enqueue(self, rng: random.Random, count: int, long_share: float, prefix: str) -> dict[str, int]:
         """Queue `count` messages to random people; returns key -> number of Slack messages (parts)."""
@@ -255,8 +252,7 @@ def parts(bench: Bench, seed: int) -> dict[str, int]:
                 )
             expected[key] = total
             clock = FakeClock(START)
-            with bench.slack._lock:
-                bench.slack.faults.clear()
+            bench.slack.clear_faults()
             sender = CrashingSender(lambda _ws: "xoxb-faults", bench.slack.url, timeout=5)
             if mode == "crash-after-post":
                 sender.crash_after = part

@@ -32,6 +32,9 @@ from typing import Any
 
 import yaml
 
+from handlers.playbook import SEARCH_KIND
+from playbooks.search import KIND_TITLES
+
 DATA = Path(__file__).resolve().parent / "understanding_data"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 DOMAIN = "northwind.example"
@@ -48,18 +51,8 @@ CARD_TITLES = {
     "objections": ("Objections",),
     "content": ("Content",),
 }
-# A search hit's title: "<stage> · <kind title>[: ...]".
-SEARCH_TITLES = {
-    "exit_criteria": "Exit criteria",
-    "tasks": "Tasks",
-    "objectives": "Objectives",
-    "questions": "Questions to ask",
-    "coaching_questions": "Coaching questions",
-    "buyer_roles": "Buyer roles",
-    "talk_tracks": "Talk track",
-    "objections": "Objection",
-    "content": "Content",
-}
+# A search hit's title: "<stage> · <kind title>[: ...]", as playbooks.search titles each kind of document.
+SEARCH_TITLES = {section: KIND_TITLES[SEARCH_KIND.get(section, section)] for section in CARD_TITLES}
 
 
 def _first_titled(reply: Any) -> str:

@@ -227,16 +227,9 @@ def link(db: Session, way_in: str, target_spec: str) -> LinkResult:
             )
             moved += 1
             continue
-        ids = {
-            key: getattr(person, key)
-            for key in ("slack_user_id", "teams_user_id", "teams_aad_object_id")
-            if getattr(person, key)
-        }
-        for key in ids:
-            setattr(person, key, None)
-        db.flush()  # the ids are unique per organization only, but clear them before the match takes them
-        for key, value in ids.items():
-            setattr(match, key, value)
+        for key in ("slack_user_id", "teams_user_id", "teams_aad_object_id"):
+            if getattr(person, key):  # the stand-in is deleted below: its ids go to the match
+                setattr(match, key, getattr(person, key))
         taken = set(db.scalars(select(ConversationRef.platform).where(ConversationRef.person_id == match.id)))
         for ref in db.scalars(select(ConversationRef).where(ConversationRef.person_id == person.id)).all():
             if ref.platform in taken:

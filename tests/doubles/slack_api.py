@@ -153,6 +153,13 @@ class SlackDouble(HttpDouble):
         with self._lock:
             self.faults.clear()
 
+    def forget(self) -> None:
+        """Start over between runs: no messages, no calls, no faults waiting."""
+        with self._lock:
+            self.messages.clear()
+            self.calls.clear()
+            self.faults.clear()
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
