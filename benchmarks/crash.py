@@ -55,7 +55,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks import procs
-from benchmarks.faults import database
+from benchmarks.data import fresh_database as database
 from bot import db as botdb
 from bot.channels.slack_blocks import to_messages
 from bot.messages import Button, Reply, Section

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, make_url, select, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, select, text
 
 from bot import confirmations, db
 from bot.models import Base, Deal, Person, Role, Workspace
@@ -678,3 +681,30 @@ def _sqlite_value(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+@contextmanager
+def fresh_database(url: str | None) -> Iterator[tuple[str, str]]:
+    """(label, url) of a fresh, migrated database: a SQLite file, or a new database on the given server."""
+    if url is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite_url = f"sqlite:///{tmp}/faults.db"
+            engine = db.make_engine(sqlite_url)
+            db.upgrade(engine)
+            engine.dispose()
+            yield "sqlite", sqlite_url
+        return
+    name = f"faults_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    fresh = make_url(url).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = db.make_engine(fresh)
+        db.upgrade(engine)
+        engine.dispose()
+        yield "postgresql", fresh
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -31,22 +31,21 @@ import json
 import logging
 import os
 import random
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from sqlalchemy import create_engine, delete, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.data import fresh_database as database
 from bot import db as botdb
 from bot import outbox
 from bot.channels.slack_blocks import to_messages
@@ -551,33 +550,6 @@ def run_hostile(label: str, db_url: str) -> HostileResult:
         unsigned_posts,
         time.perf_counter() - started,
     )
-
-
-@contextmanager
-def database(url: str | None) -> Iterator[tuple[str, str]]:
-    """(label, url) of a fresh, migrated database: a SQLite file, or a new database on the given server."""
-    if url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            sqlite_url = f"sqlite:///{tmp}/faults.db"
-            engine = botdb.make_engine(sqlite_url)
-            botdb.upgrade(engine)
-            engine.dispose()
-            yield "sqlite", sqlite_url
-        return
-    name = f"faults_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    fresh = make_url(url).set(database=name).render_as_string(hide_password=False)
-    try:
-        engine = botdb.make_engine(fresh)
-        botdb.upgrade(engine)
-        engine.dispose()
-        yield "postgresql", fresh
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run_on(url: str | None, seeds: list[int]) -> tuple[list[Result], HostileResult]:
