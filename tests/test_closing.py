@@ -87,3 +87,15 @@ def test_closing_through_slack(web_slack_closing):
     closed = wait_posts(slack, 2)[1]
     assert header_of(closed) == "Hooli Express closed lost" and "went dark" in json.dumps(closed["blocks"])
     assert deal(ctx, "Hooli Express").status == DealStatus.LOST
+
+
+def test_an_overlong_reason_or_a_forged_button_changes_nothing(ctx, chat_as):
+    rep = chat_as()
+    too_long = rep.say("mark Hooli lost: " + "x" * 400)
+    assert too_long.kind == "error" and "the limit is 300" in too_long.plain_text()
+    hooli = deal(ctx, "Hooli Express")
+    forged = rep.press("deal.close", f"{hooli.id}:deleted:because")
+    assert forged.kind == "error" and "no longer active" in forged.plain_text()
+    someone_elses = rep.press("deal.close", f"{hooli.id + 1000}:won:")
+    assert "no longer exists" in someone_elses.plain_text()
+    assert deal(ctx, "Hooli Express").status == DealStatus.OPEN

@@ -152,3 +152,22 @@ def test_link_refuses_to_merge_an_organization_that_has_its_own_data(csvs, ctx, 
     assert "nothing was changed" in refused.stderr
     with ctx.sessions() as db:
         assert db.scalar(select(func.count()).select_from(Organization)) == 2
+
+
+def test_a_takeaway_question_goes_where_the_rep_can_be_reached(slack_ctx):
+    from bot.models import OutboxMessage, Workspace
+    from bot.people import person_by_email
+    from tests.conftest import Chat
+
+    with slack_ctx.sessions.begin() as db:
+        slack_way_in = get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM)
+    manager = Chat(slack_ctx, slack_way_in, "manager@example.com")
+    (ask,) = manager.say("coached Riley on pipeline: cleaned up close dates").buttons
+    unreachable = manager.press(ask.action, ask.value)
+    assert "I can't reach Riley Chen in Slack, Teams or here yet" in unreachable.plain_text()
+    with slack_ctx.sessions.begin() as db:  # Riley writes to the bot in Slack once
+        person_by_email(db, slack_way_in.organization_id, "rep@example.com").slack_user_id = "URILEY"
+    assert "I'll ask Riley Chen for their takeaway" in manager.press(ask.action, ask.value).plain_text()
+    with slack_ctx.sessions() as db:
+        (row,) = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "takeaway")).all()
+        assert row.platform == Platform.SLACK and db.get(Workspace, row.workspace_id).external_id == SLACK_TEAM
