@@ -22,6 +22,7 @@ may not see, and errors. It is an evaluation, not a unit test: the figures go to
 from __future__ import annotations
 
 import argparse
+import csv
 import shutil
 import tempfile
 import time
@@ -37,7 +38,6 @@ from playbooks.search import KIND_TITLES
 
 DATA = Path(__file__).resolve().parent / "understanding_data"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-DOMAIN = "northwind.example"
 
 # First titled section of a stage or deal card, per section kind.
 CARD_TITLES = {
@@ -100,7 +100,12 @@ def judge(reply: Any, expect: dict[str, Any], deal_names: list[str]) -> tuple[bo
     return False, wrong_deal
 
 
-def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
+def run(questions_file: Path, *, verbose: bool = False, data: Path = DATA) -> dict[str, Any]:
+    """Ask every question of `questions_file` against the people, deals and extra playbooks in `data`.
+
+    `data` holds `people.csv`, `deals.csv` and the playbooks written for the set: `*.yaml` files in
+    `data/playbooks/`, or (the first set) `saas.yaml` beside the CSVs.
+    """
     from bot import db
     from bot.context import AppContext
     from bot.importers import import_deals, import_people
@@ -118,7 +123,9 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
         folder.mkdir()
         for path in sorted(BUNDLED_PLAYBOOKS_DIR.glob("*.yaml")):
             shutil.copy(path, folder / path.name)
-        shutil.copy(DATA / "saas.yaml", folder / "saas.yaml")
+        extra = sorted((data / "playbooks").glob("*.yaml")) or [data / "saas.yaml"]
+        for path in extra:
+            shutil.copy(path, folder / path.name)
         url = f"sqlite:///{tmp}/understanding.db"
         engine = db.make_engine(url)
         db.upgrade(engine)
@@ -132,19 +139,23 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
         )
         with ctx.sessions.begin() as session:
             workspace = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Benchmark")
-            import_people(session, workspace.organization_id, DATA / "people.csv")
-            result = import_deals(session, workspace.organization_id, DATA / "deals.csv", ctx.playbooks, now=NOW)
+            import_people(session, workspace.organization_id, data / "people.csv")
+            result = import_deals(session, workspace.organization_id, data / "deals.csv", ctx.playbooks, now=NOW)
             assert not getattr(result, "errors", None), result
             workspace_id = workspace.id
             people = {}
             visible: dict[str, set[str]] = {}
             for who in {q["as"] for q in questions}:
-                person = person_by_email(session, workspace.organization_id, f"{who}@{DOMAIN}")
+                email = next(
+                    row["email"] for row in csv.DictReader((data / "people.csv").open())
+                    if row["email"].split("@")[0] == who
+                )
+                person = person_by_email(session, workspace.organization_id, email)
                 assert person is not None, who
                 people[who] = person.id
                 visible[who] = {d.name for d in visible_deals(session, person, open_only=False)}
         deal_names = [
-            line.split(",")[0] for line in (DATA / "deals.csv").read_text().splitlines()[1:] if line.strip()
+            line.split(",")[0] for line in (data / "deals.csv").read_text().splitlines()[1:] if line.strip()
         ]
         totals: Counter[str] = Counter()
         rights: Counter[str] = Counter()
@@ -167,7 +178,7 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
                 shown = reply.header or reply.plain_text().splitlines()[0]
                 failures[q["kind"]].append(f'{q["as"]}: "{q["ask"]}" -> [{reply.kind}] {shown} | {_first_titled(reply)}')
             if q["kind"] == "command":  # each question sees the data as loaded: undo a move
-                _reset_stages(ctx, workspace.organization_id, DATA / "deals.csv")
+                _reset_stages(ctx, workspace.organization_id, data / "deals.csv")
         elapsed = time.perf_counter() - started
         engine.dispose()
     report = {
@@ -186,8 +197,6 @@ def run(questions_file: Path, *, verbose: bool = False) -> dict[str, Any]:
 
 def _reset_stages(ctx: Any, organization_id: int, deals_csv: Path) -> None:
     """Put moved deals back at their imported stage, so each question sees the same data."""
-    import csv
-
     from sqlalchemy import select
 
     from bot.models import Deal
@@ -220,10 +229,14 @@ def _print(report: dict[str, Any], verbose: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.understanding", description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=Path, default=DATA / "questions.yaml")
+    parser.add_argument(
+        "--data", type=Path, default=DATA,
+        help="folder with people.csv, deals.csv, the set's playbooks and questions.yaml (default: the first set)",
+    )
+    parser.add_argument("--questions", type=Path, help="question file (default: DATA/questions.yaml)")
     parser.add_argument("--verbose", action="store_true", help="list every question answered wrongly")
     args = parser.parse_args(argv)
-    run(args.questions, verbose=args.verbose)
+    run(args.questions or args.data / "questions.yaml", verbose=args.verbose, data=args.data)
 
 
 if __name__ == "__main__":

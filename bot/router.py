@@ -149,6 +149,7 @@ UTTERANCES: tuple[Route, ...] = (
         rf"(?P<deal>.+?) (?:is |was |has been |got |just )?(?:closed[ -]?)?(?P<outcome>won|lost|signed){REASON}",
         lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
     ),
+    _r("reopen", r"(?:reopen|re-open|unclose) (?:the deal )?(?P<deal>.+)", lambda t, m: deals.reopen(t, m["deal"])),
     _r(
         "move",
         rf"(?:move|advance|set|put|update|change|progress) (?P<deal>.+?)(?: back)? (?:to|into|in) {STAGE}",
@@ -220,6 +221,7 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "deal.next": deals.next_clicked,
     "deal.move": deals.move_clicked,
     "deal.close": deals.close_clicked,
+    "deal.reopen": deals.reopen_clicked,
     "deal.move-pick": deals.move_picked,
     "deals.page": deals.page_clicked,
     "stage.show": playbook.stage_clicked,

@@ -142,6 +142,45 @@ def hidden_names(db: Session, person: Person, words: list[str], visible: set[int
     return {deal_id: deal_name for deal_id, deal_name in rows if deal_id not in visible}
 
 
+def closed_names(db: Session, person: Person, words: list[str]) -> dict[int, str]:
+    """Closed deals the asker may see whose names contain one of `words` (3+ letters), newest first."""
+    candidates = sorted({w for w in words if len(w) >= 3 and w.isascii()})[:8]
+    if not candidates:
+        return {}
+    owners = visible_owner_ids(db, person)
+    clauses = [
+        Deal.organization_id == person.organization_id,
+        Deal.status != DealStatus.OPEN,
+        or_(*(func.lower(Deal.name).like(f"%{w}%") for w in candidates)),
+    ]
+    if owners is not None:
+        clauses.append(Deal.owner_id.in_(owners))
+    rows = db.execute(select(Deal.id, Deal.name).where(*clauses).order_by(Deal.closed_at.desc()).limit(200)).all()
+    return {deal_id: deal_name for deal_id, deal_name in rows}
+
+
+def closed_deal_named(db: Session, person: Person, name: str) -> Deal | None:
+    """The one closed deal the asker may see whose name is `name` (ignoring case and punctuation) or whose
+    first words it is ("hooli" for Hooli Express), most recently closed first; None when there is none."""
+    wanted = utils.default_process(name)
+    if len(wanted) < 3:
+        return None
+    owners = visible_owner_ids(db, person)
+    clauses = [
+        Deal.organization_id == person.organization_id,
+        Deal.status != DealStatus.OPEN,
+        func.lower(Deal.name).like("%" + "".join(c if c.isascii() and c.isalnum() else "_" for c in wanted) + "%"),
+    ]
+    if owners is not None:
+        clauses.append(Deal.owner_id.in_(owners))
+    rows = db.scalars(select(Deal).where(*clauses).order_by(Deal.closed_at.desc(), Deal.name).limit(50)).all()
+    exact = [d for d in rows if utils.default_process(d.name) == wanted]
+    if exact:
+        return exact[0]
+    heads = [d for d in rows if utils.default_process(d.name).startswith(wanted + " ")]
+    return heads[0] if len(heads) == 1 else None
+
+
 def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnElement[bool]]:
     """WHERE clauses: open deals of the workspace, of `owners` only unless None (everyone)."""
     clauses = [Deal.organization_id == organization_id, Deal.status == DealStatus.OPEN]

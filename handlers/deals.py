@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC
 
 from rapidfuzz import utils
 from sqlalchemy import func, select
 
 from bot.confirmations import confirmed_criteria
+from bot.localtime import zone
 from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
 from handlers.common import (
     Turn,
     _same_name,
     can_see,
+    closed_deal_named,
     deal_playbook_stage,
     find_deal,
     small_number,
@@ -25,6 +28,11 @@ from playbooks.schema import Playbook, Stage
 
 THIS_DEAL = {"", "this deal", "this one", "my deal", "the deal", "it", "this", "this opportunity", "this opp"}
 PAGE_SIZE = 10
+# The sections of a stage a deal card can show first.
+SECTION_KINDS = frozenset(
+    {"exit_criteria", "tasks", "objectives", "questions", "coaching_questions", "buyer_roles", "talk_tracks",
+     "objections", "content"}
+)
 NEXT_STAGE = {"next", "next stage", "the next stage", "next one", "the next one", "next step", "next phase"}
 
 
@@ -105,8 +113,62 @@ def resolve_deal(
             what=f'the deal "{words}"',
             why="it belongs to someone outside your team.",
         )
+    closed = closed_deal_named(turn.db, turn.person, words)
+    if closed is not None:
+        return closed_card(turn, closed)
     own = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
     return turn.render("deal_not_found.j2", kind="error", words=words, deals=own[:PAGE_SIZE])
+
+
+def closed_card(turn: Turn, deal: Deal) -> Reply:
+    """What a closed deal asked about by name says: when and how it closed, and how to reopen it."""
+    closed_on = None
+    if deal.closed_at is not None:
+        at = deal.closed_at if deal.closed_at.tzinfo else deal.closed_at.replace(tzinfo=UTC)
+        closed_on = at.astimezone(zone(turn.person.timezone)).strftime("%d %b %Y").lstrip("0")
+    return turn.render(
+        "deal_is_closed.j2",
+        deal=deal,
+        closed_on=closed_on,
+        buttons=(Button(f"Reopen {deal.name}", "deal.reopen", str(deal.id)),),
+    )
+
+
+def reopen(turn: Turn, words: str) -> Reply:
+    """"reopen Hooli": a deal closed by mistake (or revived) goes back to its stage, history kept."""
+    deal = closed_deal_named(turn.db, turn.person, words)
+    if deal is None:
+        found = find_deal(turn.db, turn.person, words)
+        if found.deal is not None:
+            return turn.render(
+                "message.j2", kind="error", text=f"{found.deal.name} is open already. Nothing was changed."
+            )
+        if found.hidden:
+            return turn.render(
+                "refused.j2", kind="refusal", what=f'the deal "{words}"', why="it belongs to someone outside your team."
+            )
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=f'I couldn\'t find a closed deal called "{words}" among the deals you can see. Nothing was changed.',
+        )
+    return _reopen(turn, deal)
+
+
+def reopen_clicked(turn: Turn, value: str) -> Reply:
+    deal = deal_by_id(turn, value)
+    return deal if isinstance(deal, Reply) else _reopen(turn, deal)
+
+
+def _reopen(turn: Turn, deal: Deal) -> Reply:
+    if deal.status == DealStatus.OPEN:
+        return turn.render("message.j2", kind="error", text=f"{deal.name} is open already. Nothing was changed.")
+    deal.status = DealStatus.OPEN
+    deal.closed_at = None
+    deal.closed_reason = None
+    turn.db.flush()
+    found = deal_playbook_stage(turn, deal)
+    return turn.render("deal_reopened.j2", deal=deal, stage_name=found[1].name if found else deal.stage_id)
 
 
 def _words_of(text: str) -> set[str]:
@@ -168,8 +230,10 @@ def deal_by_id(turn: Turn, deal_id: str) -> Deal | Reply:
 
 
 def next_clicked(turn: Turn, value: str) -> Reply:
-    deal = deal_by_id(turn, value)
-    return deal if isinstance(deal, Reply) else deal_card(turn, deal)
+    """A deal chosen from a choice; "<id>:<section>" keeps the section the question asked for."""
+    deal_id, _, focus = value.partition(":")
+    deal = deal_by_id(turn, deal_id)
+    return deal if isinstance(deal, Reply) else deal_card(turn, deal, focus=focus if focus in SECTION_KINDS else None)
 
 
 def move(turn: Turn, deal_words: str, stage_words: str) -> Reply:
@@ -344,6 +408,26 @@ def my_deals(turn: Turn, offset: int = 0) -> Reply:
     if not deals and turn.person.role.value != "rep":
         deals = visible_deals(turn.db, turn.person)
         title = "Your team's open deals"
+    return _deal_list(turn, deals, title, offset, str(offset + PAGE_SIZE))
+
+
+def deals_in_stage(turn: Turn, playbook: Playbook, stage: Stage, offset: int = 0) -> Reply:
+    """"who on my team has deals in proposal?", "which of my deals are in evaluation": the open deals the
+    asker may see (a rep: their own) at that stage, paginated."""
+    deals = [
+        d for d in visible_deals(turn.db, turn.person)
+        if d.playbook_id == playbook.id and d.stage_id == stage.id
+        and (turn.person.role.value != "rep" or d.owner_id == turn.person.id)
+    ]
+    whose = "Your" if turn.person.role.value == "rep" else "Your team's" if turn.person.role.value == "manager" else "Open"
+    title = f"{whose} deals in {stage.name} ({playbook.name})"
+    empty = f"None of {'your' if whose == 'Your' else 'the'} open deals is at this stage."
+    if whose == "Your team's":
+        empty = "None of your team's open deals is at this stage."
+    return _deal_list(turn, deals, title, offset, f"{offset + PAGE_SIZE}:{playbook.id}:{stage.id}", empty)
+
+
+def _deal_list(turn: Turn, deals: list[Deal], title: str, offset: int, more: str, empty: str = "") -> Reply:
     page = deals[offset : offset + PAGE_SIZE]
     rows = []
     for deal in page:
@@ -357,12 +441,13 @@ def my_deals(turn: Turn, offset: int = 0) -> Reply:
         )
     buttons: tuple[Button, ...] = ()
     if offset + PAGE_SIZE < len(deals):
-        buttons = (Button("Show more", "deals.page", str(offset + PAGE_SIZE)),)
+        buttons = (Button("Show more", "deals.page", more),)
     return turn.render(
         "my_deals.j2",
         buttons=buttons,
         title=title,
         rows=rows,
+        empty=empty,
         first=offset + 1,
         last=offset + len(page),
         total=len(deals),
@@ -370,7 +455,16 @@ def my_deals(turn: Turn, offset: int = 0) -> Reply:
 
 
 def page_clicked(turn: Turn, value: str) -> Reply:
-    return my_deals(turn, small_number(value) or 0)
+    """"Show more": "<offset>" pages "my deals", "<offset>:<playbook>:<stage>" a stage's deals."""
+    offset_text, _, where = value.partition(":")
+    offset = small_number(offset_text) or 0
+    if where:
+        playbook_id, _, stage_id = where.partition(":")
+        book = turn.ctx.playbooks.get(playbook_id)
+        stage = book.stage(stage_id) if book else None
+        if book is not None and stage is not None:
+            return deals_in_stage(turn, book, stage, offset)
+    return my_deals(turn, offset)
 
 
 def preferred_playbooks(turn: Turn) -> list[str]:

@@ -28,7 +28,14 @@ from sqlalchemy import select
 from bot.messages import Button, Reply
 from bot.models import Deal, Role
 from handlers import deals, summaries
-from handlers.common import Turn, deal_playbook_stage, hidden_names, open_deals_of, visible_owner_ids
+from handlers.common import (
+    Turn,
+    closed_names,
+    deal_playbook_stage,
+    hidden_names,
+    open_deals_of,
+    visible_owner_ids,
+)
 from playbooks.loader import PlaybookLibrary
 from playbooks.schema import Playbook, Stage
 from playbooks.search import STOPWORDS
@@ -183,6 +190,7 @@ class Understanding:
     deal_exact: bool = False  # the deal's whole name or its first words were typed (safe for a change)
     deal_words: str = ""
     hidden: bool = False  # names a deal the asker may not see
+    closed: Deal | None = None  # names a closed deal (won or lost) the asker may see, and no open one
     this_deal: bool = False
     stages: list[tuple[Playbook, Stage]] = field(default_factory=list)
     stage_explicit: bool = False  # "stage"/"phase" was said, or a stage's whole name
@@ -192,6 +200,13 @@ class Understanding:
     meanings: list[str] = field(default_factory=list)  # what the thesaurus says phrases mean
     forward: bool = False
     role: Role = Role.REP
+
+    @property
+    def asks_which_deals(self) -> bool:
+        """"which deals are in proposal", "who has deals in evaluation", "deals at negotiation?"."""
+        return bool({"deals", "opps", "opportunities"} & set(self.words)) and bool(
+            {"which", "who", "what", "list", "show", "any", "how", "many"} & set(self.words) or self.words[0] == "deals"
+        )
 
     @property
     def deal(self) -> Deal | None:
@@ -340,6 +355,18 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
                     for i in range(*span):
                         used[i] = True
                     return
+    if best is None or best[0][0] < 2:
+        # No open deal by its name or first words: a closed one may be meant ("how did Hooli go?").
+        free = [w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME]
+        closed = closed_names(turn.db, turn.person, free)
+        found = _match_names(words, used, closed, fuzzy=False) if closed else []
+        if found and (best is None or max(f[1] for f in found) >= best[0][1]):
+            level, size, _score, deal_id, start = max(found, key=lambda f: (f[1], f[0]))
+            u.closed = turn.db.get(Deal, deal_id)
+            u.deal_words = " ".join(words[start : start + size])
+            for i in range(start, start + size):
+                used[i] = True
+            return
     if best is None:
         return
     rank, ids, span = best
@@ -488,7 +515,10 @@ def refuse(turn: Turn, u: Understanding) -> Reply:
 
 
 def deal_choice(turn: Turn, u: Understanding) -> Reply:
-    return deals.choose(turn, u.deals, "deal.next", reason="ambiguous", words=u.deal_words)
+    focus = u.section or ("exit_criteria" if "stuck" in u.intents else None)
+    return deals.choose(
+        turn, u.deals, "deal.next", f":{focus}" if focus else "", reason="ambiguous", words=u.deal_words
+    )
 
 
 def move_forward(turn: Turn, u: Understanding) -> Reply:
@@ -575,7 +605,14 @@ RULES: tuple[Rule, ...] = (
     Rule("deal-choice", lambda u: len(u.deals) > 1, deal_choice),
     Rule("move-forward", lambda u: u.forward and u.deal is not None, move_forward),
     Rule("deal", lambda u: u.deal is not None, deal_answer),
+    Rule("closed-deal", lambda u: u.closed is not None, lambda t, u: deals.closed_card(t, u.closed)),
     Rule("this-deal", lambda u: u.this_deal, this_deal),
+    Rule(
+        "deals-in-stage",
+        lambda u: len(u.stages) >= 1 and u.section is None
+        and ("mine" in u.intents or ("team" in u.intents and u.role != Role.REP) or u.asks_which_deals),
+        lambda t, u: deals.deals_in_stage(t, *u.stages[0]),
+    ),
     Rule(
         "team",
         lambda u: "team" in u.intents and u.role != Role.REP and (not u.section or "stuck" in u.intents),

@@ -32,8 +32,8 @@ def test_a_rep_closes_a_deal_won_and_it_leaves_their_open_deals(ctx, chat_as):
     assert "Initech" not in listed and "Acme Corp" in listed
     with ctx.sessions() as db:  # the history stays
         assert db.scalars(select(DealStageChange).where(DealStageChange.deal_id == initech.id)).all()
-    again = rep.say("mark initech won").plain_text()
-    assert "couldn't find" in again.lower() or "already closed" in again
+    again = rep.say("mark initech won")
+    assert again.header == "Initech is closed won" and deal(ctx, "Initech").status == DealStatus.WON
 
 
 def test_lost_asks_why_and_nothing_changes_until_a_reason_is_given(ctx, chat_as):
@@ -99,3 +99,36 @@ def test_an_overlong_reason_or_a_forged_button_changes_nothing(ctx, chat_as):
     someone_elses = rep.press("deal.close", f"{hooli.id + 1000}:won:")
     assert "no longer exists" in someone_elses.plain_text()
     assert deal(ctx, "Hooli Express").status == DealStatus.OPEN
+
+
+def test_a_closed_deal_asked_about_says_how_it_closed_and_offers_to_reopen(ctx, chat_as):
+    rep = chat_as()
+    rep.say("Hooli lost: went with a competitor")
+    for question in ("how's hooli express doing?", "what's next for Hooli Express", "hooli?"):
+        reply = rep.say(question)
+        assert reply.header == "Hooli Express is closed lost", question
+        text = reply.plain_text()
+        # Closed at FIXED_NOW (noon UTC) is the same day in the rep's Chicago time.
+        assert "closed lost on " + FIXED_NOW.strftime("%d %b %Y").lstrip("0") in text
+        assert "(went with a competitor)" in text
+    reopened = rep.click("Reopen Hooli Express")
+    assert reopened.header == "Hooli Express reopened" and "at Demo" in reopened.plain_text()
+    hooli = deal(ctx, "Hooli Express")
+    assert (hooli.status, hooli.closed_at, hooli.closed_reason) == (DealStatus.OPEN, None, None)
+    assert "Hooli Express" in rep.say("my deals").plain_text()
+
+
+def test_reopen_by_name_and_what_it_refuses(ctx, chat_as):
+    rep = chat_as()
+    assert rep.say("reopen Initech").plain_text().startswith("Initech is open already")
+    rep.say("Initech signed!")
+    assert rep.say("reopen initech").header == "Initech reopened"
+    assert deal(ctx, "Initech").status == DealStatus.OPEN
+    assert "couldn't find a closed deal" in rep.say("reopen Globex").plain_text()
+    sam = chat_as("sam@example.com")
+    rep.say("Initech signed!")
+    refused = sam.say("reopen Initech")  # Sam cannot see Riley's deals, closed or open
+    assert refused.kind == "error" and "couldn't find a closed deal" in refused.plain_text()
+    assert deal(ctx, "Initech").status == DealStatus.WON
+    forged = sam.press("deal.reopen", str(deal(ctx, "Initech").id))
+    assert forged.kind == "refusal" and deal(ctx, "Initech").status == DealStatus.WON

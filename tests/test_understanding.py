@@ -241,3 +241,37 @@ def test_two_deals_named_in_one_question_get_a_choice(chat_as):
     reply = chat_as().say("acme or initech, which is closer?")
     assert reply.kind == "choice"
     assert sorted(b.label for b in reply.buttons) == ["Acme Corp (Discovery)", "Initech (Evaluation)"]
+
+
+def test_choosing_among_deals_keeps_the_section_the_question_asked_for(ctx, demo, chat_as):
+    from tests.conftest import add_person
+
+    add_person(ctx, demo, "kim@example.com", "Kim Lee", manager="manager@example.com")
+    kim = chat_as("kim@example.com")
+    kim.say("new deal Orion East in evaluation")
+    kim.say("new deal Orion West in proposal")
+    choice = kim.say("objections for orion?")
+    assert choice.kind == "choice" and {b.label.split(" (")[0] for b in choice.buttons} == {"Orion East", "Orion West"}
+    card = kim.click("Orion West")
+    assert card.header.startswith("Orion West: Proposal") and first_titled(card).startswith("Objections")
+
+
+@pytest.mark.parametrize(
+    ("email", "question", "title", "listed", "not_listed"),
+    [
+        ("manager@example.com", "who on my team has deals in proposal?", "Your team's deals in Proposal",
+         {"Umbrella Health"}, {"Acme Corp", "Initech"}),
+        ("manager@example.com", "which deals are in evaluation", "Your team's deals in Evaluation",
+         {"Initech"}, {"Umbrella Health"}),
+        ("rep@example.com", "which of my deals are in discovery?", "Your deals in Discovery", {"Acme Corp"},
+         {"Initech"}),
+        ("sam@example.com", "any deals in evaluation?", "Your deals in Evaluation", set(), {"Initech"}),
+    ],
+)
+def test_deals_at_a_stage_for_a_manager_and_a_rep(chat_as, email, question, title, listed, not_listed):
+    reply = chat_as(email).say(question)
+    assert (reply.header or "").startswith(title), reply.header
+    text = reply.plain_text()
+    assert all(name in text for name in listed) and not any(name in text for name in not_listed)
+    if not listed:
+        assert "None of your open deals is at this stage" in text
