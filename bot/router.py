@@ -296,7 +296,15 @@ def answer_text(turn: Turn, typed: str) -> Reply:
     rule, understood = understand.decide(turn, text)
     if rule != "search":
         return understand.answer(turn, rule, understood)
-    hits = playbook.search(turn, text, fallback=True, quiet=question is not None, section=understood.section)
+    hits = playbook.search(
+        turn,
+        text,
+        fallback=True,
+        quiet=question is not None,
+        section=understood.section or understood.hint,
+        prefer=understood.preferred,
+        lenient=understood.hint is not None,
+    )
     if hits is not None:
         return hits
     assert question is not None

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
 from bot.models import Deal, DealStatus, Organization, Person, Role, Workspace
+from bot.text import like_any_accent
 from playbooks.schema import Playbook, Stage
 
 
@@ -133,13 +134,20 @@ def hidden_names(db: Session, person: Person, words: list[str], visible: set[int
         return {}
     rows = db.execute(
         select(Deal.id, Deal.name)
-        .where(
-            *open_deals_of(person.organization_id, None),
-            or_(*(func.lower(Deal.name).like(f"%{w}%") for w in candidates)),
-        )
+        .where(*open_deals_of(person.organization_id, None), or_(*_name_has(candidates)))
         .limit(200)
     ).all()
     return {deal_id: deal_name for deal_id, deal_name in rows if deal_id not in visible}
+
+
+def _name_has(words: list[str]) -> list[ColumnElement[bool]]:
+    """LIKE clauses: a deal name containing one of `words`, as typed or with accents ("cafe" finds Café)."""
+    clauses = []
+    for w in words:
+        clauses.append(func.lower(Deal.name).like(f"%{w}%"))
+        if len(w) >= 4 and like_any_accent(w) != f"%{w}%":
+            clauses.append(func.lower(Deal.name).like(like_any_accent(w)))
+    return clauses
 
 
 def closed_names(db: Session, person: Person, words: list[str]) -> dict[int, str]:
@@ -148,11 +156,7 @@ def closed_names(db: Session, person: Person, words: list[str]) -> dict[int, str
     if not candidates:
         return {}
     owners = visible_owner_ids(db, person)
-    clauses = [
-        Deal.organization_id == person.organization_id,
-        Deal.status != DealStatus.OPEN,
-        or_(*(func.lower(Deal.name).like(f"%{w}%") for w in candidates)),
-    ]
+    clauses = [Deal.organization_id == person.organization_id, Deal.status != DealStatus.OPEN, or_(*_name_has(candidates))]
     if owners is not None:
         clauses.append(Deal.owner_id.in_(owners))
     rows = db.execute(select(Deal.id, Deal.name).where(*clauses).order_by(Deal.closed_at.desc()).limit(200)).all()

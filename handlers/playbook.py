@@ -46,22 +46,43 @@ SEARCH_KIND = {"objections": "objection", "talk_tracks": "talk_track"}
 
 
 @overload
-def search(turn: Turn, query: str, *, fallback: bool = False, section: str | None = None) -> Reply: ...
+def search(
+    turn: Turn, query: str, *, fallback: bool = False, section: str | None = None, prefer: list[str] | None = None
+) -> Reply: ...
 @overload
 def search(
-    turn: Turn, query: str, *, fallback: bool = False, quiet: bool, section: str | None = None
+    turn: Turn,
+    query: str,
+    *,
+    fallback: bool = False,
+    quiet: bool,
+    section: str | None = None,
+    prefer: list[str] | None = None,
+    lenient: bool = False,
 ) -> Reply | None: ...
 
 
 def search(
-    turn: Turn, query: str, *, fallback: bool = False, quiet: bool = False, section: str | None = None
+    turn: Turn,
+    query: str,
+    *,
+    fallback: bool = False,
+    quiet: bool = False,
+    section: str | None = None,
+    prefer: list[str] | None = None,
+    lenient: bool = False,
 ) -> Reply | None:
     """Best-matching sections across every stage (the `section` kind asked for ranks higher); with
     `fallback`, a miss becomes the "didn't understand" reply, or None when `quiet` (the caller has a
-    better reply)."""
+    better reply). `prefer`: playbook ids to rank first (default: the asker's); `lenient`: the question is
+    known to be about selling (the thesaurus or the buyer's position said so), so unknown words do not make
+    it a miss."""
     kind = SEARCH_KIND.get(section or "", section)
     hits = turn.ctx.playbooks.search(
-        query, prefer=deals.preferred_playbooks(turn), every_word=fallback, kind=kind
+        query,
+        prefer=deals.preferred_playbooks(turn) if prefer is None else prefer,
+        every_word=fallback and not lenient,
+        kind=kind,
     )
     if not hits:
         if quiet:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from bot.messages import Button, Reply
 from bot.models import Deal, Role
+from bot.text import fold
 from handlers import deals, summaries
 from handlers.common import (
     Turn,
@@ -49,19 +50,21 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "to leave", "to exit", "get out of", "definition of done", "done criteria", "ready for", "ready to",
         "blocking", "blocker", "blockers", "holding up", "holding back", "stuck", "still open", "open items",
         "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed", "whats left",
-        "what s left", "what is left", "anything left", "still to do",
+        "what s left", "what is left", "anything left", "still to do", "exit",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
         "actions", "what do i do", "what should i do", "what do i need to do", "what should i be doing",
-        "my job", "what happens",
+        "my job", "what happens", "supposed to be doing", "supposed to do", "what am i doing", "to do list",
     ),
     "objectives": ("objectives", "objective", "goals", "goal", "aims", "outcomes", "accomplish", "achieve"),
     "questions": (
         "questions to ask", "questions", "question", "what to ask", "what should i ask", "what do i ask",
-        "what can i ask", "ask the buyer", "ask them", "ask the customer", "ask the client", "discovery questions",
+        "what can i ask", "ask the buyer", "ask them", "qs", "ask the customer", "ask the client", "discovery questions",
     ),
-    "coaching_questions": ("coaching questions", "coaching question", "questions to coach", "coach on", "coach"),
+    "coaching_questions": (
+        "coaching questions", "coaching question", "coaching qs", "questions to coach", "coach on", "coach",
+    ),
     "buyer_roles": (
         "buyer roles", "buyer role", "roles", "personas", "persona", "stakeholders", "stakeholder",
         "who is involved", "whos involved", "who should be involved", "who to involve", "who do i talk to",
@@ -127,7 +130,8 @@ INTENT_PHRASES = _phrases(INTENTS)
 
 
 def tokens(text: str) -> list[str]:
-    return utils.default_process(text).split()
+    """Words without case, punctuation or accents ("Café Lumière?" -> ["cafe", "lumiere"])."""
+    return fold(text).split()
 
 
 @dataclass
@@ -195,6 +199,8 @@ class Understanding:
     stages: list[tuple[Playbook, Stage]] = field(default_factory=list)
     stage_explicit: bool = False  # "stage"/"phase" was said, or a stage's whole name
     section: str | None = None
+    hint: str | None = None  # the section the thesaurus says such words are usually after
+    preferred: list[str] = field(default_factory=list)  # playbook ids to prefer: named, then the asker's
     intents: set[str] = field(default_factory=set)
     content: list[str] = field(default_factory=list)  # words left for a search
     meanings: list[str] = field(default_factory=list)  # what the thesaurus says phrases mean
@@ -223,22 +229,36 @@ def understand(turn: Turn, text: str) -> Understanding:
     keys = stage_keys(turn.ctx.playbooks)
     corrected = _correct(words, used, keys.vocabulary)
     stems = [stem(w) for w in corrected]
-    ordinal = _ordinal_stage(turn, corrected, used)
+    preferred = deals.preferred_playbooks(turn)
+    named = _named_playbook(turn.ctx.playbooks, corrected, used)
+    if named is not None:  # "the first step in the partner playbook": that playbook, whoever asks
+        preferred = [named.id] + [pid for pid in preferred if pid != named.id]
+    u.preferred = preferred
+    ordinal = _ordinal_stage(turn, corrected, used, preferred)
     if ordinal is not None:
         book, stage, start, end = ordinal
         u.stages = [(book, stage)]
         u.stage_explicit = True
         for i in range(start, end):
             used[i] = True
+    # A stage said as a stage ("the kickoff stage", a name of several words) before section words and
+    # the thesaurus, so "objections in joint pitch" keeps its stage and "kickoff stage" is not a go-live.
+    _find_stage(u, corrected, stems, used, keys, preferred, strong_only=True)
     _find_phrases(u, stems, used, SECTION_PHRASES, intents=False)
     _find_phrases(u, stems, used, INTENT_PHRASES, intents=True)
     # The buyer's and the rep's phrases ("signs the cheque") are search words, never stage names.
     free = [w if not is_used else "" for w, is_used in zip(corrected, used, strict=True)]
     for meaning in turn.ctx.playbooks.thesaurus.find(free):
         u.meanings.append(meaning.means)
+        if u.hint is None:
+            u.hint = meaning.section
         for i in range(meaning.start, meaning.end):
             used[i] = True
-    _find_stage(turn, u, corrected, stems, used, keys)
+    _find_stage(u, corrected, stems, used, keys, preferred)
+    if BUYER_SAYS.search(" ".join(words)):
+        u.hint = "objections"
+        if u.section == "tasks":  # "what do I do if the client says ...": handling what they said
+            u.section = "objections"
     u.forward = bool(words) and words[0] in FORWARD_VERBS and bool(u.deals) and (
         bool(FORWARD_WORDS & set(words)) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
     )
@@ -247,6 +267,49 @@ def understand(turn: Turn, text: str) -> Understanding:
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
     ]
     return u
+
+
+# "the client says we're too pricey", "legal wants their own paper", "IT doesn't trust it": the buyer's
+# position, which the playbooks answer as an objection.
+BUYER_SIDE = frozenset(
+    """buyer buyers client clients customer customers prospect prospects they legal procurement purchasing
+    finance cfo ceo cio cto it security infosec champion boss board team""".split()
+)
+BUYER_SAYS = re.compile(
+    r"\b(?:" + "|".join(sorted(BUYER_SIDE)) + r")(?: folks| people| team| guys)? (?:says?|said|keeps? saying|"
+    r"thinks?|feels?|wants?|claims?|insists?|complains?|worries|worried|is worried|are worried|"
+    r"(?:is|are|s|re) (?:unhappy|not happy|concerned|nervous|skeptical|sceptical|hesitant|pushing|balking|"
+    r"refusing|objecting)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not) "
+    r"(?:trust|believe|want|like|see|buy|agree|have|think))\b"
+)
+
+
+PLAYBOOK_NOUNS = {"playbook", "playbooks", "motion", "process", "pipeline"}
+GENERIC_PLAYBOOK_WORDS = frozenset({"sales", "sale", "playbook", "motion", "deals", "deal", "standard", "default"})
+
+
+def _named_playbook(library: PlaybookLibrary, words: list[str], used: list[bool]) -> Playbook | None:
+    """The playbook a question names next to the word "playbook" (or motion, process): "the partner
+    playbook", "transactional process"; None when it names none or several."""
+    at = [i for i, w in enumerate(words) if w in PLAYBOOK_NOUNS and not used[i]]
+    if not at:
+        return None
+    near = {j for i in at for j in range(max(i - 3, 0), i) if not used[j]}
+    found = []
+    for book in library.playbooks:
+        keys = {
+            stem(w) for w in tokens(book.name) + tokens(book.id.replace("-", " "))
+            if len(w) >= 4 and w not in GENERIC_PLAYBOOK_WORDS and w not in STOPWORDS
+        }
+        hits = [j for j in near if stem(words[j]) in keys]
+        if hits:
+            found.append((book, hits))
+    if len(found) != 1:
+        return None
+    book, hits = found[0]
+    for j in hits + at:
+        used[j] = True
+    return book
 
 
 def _find_this_deal(u: Understanding, words: list[str], used: list[bool]) -> None:
@@ -427,9 +490,17 @@ def _find_phrases(
 
 
 def _find_stage(
-    turn: Turn, u: Understanding, words: list[str], stems: list[str], used: list[bool], keys: StageKeys
+    u: Understanding,
+    words: list[str],
+    stems: list[str],
+    used: list[bool],
+    keys: StageKeys,
+    preferred: list[str],
+    *,
+    strong_only: bool = False,
 ) -> None:
-    preferred = deals.preferred_playbooks(turn)
+    """The stage the words name. `strong_only`: only a name of several words or one said as a stage
+    ("kickoff stage", "stage kickoff")."""
     order = {pid: i for i, pid in enumerate(preferred)}
     found: list[tuple[int, int, int, Playbook, Stage, int, int]] = []  # weight, span, -order, p, s, start, end
     for key, p, s, weight, surface in keys.phrases:
@@ -441,9 +512,13 @@ def _find_stage(
     for i, word_stem in enumerate(stems):
         if used[i] or len(word_stem) < 4:
             continue
+        said_as_stage = (i + 1 < len(words) and words[i + 1] in STAGE_NOUNS) or (i > 0 and words[i - 1] in STAGE_NOUNS)
         for key, p, s in keys.words:
             short, long = sorted((word_stem, key), key=len)
-            if word_stem == key or (len(short) >= 5 and long.startswith(short)):
+            # A word's start ("delivering") only hints at a stage (Value delivery) of a playbook the asker
+            # works in, unless it is said as a stage.
+            partial = len(short) >= 5 and long.startswith(short) and (said_as_stage or not preferred or p.id in order)
+            if word_stem == key or partial:
                 found.append((2, 1, -order.get(p.id, 99), p, s, i, i + 1))
     # An event, not a stage: "after a demo", "send a proposal" (unless "stage" follows).
     def event(f: tuple[int, int, int, Playbook, Stage, int, int]) -> bool:
@@ -452,6 +527,15 @@ def _find_stage(
         return start > 0 and words[start - 1] in EVENT_BEFORE and not stage_follows
 
     found = [f for f in found if not event(f)]
+    if strong_only:
+
+        def said_as_stage(f: tuple[int, int, int, Playbook, Stage, int, int]) -> bool:
+            start, end = f[5], f[6]
+            return (f[0] >= 3 and f[1] > 1) or (end < len(words) and words[end] in STAGE_NOUNS) or (
+                start > 0 and words[start - 1] in STAGE_NOUNS
+            )
+
+        found = [f for f in found if said_as_stage(f)]
     if not found or u.stages:
         return
     # The asker's own playbooks first ("discovery" is their "Discover"), then the strongest match.
@@ -477,9 +561,10 @@ def _find_stage(
             used[i] = True
 
 
-def _ordinal_stage(turn: Turn, words: list[str], used: list[bool]) -> tuple[Playbook, Stage, int, int] | None:
+def _ordinal_stage(
+    turn: Turn, words: list[str], used: list[bool], preferred: list[str]
+) -> tuple[Playbook, Stage, int, int] | None:
     """"the first stage", "last step", "stage 2", "stage two": a position in the asker's playbook."""
-    preferred = deals.preferred_playbooks(turn)
     library = turn.ctx.playbooks
     book = (library.get(preferred[0]) if preferred else None) or library.default
     for i, word in enumerate(words):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import snowballstemmer
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,9 +54,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SectionKind = Literal[
+    "exit_criteria", "tasks", "objectives", "questions", "coaching_questions", "buyer_roles", "talk_tracks",
+    "objections", "content",
+]
+
+
 class Term(_Strict):
     means: str = Field(min_length=1)  # the playbook's words
     said: list[str] = Field(min_length=1)  # what people say instead
+    section: SectionKind | None = None  # the kind of section such a question is usually after
 
 
 class ThesaurusFile(_Strict):
@@ -69,18 +77,19 @@ class Meaning:
     start: int
     end: int  # exclusive, in words
     means: str
+    section: str | None = None
 
 
 class Thesaurus:
     """Phrases (as stem sequences) -> meaning; the longest phrase at a position wins."""
 
     def __init__(self, terms: list[Term]):
-        self._phrases: dict[tuple[str, ...], str] = {}
+        self._phrases: dict[tuple[str, ...], tuple[str, str | None]] = {}
         for term in terms:
             for said in term.said:
                 key = tuple(stem(w) for w in words(said))
                 if key:
-                    self._phrases.setdefault(key, term.means)
+                    self._phrases.setdefault(key, (term.means, term.section))
         self._longest = max((len(k) for k in self._phrases), default=0)
 
     def __len__(self) -> int:
@@ -93,9 +102,9 @@ class Thesaurus:
         i = 0
         while i < len(stems):
             for size in range(min(self._longest, len(stems) - i), 0, -1):
-                means = self._phrases.get(tuple(stems[i : i + size]))
-                if means is not None:
-                    found.append(Meaning(i, i + size, means))
+                meaning = self._phrases.get(tuple(stems[i : i + size]))
+                if meaning is not None:
+                    found.append(Meaning(i, i + size, *meaning))
                     i += size
                     break
             else:

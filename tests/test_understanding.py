@@ -225,16 +225,60 @@ def test_thesaurus_and_alias_mistakes_are_reported_with_file_and_line(tmp_path: 
         "terms:\n  - means: economic buyer\n    said: [money person]\n"
         "  - means: champion\n    said: [money persons]\n"
     )
-    (folder / "thesaurus" / "typo.yaml").write_text("terms:\n  - means: champion\n    said: [fan]\n  - mean: typo\n")
+    (folder / "thesaurus" / "typo.yaml").write_text(
+        "terms:\n  - means: champion\n    said: [fan]\n  - mean: typo\n"
+        "  - means: price\n    said: [pricey]\n    section: objection\n"
+    )
     _, errors = check_folder(folder)
     printed = [str(e) for e in errors]
     assert any(p.startswith(f"{folder / 'sales.yaml'}:10:") and "first look" in p for p in printed), printed
     assert any(p.startswith(f"{folder / 'thesaurus' / 'ours.yaml'}:") and "money persons" in p for p in printed), printed
     assert any("typo.yaml:4:" in p and "did you mean 'means'" in p for p in printed), printed
+    assert any("typo.yaml:7:" in p and "objections" in p for p in printed), printed  # the section kinds listed
 
 
-def test_tokens_ignore_case_and_punctuation():
+def test_tokens_ignore_case_punctuation_and_accents():
     assert tokens("Globex — where do things stand?") == ["globex", "where", "do", "things", "stand"]
+    assert tokens("Café Lumière, Müller-Größe & Søn") == ["cafe", "lumiere", "muller", "grosse", "son"]
+
+
+def test_a_deal_name_with_accents_is_found_typed_without_them(ctx, demo, chat_as):
+    rep = chat_as()
+    rep.say("new deal Café Müller in discovery")
+    assert rep.say("cafe muller — where do things stand?").header == "Café Müller: Discovery"
+    assert rep.say("any news on cafe muller").header == "Café Müller: Discovery"
+    sam = chat_as("sam@example.com")  # not Sam's deal: refused, typed with or without the accents
+    assert sam.say("how is cafe muller doing").kind == "refusal"
+    assert sam.say("café müller status?").kind == "refusal"
+
+
+def test_a_playbook_named_in_the_question_is_the_one_answered(chat_as):
+    rep = chat_as()  # Riley works mostly in the enterprise playbook
+    assert rep.say("what's the first stage").header == "Problem awareness stage"
+    assert rep.say("what's the first step in the transactional playbook?").header == "Qualify stage"
+    assert rep.say("last stage of the transactional process").header == "Close stage"
+
+
+def test_a_stage_said_as_a_stage_keeps_the_section_asked_for(chat_as):
+    reply = chat_as().say("objectoins in the decison and negotation stage")
+    assert reply.header == "Decision and negotiation stage" and first_titled(reply).startswith("Objections")
+    reply = chat_as().say("exit stuff for the evaluation stage?")
+    assert reply.header == "Evaluation stage" and first_titled(reply).startswith("Exit criteria")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "the client says we're too pricey",
+        "what do I do if the customer is worried about switching costs",
+        "their IT folks don't believe it will scale, how do I handle that",
+        "the buyer keeps saying this just isn't a priority for them",
+    ],
+)
+def test_what_the_buyer_says_is_answered_with_objections(chat_as, question):
+    reply = chat_as().say(question)
+    assert reply.header.startswith("Playbook:"), reply.plain_text()
+    assert "Objection" in reply.sections[0].title, [s.title for s in reply.sections]
 
 
 def test_two_deals_named_in_one_question_get_a_choice(chat_as):
