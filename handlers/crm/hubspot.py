@@ -66,6 +66,8 @@ class HubSpotClient:
         self.sleep = sleep
         self.rate: dict[str, str] = {}
         self._owners: dict[str, str] | None = None
+        self.window = WINDOW
+        self.page = PAGE
 
     def _call(self, what: Callable[[], T]) -> T:
         for attempt in range(self.attempts):
@@ -109,7 +111,7 @@ class HubSpotClient:
             filter_groups=[{"filters": filters}],
             sorts=[{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
             properties=PROPERTIES,
-            limit=PAGE,
+            limit=self.page,
             after=after,
         )
         data, _status, headers = self._call(
@@ -132,10 +134,10 @@ class HubSpotClient:
             following = page.paging.next.after if page.paging and page.paging.next else None
             if not following:
                 return
-            if int(following) + PAGE > WINDOW:
+            if int(following) + self.page > self.window:
                 if newest is None or str(newest) == since:
                     raise CrmError(
-                        f"HubSpot: over {WINDOW:,} deals share the modification time {since}; the search API "
+                        f"HubSpot: over {self.window:,} deals share the modification time {since}; the search API "
                         "cannot page past them"
                     )
                 since, after = str(newest), None  # the 10k window: search again from the newest date read
@@ -145,8 +147,8 @@ class HubSpotClient:
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal | BadRecord]:
         """The current state of these deals (a webhook names them); deleted ones are simply absent."""
         found: list[CrmDeal | BadRecord] = []
-        for start in range(0, len(ids), PAGE):
-            chunk = ids[start : start + PAGE]
+        for start in range(0, len(ids), self.page):
+            chunk = ids[start : start + self.page]
             page = self._search([{"propertyName": "hs_object_id", "operator": "IN", "values": chunk}], None)
             found += [self.deal(d.id, d.properties or {}) for d in page.results or []]
         return found
