@@ -406,3 +406,49 @@ def test_a_csv_reimport_that_moves_a_deal_forward_records_the_skipped_gate(ctx, 
         change = db.scalars(select(DealStageChange).where(DealStageChange.deal_id == acme.id).order_by(DealStageChange.id)).all()[-1]
     assert (change.from_stage_id, change.to_stage_id) == ("discovery", "evaluation")
     assert change.skipped_criteria  # the discovery criteria still open, as a move in chat records them
+
+
+# -- the admin commands and the clock job ----------------------------------------------------------------
+
+
+def test_connect_dry_run_sync_and_status_from_the_command_line(ctx, demo, salesforce, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", ctx.settings.database_url)
+    monkeypatch.setenv("CRM_BACKOFF_SECONDS", "0.01")
+    assert main(["crm", "status"]) == 2
+    assert "No CRM is connected" in capsys.readouterr().err
+    assert main(["crm", "connect", "salesforce", "--login-url", salesforce.url, "--username", salesforce.username]) == 2
+    assert "Salesforce needs --consumer-key, --private-key-file (JWT bearer flow) or --password-env" in capsys.readouterr().err
+    assert main(["crm", "connect", "salesforce", "--login-url", salesforce.url, "--username", salesforce.username,
+                 "--consumer-key", salesforce.consumer_key, "--private-key-file", str(salesforce.key_file)]) == 0
+    assert "Local: salesforce connected" in capsys.readouterr().out
+    salesforce.put("DEMO-001", "Acme Corp", "Value Proposition", "rep@example.com", T0, amount=120000.0, close_date="2027-02-26")
+    salesforce.put("006D1", "Dry deal", "Prospecting", "rep@example.com", T0)
+    salesforce.put("006D2", "Odd stage", "Pending Legal", "rep@example.com", T0)
+
+    assert main(["crm", "sync", "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert "DRY RUN, nothing written." in dry and "1 would be created" in dry and "1 would be moved" in dry
+    assert "unmapped (1 deal): Salesforce stage 'Pending Legal'" in dry
+    assert deal(ctx, "006D1") is None and deal(ctx, "DEMO-001").stage_id == "discovery"
+    assert count(ctx, OutboxMessage) == 0 and count(ctx, DealStageChange) == 5  # the demo's own history
+
+    assert main(["crm", "sync"]) == 0
+    assert "1 created" in capsys.readouterr().out
+    assert deal(ctx, "DEMO-001").stage_id == "evaluation" and count(ctx, OutboxMessage) == 1
+    assert main(["crm", "status"]) == 0
+    status = capsys.readouterr().out
+    assert "Local: salesforce, last sync " in status and "cursor: " in status
+    assert "unmapped (1 deal): Salesforce stage 'Pending Legal'" in status
+    assert "API usage: " in status
+
+
+def test_the_clock_job_syncs_every_connected_organization(fast, demo, hubspot):
+    from scheduler.jobs import make_jobs
+
+    connect(fast, demo, "hubspot", {"api_url": hubspot.url}, PORTAL)
+    hubspot.put("9300", "Clockwork", "appointmentscheduled", "102", T0)
+    line = make_jobs()["crm-sync"].run(fast, lambda: FIXED_NOW)
+    assert line == "crm-sync: Local 1 read, 1 created, 0 moved, 0 closed, 0 unmapped stages, 0 errors"
+    assert deal(fast, "9300").stage_id == "awareness"
