@@ -132,6 +132,7 @@ class Applier:
         self.label = SYSTEMS.get(system, system)
         self.report, self.now = report, now
         self.map = StageMap(ctx.playbooks)
+        self._new: list[Deal] = []
         self.people = dict(
             db.execute(select(Person.email, Person.id).where(Person.organization_id == organization_id)).all()
         )
@@ -162,6 +163,18 @@ class Applier:
             created = self._apply_one(record, deal)
             if created is not None:
                 existing[record.crm_id] = created
+        self.db.flush()  # new deals get their ids in one batch, then their first stage-history rows
+        self.db.add_all(
+            DealStageChange(
+                organization_id=self.organization_id,
+                deal_id=deal.id,
+                from_stage_id=None,
+                to_stage_id=deal.stage_id,
+                changed_at=self.now,
+            )
+            for deal in self._new
+        )
+        self._new.clear()
         self.db.flush()
 
     def _apply_one(self, record: CrmDeal, deal: Deal | None) -> Deal | None:
@@ -238,16 +251,7 @@ class Applier:
             created_at=self.now,
         )
         self.db.add(deal)
-        self.db.flush()
-        self.db.add(
-            DealStageChange(
-                organization_id=self.organization_id,
-                deal_id=deal.id,
-                from_stage_id=None,
-                to_stage_id=stage.id,
-                changed_at=self.now,
-            )
-        )
+        self._new.append(deal)
         self.report.created += 1
         return deal
 
