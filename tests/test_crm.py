@@ -452,3 +452,15 @@ def test_the_clock_job_syncs_every_connected_organization(fast, demo, hubspot):
     line = make_jobs()["crm-sync"].run(fast, lambda: FIXED_NOW)
     assert line == "crm-sync: Local 1 read, 1 created, 0 moved, 0 closed, 0 unmapped stages, 0 errors"
     assert deal(fast, "9300").stage_id == "awareness"
+
+
+def test_a_deal_added_in_chat_is_linked_to_its_crm_record_by_name_not_duplicated(fast, demo, hubspot, chat_as):
+    ctx = fast
+    chat_as().say("add deal Pied Piper at discovery")
+    connection = connect(ctx, demo, "hubspot", {"api_url": hubspot.url}, PORTAL)
+    hubspot.put("9400", "Pied Piper", "presentationscheduled", "101", T0)
+    report = run_sync(ctx, connection, FIXED_NOW)
+    assert (report.created, report.moved) == (0, 1)
+    with ctx.sessions() as db:
+        (piper,) = db.scalars(select(Deal).where(Deal.name == "Pied Piper")).all()
+    assert (piper.crm_id, piper.stage_id) == ("9400", "evaluation")

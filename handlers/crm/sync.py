@@ -111,9 +111,10 @@ def render_result(organization: str, system: str, data: dict[str, Any], cursor: 
         lines.append(f"  unmapped ({count} {'deal' if count == 1 else 'deals'}): {hint}")
     owners = data.get("unknown_owners") or {}
     if owners:
+        skipped = data.get("unknown_owner_deals", 0)
         lines.append(
-            f"  {data.get('unknown_owner_deals', 0)} deals skipped: their owners are not people of this "
-            "organization (import them with `python -m bot import people FILE.csv`): "
+            f"  {skipped} {'deal' if skipped == 1 else 'deals'} skipped: the owner is not a person of this "
+            "organization (import people with `python -m bot import people FILE.csv`): "
             + ", ".join(f"{email} ({n})" for email, n in owners.items())
         )
     errors = data.get("errors") or []
@@ -133,6 +134,7 @@ class Applier:
         self.report, self.now = report, now
         self.map = StageMap(ctx.playbooks)
         self._new: list[Deal] = []
+        self._unlinked: dict[str, Deal] | None = None  # open deals without a CRM id, by name (made in chat)
         self.people = dict(
             db.execute(select(Person.email, Person.id).where(Person.organization_id == organization_id)).all()
         )
@@ -159,7 +161,7 @@ class Applier:
             if problem:
                 self.report.errors.append(f"{self.label} record {record.crm_id} ('{record.name[:60]}'): {problem}; skipped")
                 continue
-            deal = existing.get(record.crm_id)
+            deal = existing.get(record.crm_id) or self._adopt(record)
             created = self._apply_one(record, deal)
             if created is not None:
                 existing[record.crm_id] = created
@@ -176,6 +178,24 @@ class Applier:
         )
         self._new.clear()
         self.db.flush()
+
+    def _adopt(self, record: CrmDeal) -> Deal | None:
+        """An open deal with this name and no CRM id yet (added in chat before the CRM was connected)
+        becomes this record's deal instead of getting a twin."""
+        if record.deleted:
+            return None
+        if self._unlinked is None:
+            self._unlinked = {}
+            for deal in self.db.scalars(
+                select(Deal).where(
+                    Deal.organization_id == self.organization_id, Deal.crm_id.is_(None), Deal.status == DealStatus.OPEN
+                )
+            ):
+                self._unlinked.setdefault(deal.name.casefold(), deal)
+        deal = self._unlinked.pop(record.name.casefold(), None)
+        if deal is not None:
+            deal.crm_id = record.crm_id
+        return deal
 
     def _apply_one(self, record: CrmDeal, deal: Deal | None) -> Deal | None:
         if record.deleted:
