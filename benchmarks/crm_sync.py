@@ -192,7 +192,7 @@ def run_webhook_benchmark(url: str, deliveries: int) -> list[Figure]:
     with ctx.sessions.begin() as s:
         s.add(CrmConnection(organization_id=organization, system="hubspot", settings={"api_url": hubspot.url},
                             account_id="999", last_result={}))
-    for i in range(3):
+    for i in range(deliveries):  # one rep each: Slack's per-channel pacing is not what is measured
         hubspot.owner(str(100 + i), f"rep{i}@bench.example")
     server = BackgroundServer(create_app(ctx), **RUNNER_OPTIONS).start()
     drain = DrainOutbox()
@@ -213,9 +213,9 @@ def run_webhook_benchmark(url: str, deliveries: int) -> list[Figure]:
 
         for i in range(deliveries):
             deal_id = str(5000 + i)
-            hubspot.put(deal_id, f"Hook deal {i}", "qualifiedtobuy", str(100 + i % 3), NOW - timedelta(hours=1))
+            hubspot.put(deal_id, f"Hook deal {i}", "qualifiedtobuy", str(100 + i), NOW - timedelta(hours=1))
             assert asyncio.run(post(deal_id)) == 200  # created: nothing to tell yet
-            hubspot.put(deal_id, f"Hook deal {i}", "presentationscheduled", str(100 + i % 3), NOW - timedelta(minutes=1))
+            hubspot.put(deal_id, f"Hook deal {i}", "presentationscheduled", str(100 + i), NOW - timedelta(minutes=1))
             posts_before = len([m for m in slack.posted() if m["method"] == "chat.postMessage"])
             started = time.perf_counter()
             assert asyncio.run(post(deal_id)) == 200
@@ -246,12 +246,13 @@ def run_webhook_benchmark(url: str, deliveries: int) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.crm_sync", description=__doc__.split("\n\n")[0])
     parser.add_argument("--opportunities", type=int, default=5000)
-    parser.add_argument("--webhooks", type=int, default=30)
+    parser.add_argument("--webhooks", type=int, default=30, help=f"at most {REPS}")
     parser.add_argument("--seed", type=int, default=20261203)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, fresh_database(_server() + "/postgres") as (_label, url):
         figures = run_sync_benchmark(url, args.opportunities, args.seed, Path(tmp))
+    print(table(figures), flush=True)
     with fresh_database(_server() + "/postgres") as (_label, url):
         figures += run_webhook_benchmark(url, args.webhooks)
     print(table(figures))

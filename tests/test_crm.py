@@ -464,3 +464,31 @@ def test_a_deal_added_in_chat_is_linked_to_its_crm_record_by_name_not_duplicated
     with ctx.sessions() as db:
         (piper,) = db.scalars(select(Deal).where(Deal.name == "Pied Piper")).all()
     assert (piper.crm_id, piper.stage_id) == ("9400", "evaluation")
+
+
+
+def test_the_stage_card_reaches_a_teams_rep_as_an_adaptive_card(teams_ctx, teams_web, salesforce):
+    from functools import partial
+
+    from bot.channels.teams import TeamsSender
+    from bot.delivery import Drainer
+    from bot.people import find_workspace
+    from handlers.proactive import compose
+    from tests.doubles.people import TEAMS_TENANT
+    from tests.test_teams_app import actions, header, post, say
+
+    web, connector = teams_web
+    ctx = dataclasses.replace(teams_ctx, settings=teams_ctx.settings.model_copy(update={"crm_backoff_seconds": 0.01}))
+    post(web, say(connector, "help"))  # Riley has talked to the bot in Teams: reachable there
+    connector.wait_for(1)
+    with ctx.sessions() as db:
+        tenant = find_workspace(db, f"teams:{TEAMS_TENANT}")
+    connection = connect(ctx, tenant, "salesforce", jwt_settings(salesforce))
+    salesforce.put("DEMO-001", "Acme Corp", "Id. Decision Makers", "rep@example.com", T0, amount=120000.0, close_date="2027-02-26")
+    assert run_sync(ctx, connection, FIXED_NOW).messages == 1
+    drainer = Drainer(ctx.sessions, {Platform.TEAMS: TeamsSender(ctx)}, "test", lambda: FIXED_NOW, compose=partial(compose, ctx))
+    assert drainer.drain().sent == 1
+    sent = connector.activities()[-1]
+    assert header(sent) == "Acme Corp moved to Evaluation in Salesforce"
+    assert "Confirm criteria" in [a["title"] for a in actions(sent)]
+    assert "Gates left open in Discovery" in json.dumps(sent)
