@@ -337,6 +337,15 @@ def test_webhook_signatures(webhook_ctx, demo, hubspot):
         status, text = post_webhook(server, body, {"X-HubSpot-Signature-v3": sign(uri, body, now_ms), "X-HubSpot-Request-Timestamp": now_ms})
         assert (status, json.loads(text)) == (200, {"deals": 1})
         assert deal(ctx, "9100").stage_id == "discovery"
+        deleted = json.dumps([{"eventId": 2, "subscriptionId": 26, "portalId": int(PORTAL), "appId": 1160452,
+                               "occurredAt": 1764000000001, "subscriptionType": "deal.deletion", "attemptNumber": 0,
+                               "objectId": 9100, "changeSource": "CRM_UI"},
+                              {"eventId": 3, "subscriptionId": 26, "portalId": 999, "subscriptionType": "deal.deletion",
+                               "objectId": 1}]).encode()  # a portal nobody connected is ignored
+        signed = {"X-HubSpot-Signature-v3": sign(uri, deleted, now_ms), "X-HubSpot-Request-Timestamp": now_ms}
+        assert post_webhook(server, deleted, signed)[0] == 200
+        gone = deal(ctx, "9100")
+        assert (gone.status, gone.closed_reason) == (DealStatus.LOST, "Deleted in HubSpot")
     finally:
         server.stop()
 
@@ -449,9 +458,14 @@ def test_the_clock_job_syncs_every_connected_organization(fast, demo, hubspot):
 
     connect(fast, demo, "hubspot", {"api_url": hubspot.url}, PORTAL)
     hubspot.put("9300", "Clockwork", "appointmentscheduled", "102", T0)
+    hubspot.put("9301", "Legal one", "1234567", "101", T0)  # "Legal Review", mapped by nobody
     line = make_jobs()["crm-sync"].run(fast, lambda: FIXED_NOW)
-    assert line == "crm-sync: Local 1 read, 1 created, 0 moved, 0 closed, 0 unmapped stages, 0 errors"
+    assert line == "crm-sync: Local 2 read, 1 created, 0 moved, 0 closed, 1 unmapped stages, 0 errors"
     assert deal(fast, "9300").stage_id == "awareness"
+    with fast.sessions() as db:
+        (hint,) = db.scalar(select(CrmConnection)).last_result["unmapped"]
+    assert hint.startswith("HubSpot stage 'Legal Review (1234567)' of pipeline 'Sales Pipeline'")
+    assert "add 'Legal Review' to `crm_stages:`" in hint
 
 
 def test_a_deal_added_in_chat_is_linked_to_its_crm_record_by_name_not_duplicated(fast, demo, hubspot, chat_as):

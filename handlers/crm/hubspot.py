@@ -66,6 +66,7 @@ class HubSpotClient:
         self.sleep = sleep
         self.rate: dict[str, str] = {}
         self._owners: dict[str, str] | None = None
+        self._labels: tuple[dict[str, str], dict[str, str]] | None = None
         self.window = WINDOW
         self.page = PAGE
 
@@ -105,6 +106,23 @@ class HubSpotClient:
                     break
             self._owners = owners
         return self._owners
+
+    def labels(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(pipeline id -> label, stage id -> label) of deal pipelines, so playbooks may name either. Needs
+        no extra scope beyond deals; if HubSpot refuses, stage ids alone are matched."""
+        if self._labels is None:
+            pipelines: dict[str, str] = {}
+            stages: dict[str, str] = {}
+            try:
+                found = self._call(lambda: self.api.crm.pipelines.pipelines_api.get_all(object_type="deals"))
+            except CrmError:
+                found = None
+            for pipeline in (found.results if found is not None else None) or []:
+                pipelines[str(pipeline.id)] = pipeline.label or ""
+                for stage in pipeline.stages or []:
+                    stages[str(stage.id)] = stage.label or ""
+            self._labels = (pipelines, stages)
+        return self._labels
 
     def _search(self, filters: list[dict[str, Any]], after: str | None) -> Any:
         request = PublicObjectSearchRequest(
@@ -165,6 +183,7 @@ class HubSpotClient:
             except ValueError:
                 return BadRecord(str(deal_id), f"closedate '{p.get('closedate')}' is not a date")
         owner_id = p.get("hubspot_owner_id")
+        pipeline_labels, stage_labels = self.labels()
         return CrmDeal(
             crm_id=str(deal_id),
             name=str(p.get("dealname") or ""),
@@ -175,6 +194,8 @@ class HubSpotClient:
             closed=str(p.get("hs_is_closed", "")).lower() == "true",
             won=str(p.get("hs_is_closed_won", "")).lower() == "true",
             pipeline=str(p.get("pipeline") or ""),
+            stage_label=stage_labels.get(str(p.get("dealstage") or ""), ""),
+            pipeline_label=pipeline_labels.get(str(p.get("pipeline") or ""), ""),
             modified=str(p.get("hs_lastmodifieddate") or ""),
         )
 

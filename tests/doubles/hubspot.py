@@ -40,6 +40,7 @@ class HubSpotDouble(HttpDouble):
         return [
             web.post("/crm/v3/objects/deals/search", self._search),
             web.get("/crm/v3/owners/", self._owners),
+            web.get("/crm/v3/pipelines/deals", self._pipelines),
             web.post("/crm/v3/objects/notes", self._note),
         ]
 
@@ -133,6 +134,26 @@ class HubSpotDouble(HttpDouble):
         if after + limit < len(rows):
             answer["paging"] = {"next": {"after": str(after + limit)}}
         return web.json_response(answer, headers=self._headers())
+
+    async def _pipelines(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        stages = [("appointmentscheduled", "Appointment Scheduled"), ("qualifiedtobuy", "Qualified To Buy"),
+                  ("presentationscheduled", "Presentation Scheduled"), ("decisionmakerboughtin", "Decision Maker Bought-In"),
+                  ("contractsent", "Contract Sent"), ("closedwon", "Closed Won"), ("closedlost", "Closed Lost"),
+                  ("1234567", "Legal Review")]
+        pipeline = {
+            "id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False,
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z",
+            "stages": [
+                {"id": sid, "label": label, "displayOrder": i, "archived": False,
+                 "metadata": {"isClosed": "true" if sid.startswith("closed") else "false", "probability": "0.2"},
+                 "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"}
+                for i, (sid, label) in enumerate(stages)
+            ],
+        }
+        return web.json_response({"results": [pipeline]}, headers=self._headers())
 
     async def _owners(self, request: web.Request) -> web.Response:
         refused = self._refused(request)
