@@ -83,6 +83,7 @@ class Platform(enum.StrEnum):
     LOCAL = "local"
     SLACK = "slack"
     TEAMS = "teams"
+    CRM = "crm"  # outbox only: notes written back to an organization's CRM (handlers/crm/writeback.py)
 
 
 class Role(enum.StrEnum):

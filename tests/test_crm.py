@@ -506,3 +506,69 @@ def test_the_stage_card_reaches_a_teams_rep_as_an_adaptive_card(teams_ctx, teams
     assert header(sent) == "Acme Corp moved to Evaluation in Salesforce"
     assert "Confirm criteria" in [a["title"] for a in actions(sent)]
     assert "Gates left open in Discovery" in json.dumps(sent)
+
+
+# -- write-back of confirmations (optional, off by default) -------------------------------------------
+
+
+def crm_drainer(ctx, now):
+    from functools import partial
+
+    from bot.delivery import Drainer, DrainPolicy
+    from handlers.crm.writeback import CrmNoteSender
+    from handlers.proactive import compose
+
+    return Drainer(ctx.sessions, {Platform.CRM: CrmNoteSender(ctx)}, "test", lambda: now[0], DrainPolicy(base_backoff=1.0),
+                   compose=partial(compose, ctx))
+
+
+def confirm_requirements(chat_as) -> None:
+    from tests.test_criteria import open_form, submit
+
+    chat = chat_as()
+    submitted = submit(chat, open_form(chat), criteria=["requirements-documented"], buyer_name="Sam Buyer",
+                       buyer_role="CFO", evidence="Call notes of 20 Nov")
+    assert "Recorded: 1 criterion confirmed." in submitted.plain_text()
+
+
+def test_confirmations_are_written_back_to_hubspot_through_the_outbox_when_switched_on(fast, demo, hubspot, chat_as):
+    ctx = fast
+    with ctx.sessions.begin() as db:
+        db.scalar(select(Deal).where(Deal.name == "Acme Corp")).crm_id = "9500"
+    connection = connect(ctx, demo, "hubspot", {"api_url": hubspot.url, "write_back": True}, PORTAL)
+    confirm_requirements(chat_as)
+    with ctx.sessions() as db:
+        (row,) = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "crm-note")).all()
+    assert (row.platform, row.target["crm_id"]) == (Platform.CRM, "9500")
+
+    hubspot.throttle.append({"Retry-After": "1"})  # HubSpot says wait: the note waits in the outbox
+    now = [FIXED_NOW]
+    assert crm_drainer(ctx, now).drain().retried == 1 and hubspot.notes == []
+    now[0] += timedelta(minutes=1)
+    assert crm_drainer(ctx, now).drain().sent == 1
+    (note,) = hubspot.notes
+    body = note["properties"]["hs_note_body"]
+    assert "The issue, likely causes and business requirements are written down" in body
+    assert "Sam Buyer, CFO" in body and "Call notes of 20 Nov" in body and "Riley Chen" in body
+    assert note["associations"][0]["to"]["id"] == "9500" and note["associations"][0]["types"][0]["associationTypeId"] == 214
+    assert crm_drainer(ctx, now).drain().sent == 0  # once
+    with ctx.sessions.begin() as db:
+        db.get(CrmConnection, connection).settings = {"api_url": hubspot.url}  # write-back off (the default)
+    chat = chat_as()
+    from tests.test_criteria import open_form, submit
+
+    submit(chat, open_form(chat), criteria=["external-help-decided"])
+    with ctx.sessions() as db:
+        assert db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "crm-note")) == 1
+
+
+def test_confirmations_are_written_back_to_salesforce_as_tasks(fast, demo, salesforce, chat_as):
+    ctx = fast
+    connect(ctx, demo, "salesforce", {**jwt_settings(salesforce), "write_back": True})
+    salesforce.put("DEMO-001", "Acme Corp", "Needs Analysis", "rep@example.com", T0)
+    confirm_requirements(chat_as)
+    assert crm_drainer(ctx, [FIXED_NOW]).drain().sent == 1
+    (task,) = salesforce.tasks
+    assert (task["WhatId"], task["Status"]) == ("DEMO-001", "Completed")
+    assert task["Subject"].startswith("Exit criterion confirmed: The issue, likely causes")
+    assert "Sam Buyer, CFO" in task["Description"]

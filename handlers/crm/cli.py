@@ -29,6 +29,10 @@ def add_parser(commands: Any) -> None:
     hs.add_argument("--portal-id", default=None, help="the HubSpot account (portal) id, which webhooks name")
     connect.add_argument("--api-url", default=None, help=argparse.SUPPRESS)  # a HubSpot API host other than api.hubapi.com
     connect.add_argument("--disable", action="store_true", help="keep the settings but stop syncing")
+    connect.add_argument(
+        "--write-back", action="store_true",
+        help="write each confirmation of exit criteria to the CRM record (Salesforce Task, HubSpot note); off by default",
+    )
 
     status = actions.add_parser("status", help="last sync, cursor, counts, unmapped stages, unknown owners, errors")
     status.add_argument("--org", default=None, help="only this organization")
@@ -116,6 +120,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "hubspot": ("token_env", "api_url"),
     }[args.system]
     values = {k: getattr(args, k) for k in keys if getattr(args, k, None) not in (None, False)}
+    if args.write_back:
+        values["write_back"] = True
     if args.system == "salesforce" and args.api_url:
         values["login_url"] = args.api_url
     if args.system == "salesforce" and "password_env" in values:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from html import escape
 from typing import Any, TypeVar
 
 from hubspot import HubSpot
@@ -161,6 +162,20 @@ class HubSpotClient:
                 since, after = str(newest), None  # the 10k window: search again from the newest date read
             else:
                 after = following
+
+    def write_note(self, deal_id: str, title: str, body: str, now: datetime) -> str:
+        """A note on the deal's timeline (write-back of a confirmation); returns the note's id."""
+        from hubspot.crm.objects.notes import SimplePublicObjectInputForCreate
+
+        text = f"<p><strong>{escape(title)}</strong></p>" + "".join(f"<p>{escape(line)}</p>" for line in body.splitlines())
+        note = SimplePublicObjectInputForCreate(
+            properties={"hs_note_body": text, "hs_timestamp": now.isoformat().replace("+00:00", "Z")},
+            associations=[
+                {"to": {"id": deal_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]}
+            ],  # 214: note to deal
+        )
+        created = self._call(lambda: self.api.crm.objects.notes.basic_api.create(simple_public_object_input_for_create=note))
+        return str(created.id)
 
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal | BadRecord]:
         """The current state of these deals (a webhook names them); deleted ones are simply absent."""

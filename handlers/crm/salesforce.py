@@ -161,6 +161,18 @@ class SalesforceClient:
             where = f"(IsClosed = false OR SystemModstamp >= {since})"
         return f"SELECT {fields} FROM Opportunity WHERE {where} ORDER BY SystemModstamp, Id"
 
+    def write_note(self, opportunity_id: str, title: str, body: str, now: datetime) -> str:
+        """A completed Task on the Opportunity (write-back of a confirmation); returns the Task's id."""
+        task = {
+            "WhatId": opportunity_id,
+            "Subject": title[:255],
+            "Description": body[:32000],
+            "Status": "Completed",
+            "ActivityDate": now.date().isoformat(),
+        }
+        created = self._call(lambda sf: sf.Task.create(task))
+        return str(created.get("id", ""))
+
     def pages(self, cursor: str | None, now: datetime) -> Iterator[tuple[list[CrmDeal | BadRecord], str | None]]:
         query = self.soql(cursor, now)
         result = self._call(lambda sf: sf.query(query, include_deleted=True))

@@ -83,6 +83,7 @@ class SalesforceDouble:
     # answered to the next query calls in order; None lets a call through
     faults: list[tuple[int, list[dict[str, str]]] | None] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)  # grant types, in order
     queries: list[str] = field(default_factory=list)  # SOQL received
     calls: int = 0
@@ -98,6 +99,7 @@ class SalesforceDouble:
         app.router.add_post("/services/oauth2/token", self._token)
         app.router.add_get(f"/services/data/v{VERSION}/{{kind:query|queryAll}}/", self._query)
         app.router.add_get(f"/services/data/v{VERSION}/{{kind:query|queryAll}}/{{locator}}", self._more)
+        app.router.add_post(f"/services/data/v{VERSION}/sobjects/Task/", self._task)
         self._server = BackgroundServer(app, ssl_context=context).start()
         return self
 
@@ -194,6 +196,20 @@ class SalesforceDouble:
                 status, body = fault
                 return web.json_response(body, status=status, headers=self._limit_header())
         return None
+
+    async def _task(self, request: web.Request) -> web.Response:
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        if body.get("WhatId") not in self.opportunities:
+            return web.json_response(
+                [{"message": "What ID: id value of incorrect type", "errorCode": "FIELD_INTEGRITY_EXCEPTION", "fields": ["WhatId"]}],
+                status=400,
+            )
+        task_id = f"00T{len(self.tasks) + 1:015d}"
+        self.tasks.append({"Id": task_id, **body})
+        return web.json_response({"id": task_id, "success": True, "errors": []}, status=201, headers=self._limit_header())
 
     async def _query(self, request: web.Request) -> web.Response:
         refused = self._refused(request)
