@@ -572,3 +572,19 @@ def test_confirmations_are_written_back_to_salesforce_as_tasks(fast, demo, sales
     assert (task["WhatId"], task["Status"]) == ("DEMO-001", "Completed")
     assert task["Subject"].startswith("Exit criterion confirmed: The issue, likely causes")
     assert "Sam Buyer, CFO" in task["Description"]
+
+
+def test_an_unreachable_crm_is_reported_not_a_stack_trace(fast, demo, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-test")
+    connection = connect(fast, demo, "hubspot", {"api_url": f"http://127.0.0.1:{port}"}, PORTAL)
+    report = run_sync(fast, connection, FIXED_NOW, client=HubSpotClient(
+        {"api_url": f"http://127.0.0.1:{port}"}, fast.settings, sleep=lambda _s: None))
+    assert report.read == 0 and len(report.errors) == 1 and report.errors[0].startswith("HubSpot: cannot reach the API (MaxRetryError")
+    monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN")
+    missing = run_sync(fast, connection, FIXED_NOW)
+    assert missing.errors == ["HubSpot: the environment variable HUBSPOT_ACCESS_TOKEN (a private app's access token) is not set"]

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from html import escape
 from typing import Any, TypeVar
 
+import urllib3.exceptions
 from hubspot import HubSpot
 from hubspot.crm.deals import PublicObjectSearchRequest
 
@@ -77,10 +78,12 @@ class HubSpotClient:
                 return what()
             except Exception as exc:  # the generated clients raise one ApiException class per API package
                 status = getattr(exc, "status", None)
-                if status is None and not isinstance(exc, OSError):
+                if status is None and not isinstance(exc, OSError | urllib3.exceptions.HTTPError):
                     raise
                 headers = {k.lower(): v for k, v in dict(getattr(exc, "headers", None) or {}).items()}
                 retry = status == 429 or status is None or (isinstance(status, int) and status >= 500)
+                if status is None and attempt + 1 >= self.attempts:
+                    raise CrmError(f"HubSpot: cannot reach the API ({type(exc).__name__}: {str(exc)[:200]})") from exc
                 if not retry or attempt + 1 >= self.attempts:
                     body = str(getattr(exc, "body", "") or exc)[:300]
                     raise CrmError(f"HubSpot answered {status}: {body}") from exc

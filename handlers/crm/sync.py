@@ -356,6 +356,9 @@ def run_sync(
         except CrmError as exc:
             report.errors.append(str(exc))
             report.limits = client.limits() if client is not None else None
+        except Exception as exc:  # a CRM answer nobody foresaw: reported, never a half-written page
+            log.exception("crm sync of connection %s failed", connection_id)
+            report.errors.append(f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}")
         finally:
             db.rollback()  # a dry run, or a page interrupted by an error: nothing of it is written
         report.cursor = cursor if not dry_run else connection.cursor
