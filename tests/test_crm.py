@@ -588,3 +588,12 @@ def test_an_unreachable_crm_is_reported_not_a_stack_trace(fast, demo, monkeypatc
     monkeypatch.delenv("HUBSPOT_ACCESS_TOKEN")
     missing = run_sync(fast, connection, FIXED_NOW)
     assert missing.errors == ["HubSpot: the environment variable HUBSPOT_ACCESS_TOKEN (a private app's access token) is not set"]
+
+
+def test_the_managers_coaching_focus_follows_a_crm_move_past_open_gates(fast, demo, salesforce, chat_as):
+    ctx = fast
+    connection = connect(ctx, demo, "salesforce", jwt_settings(salesforce))
+    salesforce.put("DEMO-001", "Acme Corp", "Id. Decision Makers", "rep@example.com", T0, amount=120000.0, close_date="2027-02-26")
+    assert run_sync(ctx, connection, FIXED_NOW).moved == 1
+    due = chat_as("manager@example.com").say("who should I coach?").plain_text()
+    assert "moved Acme Corp on from Discovery with 3 exit criteria unconfirmed" in due
