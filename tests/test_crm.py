@@ -185,8 +185,12 @@ def test_paging_retries_and_an_expired_session(fast, demo, salesforce):
     salesforce.fail_next(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
     salesforce.pass_next()  # the first page
     salesforce.fail_next(401, "INVALID_SESSION_ID", "Session expired or invalid")
+    from handlers.crm.salesforce import SalesforceClient
 
-    report = run_sync(ctx, connection, FIXED_NOW)
+    slept: list[float] = []
+    client = SalesforceClient(jwt_settings(salesforce), ctx.settings, sleep=slept.append)
+    report = run_sync(ctx, connection, FIXED_NOW, client=client)
+    assert slept == [0.01, 0.02]  # back-off doubles; the expired session signs in again at once
 
     assert (report.read, report.created, report.errors) == (5, 5, [])
     assert len(salesforce.logins) == 2  # signed in again once the session expired
@@ -597,3 +601,14 @@ def test_the_managers_coaching_focus_follows_a_crm_move_past_open_gates(fast, de
     assert run_sync(ctx, connection, FIXED_NOW).moved == 1
     due = chat_as("manager@example.com").say("who should I coach?").plain_text()
     assert "moved Acme Corp on from Discovery with 3 exit criteria unconfirmed" in due
+
+
+def test_a_hubspot_429_without_retry_after_waits_the_rate_limit_interval(fast, demo, hubspot):
+    connection = connect(fast, demo, "hubspot", {"api_url": hubspot.url}, PORTAL)
+    hubspot.put("9600", "Interval deal", "appointmentscheduled", "101", T0)
+    hubspot.throttle.append({"X-HubSpot-RateLimit-Interval-Milliseconds": "10000", "X-HubSpot-RateLimit-Max": "190",
+                             "X-HubSpot-RateLimit-Remaining": "0"})
+    hubspot.throttle.append({"X-HubSpot-RateLimit-Remaining": "3"})  # no hint at all: the back-off
+    slept: list[float] = []
+    report = run_sync(fast, connection, FIXED_NOW, client=hubspot_client(fast, hubspot, slept))
+    assert (report.created, report.errors, slept) == (1, [], [10.0, 0.02])
