@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("name", help="organization name, id or way in")
     rename.add_argument("new_name")
 
+    from handlers.crm.cli import add_parser as add_crm_parser
+
+    add_crm_parser(commands)
+
     database = commands.add_parser("db", help="database schema")
     database.add_argument("action", choices=["upgrade", "status", "encrypt-tokens"])
     return parser
@@ -388,6 +392,12 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         ctx.close()
 
 
+def cmd_crm(args: argparse.Namespace) -> int:
+    from handlers.crm.cli import run
+
+    return run(args)
+
+
 COMMANDS = {
     "chat": cmd_chat,
     "serve": cmd_serve,
@@ -399,4 +409,5 @@ COMMANDS = {
     "outbox": cmd_outbox,
     "export": cmd_export,
     "org": cmd_org,
+    "crm": cmd_crm,
 }

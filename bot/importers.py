@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, utcnow
+from bot.stage_moves import skipped_gates
 from playbooks.loader import PlaybookLibrary
 
 PEOPLE_COLUMNS = ("email", "name", "role", "manager_email", "slack_user_id", "teams_user_id", "timezone")
@@ -261,7 +262,7 @@ def import_deals(
         if existing.status == DealStatus.OPEN:
             by_name.setdefault(existing.name.lower(), existing)
     seen: dict[str, int] = {}
-    moved: list[tuple[Deal, str | None, str]] = []
+    moved: list[tuple[Deal, str | None, str, str | None]] = []  # deal, from stage, to stage, from playbook
     with db.no_autoflush:
         for line, row in rows:
             parsed = _deal_row(row, owners, library)
@@ -280,11 +281,13 @@ def import_deals(
                 db.add(deal)
                 result.created += 1
                 previous_stage: str | None = None
+                previous_playbook: str | None = None
             else:
                 result.updated += 1
                 previous_stage = (
                     deal.stage_id if deal.stage_id != stage_id or deal.playbook_id != playbook_id else ""
                 )
+                previous_playbook = deal.playbook_id
                 if by_name.get(deal.name.lower()) is deal:
                     del by_name[deal.name.lower()]
             deal.name = row["name"]
@@ -306,7 +309,7 @@ def import_deals(
                 by_name.setdefault(deal.name.lower(), deal)
             if previous_stage != "":  # new deal, or its stage changed: record it in the stage history
                 deal.stage_entered_at = now
-                moved.append((deal, previous_stage, stage_id))
+                moved.append((deal, previous_stage, stage_id, previous_playbook))
     db.flush()
     db.add_all(
         DealStageChange(
@@ -314,9 +317,19 @@ def import_deals(
             deal_id=deal.id,
             from_stage_id=previous,
             to_stage_id=stage,
+            # a move forward past unconfirmed exit criteria is a skipped gate, as when moved in chat
+            skipped_criteria=[
+                c.id
+                for c in skipped_gates(
+                    db, deal, library.get(deal.playbook_id), stage,  # type: ignore[arg-type]
+                    from_stage_id=previous, from_playbook_id=previous_playbook,
+                )
+            ]
+            if previous is not None and library.get(deal.playbook_id) is not None
+            else [],
             changed_at=now,
         )
-        for deal, previous, stage in moved
+        for deal, previous, stage, previous_playbook in moved
     )
     db.flush()
     return result

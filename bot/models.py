@@ -83,6 +83,7 @@ class Platform(enum.StrEnum):
     LOCAL = "local"
     SLACK = "slack"
     TEAMS = "teams"
+    CRM = "crm"  # outbox only: notes written back to an organization's CRM (handlers/crm/writeback.py)
 
 
 class Role(enum.StrEnum):
@@ -492,3 +493,25 @@ SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
 )
 SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
 SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, "slack_oauth_states")
+
+
+class CrmConnection(Base):
+    """An organization's CRM (Salesforce or HubSpot): how to reach it, where its sync stopped, how it went.
+
+    Secrets are never stored here: `settings` names the environment variables that hold them. The cursor
+    advances in the same transaction as each page of deals it covers, so a crash resumes where it stopped.
+    """
+
+    __tablename__ = "crm_connections"
+    __table_args__ = (UniqueConstraint("workspace_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = _organization_column()
+    system: Mapped[str] = mapped_column(String(20))  # salesforce, hubspot
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # URLs, user, key file, env var names
+    account_id: Mapped[str | None] = mapped_column(String(64))  # HubSpot portal id (webhooks name it)
+    cursor: Mapped[str | None] = mapped_column(String(64))  # last modified stamp read (CRM's own format)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_result: Mapped[dict[str, Any]] = mapped_column(default=dict)  # counts, unmapped, unknown owners, errors
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _utcnow_column()

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     microsoft_app_tenant_id: str | None = None
     microsoft_app_type: str | None = None
 
+    # CRM sync (handlers/crm): connections themselves are set with `python -m bot crm connect`
+    hubspot_app_secret: str | None = None  # verifies HubSpot webhooks (X-HubSpot-Signature-v3)
+    hubspot_webhook_url: str | None = None  # the public URL HubSpot calls, as it signs it (behind a proxy)
+    crm_backoff_seconds: float = Field(default=2.0, ge=0)  # first retry wait; doubles on each retry
+    crm_max_attempts: int = Field(default=5, ge=1, le=20)
+
     @field_validator("database_url")
     @classmethod
     def _known_driver(cls, value: str) -> str:

@@ -37,6 +37,9 @@ def create_app(ctx: AppContext) -> web.Application:
     app.router.add_get("/healthz", healthz)
     _mount_slack(app, ctx)
     _mount_teams(app, ctx)
+    from handlers.crm.webhook import routes as crm_routes
+
+    app.router.add_routes(crm_routes(ctx))
     return app
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -218,27 +219,32 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
     if problem:
         return turn.render("message.j2", kind="error", text=f"Nothing was recorded: {problem}")
     recorded = 0
+    written: list[dict[str, Any]] = []
     for criterion_id in chosen:
         criterion = stage.criterion(criterion_id)
-        recorded += record(
-            turn.db,
-            {
-                "organization_id": deal.organization_id,
-                "deal_id": deal.id,
-                "playbook_id": playbook.id,
-                "stage_id": stage.id,
-                "criterion_id": criterion_id,
-                "criterion_text": criterion.text if criterion else "",
-                "confirmed": confirmed,
-                "actor_id": turn.person.id,
-                "buyer_name": _text(answers.get("buyer_name")) if confirmed else None,
-                "buyer_role": _text(answers.get("buyer_role")) if confirmed else None,
-                "evidence": _text(answers.get("evidence")) if confirmed else None,
-                "reason": None if confirmed else _text(answers.get("reason")),
-                "idempotency_key": f"criterion:{deal.id}:{stage.id}:{criterion_id}:{int(confirmed)}:{nonce}",
-                "created_at": turn.now(),
-            },
-        )
+        event = {
+            "organization_id": deal.organization_id,
+            "deal_id": deal.id,
+            "playbook_id": playbook.id,
+            "stage_id": stage.id,
+            "criterion_id": criterion_id,
+            "criterion_text": criterion.text if criterion else "",
+            "confirmed": confirmed,
+            "actor_id": turn.person.id,
+            "buyer_name": _text(answers.get("buyer_name")) if confirmed else None,
+            "buyer_role": _text(answers.get("buyer_role")) if confirmed else None,
+            "evidence": _text(answers.get("evidence")) if confirmed else None,
+            "reason": None if confirmed else _text(answers.get("reason")),
+            "idempotency_key": f"criterion:{deal.id}:{stage.id}:{criterion_id}:{int(confirmed)}:{nonce}",
+            "created_at": turn.now(),
+        }
+        if record(turn.db, event):
+            recorded += 1
+            written.append(event)
+    if confirmed and written:
+        from handlers.crm.writeback import queue_confirmations
+
+        queue_confirmations(turn.db, deal, written, turn.now())  # only when the organization writes back
     verb = "confirmed" if confirmed else "un-confirmed"
     if recorded == 0:
         notice = "Already recorded: this form was submitted before."

@@ -13,6 +13,7 @@ from bot.confirmations import confirmed_criteria
 from bot.localtime import zone
 from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
+from bot.stage_moves import record_stage_change
 from handlers.common import (
     Turn,
     _same_name,
@@ -295,24 +296,9 @@ def apply_move(turn: Turn, deal: Deal, playbook: Playbook, stage: Stage) -> Repl
     if deal.stage_id == stage.id:
         return turn.render("deal_same_stage.j2", deal=deal, stage=stage)
     previous = playbook.stage(deal.stage_id)
-    skipped = []
-    if previous is not None and playbook.position(stage.id) > playbook.position(previous.id):
-        done = confirmed_criteria(turn.db, deal)
-        skipped = [c for c in previous.exit_criteria if c.id not in done]
-    turn.db.add(
-        DealStageChange(
-            organization_id=deal.organization_id,
-            deal_id=deal.id,
-            from_stage_id=deal.stage_id,
-            to_stage_id=stage.id,
-            changed_by_id=turn.person.id,
-            skipped_criteria=[c.id for c in skipped],
-            changed_at=turn.now(),
-        )
+    _change, skipped = record_stage_change(
+        turn.db, deal, playbook, stage.id, now=turn.now(), actor_id=turn.person.id
     )
-    deal.stage_id = stage.id
-    deal.stage_entered_at = turn.now()
-    turn.db.flush()
     button = Button(f"What's next for {deal.name}", "deal.next", str(deal.id), style="primary")
     return turn.render(
         "deal_moved.j2",

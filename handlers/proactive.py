@@ -32,4 +32,8 @@ def compose(ctx: AppContext, db: Session, message: OutboxMessage, now: datetime)
         return compose_nudge(ctx, db, person, now, message.payload["week"], followup=kind == "followup")
     if kind == "digest":
         return compose_digest(ctx, db, person, now)
+    if kind == "crm-stage":
+        from handlers.crm.notify import compose_stage_change
+
+        return compose_stage_change(ctx, db, person, message, now)
     raise ValueError(f"no composer for {kind!r} messages")

@@ -113,12 +113,14 @@ def check_folder(folder: Path) -> tuple[list[Playbook], list[FileError]]:
     playbooks: list[Playbook] = []
     errors: list[FileError] = []
     first_seen: dict[str, str] = {}
+    crm_seen: dict[tuple[str, str], str] = {}  # (pipeline, CRM stage) -> "file:line" that maps it
     for path in files:
         doc = yamlfile.load(path)
         if doc.data is not None and not doc.errors:
             if isinstance(doc.data, dict):
                 playbook = yamlfile.validate(doc, Playbook)
                 doc.errors.extend(_cross_checks(doc, playbook, first_seen))
+                doc.errors.extend(_crm_checks(doc, playbook, crm_seen))
                 if playbook is not None and not doc.errors:
                     playbooks.append(playbook.model_copy(update={"source": str(path)}))
             else:
@@ -196,4 +198,32 @@ def _cross_checks(
                     )
                 )
             criterion_lines.setdefault(criterion.id, cline)
+    return errors
+
+
+def _crm_checks(
+    doc: yamlfile.LoadedYaml, playbook: Playbook | None, seen: dict[tuple[str, str], str]
+) -> list[FileError]:
+    """A CRM stage value must mean one stage: once per playbook, and once across playbooks of one pipeline."""
+    if playbook is None:
+        return []
+    errors: list[FileError] = []
+    pipeline = playbook.crm_pipeline.strip().casefold()
+    for i, stage in enumerate(playbook.stages):
+        for k, value in enumerate(stage.crm_stages):
+            line = doc.line_of(("stages", i, "crm_stages", k))
+            key = (pipeline, value.casefold())
+            if key in seen:
+                where = "any pipeline" if not pipeline else f"pipeline '{playbook.crm_pipeline}'"
+                errors.append(
+                    FileError(
+                        doc.file,
+                        line,
+                        f"stages[{i}].crm_stages[{k}]: CRM stage '{value}' of {where} is already mapped at "
+                        f"{seen[key]}; a CRM stage must mean one stage (remove one, or give the playbooks "
+                        "different crm_pipeline values)",
+                    )
+                )
+            else:
+                seen[key] = f"{doc.file}:{line} (stage '{stage.id}')"
     return errors

@@ -76,6 +76,8 @@ class Stage(_Strict):
     talk_tracks: list[TalkTrack] = []
     objections: list[Objection] = []
     content: list[ContentItem] = []
+    # CRM stage values that mean this stage: Salesforce StageName values, HubSpot deal stage ids or labels
+    crm_stages: list[Text] = []
 
     def criterion(self, criterion_id: str) -> ExitCriterion | None:
         return next((c for c in self.exit_criteria if c.id == criterion_id), None)
@@ -88,6 +90,9 @@ class Playbook(_Strict):
     name: Text
     description: str = ""
     stages: list[Stage] = Field(min_length=1)
+    # The CRM pipeline (HubSpot pipeline id or label) or record type (Salesforce Opportunity record type
+    # name) whose deals this playbook serves; empty serves deals of any pipeline no other playbook names.
+    crm_pipeline: str = ""
     source: str = Field(default="", exclude=True)  # file it came from, set by the loader
 
     def stage(self, stage_id: str) -> Stage | None:

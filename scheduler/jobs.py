@@ -70,6 +70,19 @@ def recount_snapshots(ctx: AppContext, clock: Callable[[], datetime]) -> str:
     return f"summaries: {refresh_snapshots(ctx, clock())} organization summaries recounted"
 
 
+def crm_sync(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    from handlers.crm.sync import sync_all
+
+    reports = sync_all(ctx, clock())
+    if not reports:
+        return "crm-sync: no CRM connected"
+    return "crm-sync: " + "; ".join(
+        f"{r.organization} {r.read} read, {r.created} created, {r.moved} moved, {r.closed} closed, "
+        f"{len(r.unmapped)} unmapped stages, {len(r.errors)} errors"
+        for r in reports
+    )
+
+
 def make_jobs() -> dict[str, Job]:
     """The jobs, with fresh state: one set per clock process (and per `run`)."""
     return {
@@ -86,4 +99,5 @@ def make_jobs() -> dict[str, Job]:
             f"recount organization-wide summaries of workspaces with over {SNAPSHOT_ABOVE:,} open deals",
         ),
         "outbox": Job(DrainOutbox(), 5, "send what is due in the outbox"),
+        "crm-sync": Job(crm_sync, 300, "read what changed in each organization's CRM (Salesforce, HubSpot)"),
     }

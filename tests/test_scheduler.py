@@ -124,7 +124,7 @@ def test_run_command_errors(database_url):
     )
     assert (
         bogus.returncode == 2
-        and "unknown job 'bogus' (jobs: coaching-nudges, digests, knowledge-checks, outbox, summaries)"
+        and "unknown job 'bogus' (jobs: coaching-nudges, crm-sync, digests, knowledge-checks, outbox, summaries)"
         in bogus.stderr
     )
     bad_time = subprocess.run(

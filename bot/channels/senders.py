@@ -19,6 +19,9 @@ def build_senders(ctx: AppContext, local_stream: TextIO = sys.stdout) -> dict[Pl
         Platform.LOCAL: LocalSender(local_stream),
         Platform.TEAMS: TeamsSender(ctx),
     }
+    from handlers.crm.writeback import CrmNoteSender
+
+    senders[Platform.CRM] = CrmNoteSender(ctx)
     if ctx.settings.slack_bot_token or ctx.settings.slack_client_id:
         senders[Platform.SLACK] = SlackSender(token_lookup(ctx), ctx.settings.slack_api_url)
     return senders

@@ -10,8 +10,9 @@ from aiohttp import web
 
 
 class BackgroundServer:
-    def __init__(self, app: web.Application, port: int = 0, **runner_options: Any):
+    def __init__(self, app: web.Application, port: int = 0, ssl_context: Any = None, **runner_options: Any):
         self._app = app
+        self._ssl_context = ssl_context
         self._runner_options = runner_options
         self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -25,7 +26,7 @@ class BackgroundServer:
             asyncio.set_event_loop(self._loop)
             self._runner = web.AppRunner(self._app, **self._runner_options)
             self._loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self._ssl_context)
             self._loop.run_until_complete(site.start())
             self.port = self._runner.addresses[0][1]
             ready.set()
