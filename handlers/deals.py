@@ -13,6 +13,7 @@ from bot.confirmations import confirmed_criteria
 from bot.localtime import zone
 from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
+from bot.text import fold
 from handlers.common import (
     Turn,
     _same_name,
@@ -46,7 +47,7 @@ def whats_next(turn: Turn, words: str | None) -> Reply:
 
 def exact_visible(turn: Turn, words: str) -> Deal | None:
     """The one visible open deal with exactly this name (ignoring case and punctuation), else None."""
-    wanted = utils.default_process(words)
+    wanted = fold(words)
     if not wanted:
         return None
     found = _same_name(turn.db, turn.person.organization_id, wanted, visible_owner_ids(turn.db, turn.person))
@@ -172,7 +173,7 @@ def _reopen(turn: Turn, deal: Deal) -> Reply:
 
 
 def _words_of(text: str) -> set[str]:
-    return set(utils.default_process(text).split())
+    return set(fold(text).split())
 
 
 def _this_deal(turn: Turn, action: str, value_suffix: str) -> Deal | Reply:

@@ -319,3 +319,21 @@ def test_deals_at_a_stage_for_a_manager_and_a_rep(chat_as, email, question, titl
     assert all(name in text for name in listed) and not any(name in text for name in not_listed)
     if not listed:
         assert "None of your open deals is at this stage" in text
+
+
+def test_a_deal_named_by_its_later_words_or_several_of_them(chat_as):
+    rep = chat_as()
+    rep.say("new deal Hôpital Saint-Éloi in discovery")
+    rep.say("new deal Mercy Children's NICU in evaluation")
+    assert rep.say("whats next on saint-eloi").header == "Hôpital Saint-Éloi: Discovery"
+    assert rep.say("mercy nicu where do things stand?").header == "Mercy Children's NICU: Evaluation"
+    assert rep.say("move hopital saint-eloi to the next stage").header.startswith("Hôpital Saint-Éloi moved to")
+
+
+def test_an_everyday_word_in_a_colleagues_deal_name_is_not_read_as_that_deal(chat_as):
+    chat_as().say("new deal Champion Foods in discovery")  # Riley's; "champion" is a word the playbooks use
+    sam = chat_as("sam@example.com")
+    reply = sam.say("how do I test whether my champion can really sell internally")
+    assert reply.kind != "refusal" and reply.header.startswith("Playbook:"), reply.plain_text()
+    assert sam.say("champion foods?").kind == "refusal"  # the deal's own name still is refused
+    assert sam.say("champion?").kind == "refusal"  # and so is the word alone, which can only mean the deal
