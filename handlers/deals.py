@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC
@@ -267,7 +268,11 @@ def move_clicked(turn: Turn, value: str) -> Reply:
     return apply_move(turn, deal, playbook, stage)
 
 
+TRAILING_FILLER = re.compile(r"(?:\s+(?:pls|plz|please|thanks|thx|ty|asap|now|today|thank you))+\W*$", re.IGNORECASE)
+
+
 def _move_to_words(turn: Turn, deal: Deal, stage_words: str) -> Reply:
+    stage_words = TRAILING_FILLER.sub("", stage_words).strip() or stage_words  # "next stage pls"
     playbook = turn.ctx.playbooks.get(deal.playbook_id)
     if playbook is None:
         return turn.render(

@@ -26,15 +26,16 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import select
 
 from bot.messages import Button, Reply
-from bot.models import Deal, Role
+from bot.models import Deal, Person, Role
 from bot.text import fold
-from handlers import deals, summaries
+from handlers import coaching, deals, summaries
 from handlers.common import (
     Turn,
     closed_names,
     deal_playbook_stage,
     hidden_names,
     open_deals_of,
+    team_ids,
     visible_owner_ids,
 )
 from playbooks.loader import PlaybookLibrary
@@ -50,7 +51,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "to leave", "to exit", "get out of", "definition of done", "done criteria", "ready for", "ready to",
         "blocking", "blocker", "blockers", "holding up", "holding back", "stuck", "still open", "open items",
         "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed", "whats left",
-        "what s left", "what is left", "anything left", "still to do", "exit",
+        "what s left", "what is left", "anything left", "still to do", "exit", "gating items", "gating", "gate items",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
@@ -71,7 +72,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "who is involved", "whos involved", "who should be involved", "who to involve", "who do i talk to",
         "who should i talk to", "who do i need", "who is in the room", "buying group", "decision makers",
         "people involved", "who are the buyers", "who s involved", "who should i be talking to", "talk to",
-        "talking to", "meet with", "who do i meet", "who to meet", "in the room", "who else",
+        "talking to", "meet with", "who do i meet", "who to meet", "in the room", "who else", "key players",
+        "on their side", "who matters", "power players", "who calls the shots",
     ),
     "talk_tracks": (
         "talk tracks", "talk track", "talking points", "talk points", "pitch", "what to say", "what do i say",
@@ -105,6 +107,7 @@ INTENTS: dict[str, tuple[str, ...]] = {
 }
 
 FORWARD_VERBS = {"push", "move", "advance", "bump", "progress", "promote", "take", "nudge"}
+MOVE_VERBS = {"move", "advance", "bump", "progress", "promote", "push"}
 FORWARD_WORDS = {"forward", "along", "ahead", "up", "next"}
 STAGE_NOUNS = {"stage", "step", "phase"}
 ORDINALS = {
@@ -212,6 +215,8 @@ class Understanding:
     forward: bool = False
     role: Role = Role.REP
     known_content: bool = False  # some content word is one the playbooks use (or a thesaurus phrase)
+    move_to_stage: bool = False  # a deal, a stage and a move verb: "Kessler is ready for risk review, move it"
+    names_team: bool = False  # a manager names people of their team ("where are Tomas and Lena's deals")
 
     @property
     def asks_which_deals(self) -> bool:
@@ -272,9 +277,18 @@ def understand(turn: Turn, text: str) -> Understanding:
         u.hint = "objections"
         if u.section in ("tasks", "talk_tracks"):  # "what do I say/do when the client says ...": handle it
             u.section = "objections"
-    u.forward = bool(words) and words[0] in FORWARD_VERBS and bool(u.deals) and (
-        bool(FORWARD_WORDS & set(words)) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
+    said = set(words)
+    arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
+    u.forward = bool(u.deals) and not u.stages and (
+        (bool(words) and words[0] in FORWARD_VERBS and (
+            bool(FORWARD_WORDS & said) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
+        ))
+        or (bool(MOVE_VERBS & said) and {"next", "stage"} <= said)  # "move O'Rourke to next stage pls"
+        or arrow  # "summit dental group → next stage"
     )
+    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said)  # "ready for X, move it"
+    if u.role != Role.REP and not u.deals and {"deals", "pipeline", "doing"} & said:
+        u.names_team = _names_team_member(turn, words, used)
     u.content = u.meanings + [
         w for w, is_used in zip(corrected, used, strict=True)
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
@@ -297,6 +311,17 @@ BUYER_SAYS = re.compile(
     r"refusing|objecting|stalling)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not|"
     r"refuses? to|refused to) (?:trust|believe|want|like|see|buy|agree|have|think|let|sign|pay|commit|approve))\b"
 )
+
+
+def _names_team_member(turn: Turn, words: list[str], used: list[bool]) -> bool:
+    """Whether the words name (first name or full name) someone in the asker's reporting tree."""
+    ids = team_ids(turn.db, turn.person)
+    if not ids:
+        return False
+    names = turn.db.scalars(select(Person.name).where(Person.id.in_(ids))).all()
+    firsts = {tokens(n)[0] for n in names if tokens(n)}
+    free = {w for w, is_used in zip(words, used, strict=True) if not is_used and len(w) >= 3}
+    return bool(firsts & free)
 
 
 PLAYBOOK_NOUNS = {"playbook", "playbooks", "motion", "process", "pipeline"}
@@ -677,6 +702,13 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
     return deals.apply_move(turn, deal, found[0], next_stage)
 
 
+def move_to_stage(turn: Turn, u: Understanding) -> Reply:
+    """"Kessler & Sons is ready for risk review, move it": the same path as "move Kessler to risk review",
+    so a near name asks first and open exit criteria are recorded as a skipped gate."""
+    assert u.deal is not None
+    return deals.move(turn, u.deal.name if u.deal_exact else u.deal_words, u.stages[0][1].name)
+
+
 def deal_answer(turn: Turn, u: Understanding) -> Reply:
     focus = u.section or ("exit_criteria" if "stuck" in u.intents else None)
     assert u.deal is not None
@@ -741,6 +773,7 @@ RULES: tuple[Rule, ...] = (
     Rule("refused", lambda u: u.hidden, refuse),
     Rule("deal-choice", lambda u: len(u.deals) > 1, deal_choice),
     Rule("move-forward", lambda u: u.forward and u.deal is not None, move_forward),
+    Rule("move-to-stage", lambda u: u.move_to_stage and u.deal is not None, lambda t, u: move_to_stage(t, u)),
     Rule("deal", lambda u: u.deal is not None, deal_answer),
     Rule("closed-deal", lambda u: u.closed is not None, lambda t, u: deals.closed_card(t, u.closed)),
     Rule("this-deal", lambda u: u.this_deal, this_deal),
@@ -750,6 +783,14 @@ RULES: tuple[Rule, ...] = (
         and ("mine" in u.intents or ("team" in u.intents and u.role != Role.REP) or u.asks_which_deals),
         lambda t, u: deals.deals_in_stage(t, *u.stages[0]),
     ),
+    # "who on my team should I coach this week?": the coaching cue
+    Rule(
+        "coach-due",
+        lambda u: u.role != Role.REP and "who" in u.words and any(w.startswith("coach") for w in u.words)
+        and not u.stages,
+        lambda t, u: coaching.show_due(t),
+    ),
+    Rule("team-members", lambda u: u.names_team, team_answer),
     # "how do I coach a rep stuck in the value analysis committee stage": the stage's section, not the team
     Rule("stage-section", lambda u: u.stage_explicit and u.section is not None and len(u.stages) == 1, stage_answer),
     Rule(
