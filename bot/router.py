@@ -303,7 +303,8 @@ def answer_text(turn: Turn, typed: str) -> Reply:
         quiet=question is not None,
         section=understood.section or understood.hint,
         prefer=understood.preferred,
-        lenient=understood.hint is not None,
+        lenient=understood.hint is not None
+        or (understood.section is not None and understood.known_content and question is None),
     )
     if hits is not None:
         return hits

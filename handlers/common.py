@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, and_, func, lambda_stmt, or_, select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
 from bot.models import Deal, DealStatus, Organization, Person, Role, Workspace
-from bot.text import like_any_accent
+from bot.text import fold, like_any_accent
 from playbooks.schema import Playbook, Stage
 
 
@@ -94,7 +94,7 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     thousands of visible deals does not load them all; only a miss scores the visible names for typos.
     Permission comes before fuzziness: a name that fits a deal the asker may not see better than any of
     their own is refused (`hidden`), never answered with a similar deal of theirs."""
-    wanted = utils.default_process(name)
+    wanted = fold(name)  # accents folded: "cafe muller" is "Café Müller"
     if not wanted:
         return DealMatch()
     owners = visible_owner_ids(db, person)
@@ -107,13 +107,13 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
         return DealMatch(hidden=True)
     names = _visible_names(db, person.organization_id, owners)
     scored = process.extract(
-        wanted, names, scorer=_name_score, processor=utils.default_process, score_cutoff=75, limit=6
+        wanted, names, scorer=_name_score, processor=fold, score_cutoff=75, limit=6
     )
     best = scored[0][1] if scored else 0.0
     if owners is not None:
         hidden = hidden_names(db, person, wanted.split(), set(names))
         near_hidden = process.extractOne(
-            wanted, hidden, scorer=_name_score, processor=utils.default_process, score_cutoff=85
+            wanted, hidden, scorer=_name_score, processor=fold, score_cutoff=85
         )
         if near_hidden is not None and near_hidden[1] > best:
             return DealMatch(hidden=True)
@@ -166,22 +166,22 @@ def closed_names(db: Session, person: Person, words: list[str]) -> dict[int, str
 def closed_deal_named(db: Session, person: Person, name: str) -> Deal | None:
     """The one closed deal the asker may see whose name is `name` (ignoring case and punctuation) or whose
     first words it is ("hooli" for Hooli Express), most recently closed first; None when there is none."""
-    wanted = utils.default_process(name)
+    wanted = fold(name)
     if len(wanted) < 3:
         return None
     owners = visible_owner_ids(db, person)
     clauses = [
         Deal.organization_id == person.organization_id,
         Deal.status != DealStatus.OPEN,
-        func.lower(Deal.name).like("%" + "".join(c if c.isascii() and c.isalnum() else "_" for c in wanted) + "%"),
+        func.lower(Deal.name).like(like_any_accent(wanted)),
     ]
     if owners is not None:
         clauses.append(Deal.owner_id.in_(owners))
     rows = db.scalars(select(Deal).where(*clauses).order_by(Deal.closed_at.desc(), Deal.name).limit(50)).all()
-    exact = [d for d in rows if utils.default_process(d.name) == wanted]
+    exact = [d for d in rows if fold(d.name) == wanted]
     if exact:
         return exact[0]
-    heads = [d for d in rows if utils.default_process(d.name).startswith(wanted + " ")]
+    heads = [d for d in rows if fold(d.name).startswith(wanted + " ")]
     return heads[0] if len(heads) == 1 else None
 
 
@@ -194,12 +194,13 @@ def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnE
 
 
 def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
-    """Open deals whose name, processed like `wanted` (rapidfuzz's default_process), equals it; by name.
+    """Open deals whose name, folded like `wanted` (bot.text.fold: no case, punctuation or accents), equals
+    it; by name.
 
-    SQL narrows with LIKE: each ASCII letter or digit of `wanted` must appear lower-cased in place, any
-    other position (a space from punctuation, or a non-ASCII letter that SQLite's lower() does not fold)
+    SQL narrows with LIKE: each ASCII consonant or digit of `wanted` must appear lower-cased in place, any
+    other position (a space from punctuation, a letter that may carry an accent in the stored name)
     matches any one character; Python then checks the candidates exactly."""
-    pattern = "%" + "".join(c if c.isascii() and c.isalnum() else "_" for c in wanted) + "%"
+    pattern = like_any_accent(wanted)
     # A lambda statement is built and compiled once per process; each call only binds its values.
     statement = lambda_stmt(
         lambda: (
@@ -216,7 +217,7 @@ def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] 
         owner_ids = sorted(owners)
         statement += lambda s: s.where(Deal.owner_id.in_(owner_ids))
     rows = db.scalars(statement).all()
-    return [d for d in rows if utils.default_process(d.name) == wanted]
+    return [d for d in rows if fold(d.name) == wanted]
 
 
 def _visible_names(db: Session, organization_id: int, owners: set[int] | None) -> dict[int, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC
@@ -14,6 +15,7 @@ from bot.localtime import zone
 from bot.messages import Button, Reply
 from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
 from bot.stage_moves import record_stage_change
+from bot.text import fold
 from handlers.common import (
     Turn,
     _same_name,
@@ -47,7 +49,7 @@ def whats_next(turn: Turn, words: str | None) -> Reply:
 
 def exact_visible(turn: Turn, words: str) -> Deal | None:
     """The one visible open deal with exactly this name (ignoring case and punctuation), else None."""
-    wanted = utils.default_process(words)
+    wanted = fold(words)
     if not wanted:
         return None
     found = _same_name(turn.db, turn.person.organization_id, wanted, visible_owner_ids(turn.db, turn.person))
@@ -173,7 +175,7 @@ def _reopen(turn: Turn, deal: Deal) -> Reply:
 
 
 def _words_of(text: str) -> set[str]:
-    return set(utils.default_process(text).split())
+    return set(fold(text).split())
 
 
 def _this_deal(turn: Turn, action: str, value_suffix: str) -> Deal | Reply:
@@ -267,7 +269,11 @@ def move_clicked(turn: Turn, value: str) -> Reply:
     return apply_move(turn, deal, playbook, stage)
 
 
+TRAILING_FILLER = re.compile(r"(?:\s+(?:pls|plz|please|thanks|thx|ty|asap|now|today|thank you))+\W*$", re.IGNORECASE)
+
+
 def _move_to_words(turn: Turn, deal: Deal, stage_words: str) -> Reply:
+    stage_words = TRAILING_FILLER.sub("", stage_words).strip() or stage_words  # "next stage pls"
     playbook = turn.ctx.playbooks.get(deal.playbook_id)
     if playbook is None:
         return turn.render(

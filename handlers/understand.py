@@ -26,15 +26,16 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import select
 
 from bot.messages import Button, Reply
-from bot.models import Deal, Role
+from bot.models import Deal, Person, Role
 from bot.text import fold
-from handlers import deals, summaries
+from handlers import coaching, deals, summaries
 from handlers.common import (
     Turn,
     closed_names,
     deal_playbook_stage,
     hidden_names,
     open_deals_of,
+    team_ids,
     visible_owner_ids,
 )
 from playbooks.loader import PlaybookLibrary
@@ -50,7 +51,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "to leave", "to exit", "get out of", "definition of done", "done criteria", "ready for", "ready to",
         "blocking", "blocker", "blockers", "holding up", "holding back", "stuck", "still open", "open items",
         "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed", "whats left",
-        "what s left", "what is left", "anything left", "still to do", "exit",
+        "what s left", "what is left", "anything left", "still to do", "exit", "gating items", "gating", "gate items",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
@@ -60,21 +61,24 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "objectives": ("objectives", "objective", "goals", "goal", "aims", "outcomes", "accomplish", "achieve"),
     "questions": (
         "questions to ask", "questions", "question", "what to ask", "what should i ask", "what do i ask",
-        "what can i ask", "ask the buyer", "ask them", "qs", "ask the customer", "ask the client", "discovery questions",
+        "what can i ask", "ask the buyer", "ask them", "qs", "what should i be asking", "be asking", "should i ask", "ask the customer", "ask the client", "discovery questions",
     ),
     "coaching_questions": (
         "coaching questions", "coaching question", "coaching qs", "questions to coach", "coach on", "coach",
+        "how do i coach", "how to coach", "how should i coach", "coach a rep", "coach my rep",
     ),
     "buyer_roles": (
         "buyer roles", "buyer role", "roles", "personas", "persona", "stakeholders", "stakeholder",
         "who is involved", "whos involved", "who should be involved", "who to involve", "who do i talk to",
         "who should i talk to", "who do i need", "who is in the room", "buying group", "decision makers",
         "people involved", "who are the buyers", "who s involved", "who should i be talking to", "talk to",
-        "talking to", "meet with", "who do i meet", "who to meet",
+        "talking to", "meet with", "who do i meet", "who to meet", "in the room", "who else", "key players",
+        "on their side", "who matters", "power players", "who calls the shots",
     ),
     "talk_tracks": (
         "talk tracks", "talk track", "talking points", "talk points", "pitch", "what to say", "what do i say",
         "what should i say", "messaging", "script", "scripts", "positioning", "how do i position", "wording",
+        "spiel", "elevator pitch",
     ),
     "objections": (
         "objections", "objection", "pushback", "push back", "push backs", "concerns", "handle", "handling",
@@ -95,11 +99,15 @@ INTENTS: dict[str, tuple[str, ...]] = {
         "how is", "how s", "hows", "how are things", "this deal", "my deal",
     ),
     "team": ("my team", "team", "my reps", "reps", "teams", "team s", "my people", "direct reports"),
-    "mine": ("my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have"),
+    "mine": (
+        "my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have", "deals have i",
+        "deals i have", "deals i ve got", "my open deals", "what deals", "which deals", "deals am i",
+    ),
     "stuck": ("stuck", "stalled", "stalling", "at risk", "slipping", "going nowhere", "not moving"),
 }
 
 FORWARD_VERBS = {"push", "move", "advance", "bump", "progress", "promote", "take", "nudge"}
+MOVE_VERBS = {"move", "advance", "bump", "progress", "promote", "push"}
 FORWARD_WORDS = {"forward", "along", "ahead", "up", "next"}
 STAGE_NOUNS = {"stage", "step", "phase"}
 ORDINALS = {
@@ -206,6 +214,9 @@ class Understanding:
     meanings: list[str] = field(default_factory=list)  # what the thesaurus says phrases mean
     forward: bool = False
     role: Role = Role.REP
+    known_content: bool = False  # some content word is one the playbooks use (or a thesaurus phrase)
+    move_to_stage: bool = False  # a deal, a stage and a move verb: "Kessler is ready for risk review, move it"
+    names_team: bool = False  # a manager names people of their team ("where are Tomas and Lena's deals")
 
     @property
     def asks_which_deals(self) -> bool:
@@ -223,24 +234,29 @@ def understand(turn: Turn, text: str) -> Understanding:
     words = tokens(text)
     u = Understanding(words, role=turn.person.role)
     used = [False] * len(words)
-    _find_deals(turn, u, words, used)
-    if not u.deals and not u.hidden:  # "what's the deal with Acme" names Acme, not "this deal"
-        _find_this_deal(u, words, used)
     keys = stage_keys(turn.ctx.playbooks)
-    corrected = _correct(words, used, keys.vocabulary)
-    stems = [stem(w) for w in corrected]
     preferred = deals.preferred_playbooks(turn)
-    named = _named_playbook(turn.ctx.playbooks, corrected, used)
+    # A playbook or a stage named in full ("the hospital capital equipment playbook", "clinical champion
+    # stage") before deal names, so their words are not read as the start of a deal's name.
+    named = _named_playbook(turn.ctx.playbooks, words, used)
     if named is not None:  # "the first step in the partner playbook": that playbook, whoever asks
         preferred = [named.id] + [pid for pid in preferred if pid != named.id]
     u.preferred = preferred
-    ordinal = _ordinal_stage(turn, corrected, used, preferred)
-    if ordinal is not None:
-        book, stage, start, end = ordinal
-        u.stages = [(book, stage)]
-        u.stage_explicit = True
-        for i in range(start, end):
-            used[i] = True
+    raw_stems = [stem(w) for w in words]
+    _find_stage(u, words, raw_stems, used, keys, preferred, strong_only=True)
+    _find_deals(turn, u, words, used)
+    if not u.deals and not u.hidden:  # "what's the deal with Acme" names Acme, not "this deal"
+        _find_this_deal(u, words, used)
+    corrected = _correct(words, used, keys.vocabulary)
+    stems = [stem(w) for w in corrected]
+    if not u.stages:
+        ordinal = _ordinal_stage(turn, corrected, used, preferred)
+        if ordinal is not None:
+            book, stage, start, end = ordinal
+            u.stages = [(book, stage)]
+            u.stage_explicit = True
+            for i in range(start, end):
+                used[i] = True
     # A stage said as a stage ("the kickoff stage", a name of several words) before section words and
     # the thesaurus, so "objections in joint pitch" keeps its stage and "kickoff stage" is not a go-live.
     _find_stage(u, corrected, stems, used, keys, preferred, strong_only=True)
@@ -255,33 +271,57 @@ def understand(turn: Turn, text: str) -> Understanding:
         for i in range(meaning.start, meaning.end):
             used[i] = True
     _find_stage(u, corrected, stems, used, keys, preferred)
+    if u.stages and STAGE_NOUNS & set(words):  # "discovery - remind me what this stage is about"
+        u.stage_explicit = True
     if BUYER_SAYS.search(" ".join(words)):
         u.hint = "objections"
-        if u.section == "tasks":  # "what do I do if the client says ...": handling what they said
+        if u.section in ("tasks", "talk_tracks"):  # "what do I say/do when the client says ...": handle it
             u.section = "objections"
-    u.forward = bool(words) and words[0] in FORWARD_VERBS and bool(u.deals) and (
-        bool(FORWARD_WORDS & set(words)) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
+    said = set(words)
+    arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
+    u.forward = bool(u.deals) and not u.stages and (
+        (bool(words) and words[0] in FORWARD_VERBS and (
+            bool(FORWARD_WORDS & said) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
+        ))
+        or (bool(MOVE_VERBS & said) and {"next", "stage"} <= said)  # "move O'Rourke to next stage pls"
+        or arrow  # "summit dental group → next stage"
     )
+    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said)  # "ready for X, move it"
+    if u.role != Role.REP and not u.deals and {"deals", "pipeline", "doing"} & said:
+        u.names_team = _names_team_member(turn, words, used)
     u.content = u.meanings + [
         w for w, is_used in zip(corrected, used, strict=True)
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
     ]
+    # Asked by the stage rule, and by search (a section asked about plus known words is a real question).
+    if u.content and (u.section is not None or (u.stages and not u.stage_explicit)):
+        index = turn.ctx.playbooks.index
+        u.known_content = bool(u.meanings) or any(index.known(w) for w in u.content)
     return u
 
 
-# "the client says we're too pricey", "legal wants their own paper", "IT doesn't trust it": the buyer's
-# position, which the playbooks answer as an objection.
-BUYER_SIDE = frozenset(
-    """buyer buyers client clients customer customers prospect prospects they legal procurement purchasing
-    finance cfo ceo cio cto it security infosec champion boss board team""".split()
-)
+# "the client says we're too pricey", "legal wants their own paper", "IT doesn't trust it", "nurses are
+# saying the pumps are fiddly": someone on the buyer's side takes a position, which the playbooks answer as
+# an objection. Any subject but the asker's own side ("I", "we", "my manager").
+OUR_SIDE = "i|we|you|me|my|our|manager|rep|reps"
 BUYER_SAYS = re.compile(
-    r"\b(?:" + "|".join(sorted(BUYER_SIDE)) + r")(?: folks| people| team| guys)? (?:says?|said|keeps? saying|"
-    r"thinks?|feels?|wants?|claims?|insists?|complains?|worries|worried|is worried|are worried|"
-    r"(?:is|are|s|re) (?:unhappy|not happy|concerned|nervous|skeptical|sceptical|hesitant|pushing|balking|"
-    r"refusing|objecting)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not) "
-    r"(?:trust|believe|want|like|see|buy|agree|have|think))\b"
+    rf"\b(?!(?:{OUR_SIDE})\b)[a-z]+(?: (?!(?:{OUR_SIDE})\b)[a-z]+)? (?:says?|said|(?:is|are|s|re|keeps?|keep on) saying|keeps? "
+    r"(?:asking|pushing|nickel)|thinks?|feels?|wants?|claims?|insists?|complains?|(?:is|are|s|re) "
+    r"(?:unhappy|not happy|concerned|nervous|worried|skeptical|sceptical|hesitant|pushing|balking|"
+    r"refusing|objecting|stalling)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not|"
+    r"refuses? to|refused to) (?:trust|believe|want|like|see|buy|agree|have|think|let|sign|pay|commit|approve))\b"
 )
+
+
+def _names_team_member(turn: Turn, words: list[str], used: list[bool]) -> bool:
+    """Whether the words name (first name or full name) someone in the asker's reporting tree."""
+    ids = team_ids(turn.db, turn.person)
+    if not ids:
+        return False
+    names = turn.db.scalars(select(Person.name).where(Person.id.in_(ids))).all()
+    firsts = {tokens(n)[0] for n in names if tokens(n)}
+    free = {w for w, is_used in zip(words, used, strict=True) if not is_used and len(w) >= 3}
+    return bool(firsts & free)
 
 
 PLAYBOOK_NOUNS = {"playbook", "playbooks", "motion", "process", "pipeline"}
@@ -291,6 +331,17 @@ GENERIC_PLAYBOOK_WORDS = frozenset({"sales", "sale", "playbook", "motion", "deal
 def _named_playbook(library: PlaybookLibrary, words: list[str], used: list[bool]) -> Playbook | None:
     """The playbook a question names next to the word "playbook" (or motion, process): "the partner
     playbook", "transactional process"; None when it names none or several."""
+    text = f" {' '.join(words)} "
+    for book in library.playbooks:
+        name = " ".join(tokens(book.name))
+        if len(name.split()) >= 2 and f" {name} " in text:  # its whole name: "hospital capital equipment"
+            start = len(text[: text.index(f" {name} ")].split())
+            for j in range(start, start + len(name.split())):
+                used[j] = True
+            for j in (start - 1, start + len(name.split())):
+                if 0 <= j < len(words) and words[j] in PLAYBOOK_NOUNS:
+                    used[j] = True
+            return book
     at = [i for i, w in enumerate(words) if w in PLAYBOOK_NOUNS and not used[i]]
     if not at:
         return None
@@ -334,25 +385,41 @@ def _windows(words: list[str], used: list[bool], longest: int) -> list[tuple[int
 
 
 def _name_keys(name: str) -> list[tuple[str, int]]:
-    """A deal name's whole form (level 3) and its leading words (level 2) worth matching alone."""
+    """A deal name's whole form (level 3), and at level 2 its leading words and its trailing words
+    ("saint eloi" for Hôpital Saint-Éloi, "eloi") worth matching alone."""
     words = tokens(name)
     keys = [(" ".join(words), 3)]
     for size in range(len(words) - 1, 0, -1):
         head = words[:size]
         if head[0] not in NOT_A_NAME and len(" ".join(head)) >= 3:
             keys.append((" ".join(head), 2))
+    for start in range(1, len(words)):
+        tail = words[start:]
+        if tail[0] not in NOT_A_NAME and len(" ".join(tail)) >= 4:
+            keys.append((" ".join(tail), 2))
     return keys
 
 
 def _match_names(
-    words: list[str], used: list[bool], names: dict[int, str], *, fuzzy: bool
+    words: list[str],
+    used: list[bool],
+    names: dict[int, str],
+    *,
+    fuzzy: bool,
+    common: Callable[[str], bool] = lambda _w: False,
 ) -> list[tuple[int, int, float, int, int]]:
     """(level, span, score, deal id, start) for each deal named in `words`; level 3 whole name, 2 its
-    first words, 1 a close spelling of either."""
+    first or last words or several of its words ("mercy nicu" for Mercy Children's NICU), 1 a close
+    spelling. One word that is only part of a name and a `common` word ("hospital" of Hôpital Saint-Éloi,
+    "clinical" near Clínica) names no deal in a longer question: it is the question's word."""
     table: dict[str, list[tuple[int, int]]] = {}
+    postings: dict[str, set[int]] = {}
     for deal_id, name in names.items():
         for key, level in _name_keys(name):
             table.setdefault(key, []).append((deal_id, level))
+        for w in tokens(name):
+            if w not in NOT_A_NAME:
+                postings.setdefault(w, set()).add(deal_id)
     if not table:
         return []
     longest = max(len(k.split()) for k in table)
@@ -362,6 +429,13 @@ def _match_names(
         phrase = " ".join(words[start:end])
         for deal_id, level in table.get(phrase, ()):
             found.append((level, end - start, 100.0, deal_id, start))
+        window = words[start:end]
+        if end - start >= 2 and phrase not in table and all(w in postings for w in window):
+            for deal_id in set.intersection(*(postings[w] for w in window)):
+                found.append((2, end - start, 95.0, deal_id, start))
+    content = [w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME]
+    if len(content) > 2:
+        found = [f for f in found if not (f[1] == 1 and f[0] < 3 and common(words[f[4]]))]
     if not fuzzy:
         return found
     exact_span = max((f[1] for f in found), default=0)
@@ -371,6 +445,8 @@ def _match_names(
         if end - start <= exact_span:  # a close spelling only beats a typed name if it covers more words
             continue
         if any(w in NOT_A_NAME for w in window) or len(" ".join(window)) < 4:
+            continue
+        if end - start == 1 and len(content) > 2 and common(window[0]):
             continue
         for key, score, _ in process.extract(
             " ".join(window), choices, scorer=fuzz.ratio, score_cutoff=85, limit=5
@@ -401,7 +477,8 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
     owners = visible_owner_ids(turn.db, turn.person)
     clauses = open_deals_of(turn.person.organization_id, owners)
     names = dict(turn.db.execute(select(Deal.id, Deal.name).where(*clauses)).all())
-    visible = _match_names(words, used, names, fuzzy=True)
+    common = turn.ctx.playbooks.index.uses
+    visible = _match_names(words, used, names, fuzzy=True, common=common)
     best = _best(visible) if visible else None
     if owners is not None:
         # Permission before fuzziness: a deal the asker may not see, named better than any of their own,
@@ -409,7 +486,7 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
         free = [w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME]
         hidden = hidden_names(turn.db, turn.person, free, set(names))
         if hidden:
-            found = _match_names(words, used, hidden, fuzzy=True)
+            found = _match_names(words, used, hidden, fuzzy=True, common=common)
             if found:
                 rank, _, span = _best(found)
                 if best is None or _order(rank) > _order(best[0]):
@@ -422,7 +499,7 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
         # No open deal by its name or first words: a closed one may be meant ("how did Hooli go?").
         free = [w for w, is_used in zip(words, used, strict=True) if not is_used and w not in NOT_A_NAME]
         closed = closed_names(turn.db, turn.person, free)
-        found = _match_names(words, used, closed, fuzzy=False) if closed else []
+        found = _match_names(words, used, closed, fuzzy=False, common=common) if closed else []
         if found and (best is None or max(f[1] for f in found) >= best[0][1]):
             level, size, _score, deal_id, start = max(found, key=lambda f: (f[1], f[0]))
             u.closed = turn.db.get(Deal, deal_id)
@@ -625,6 +702,13 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
     return deals.apply_move(turn, deal, found[0], next_stage)
 
 
+def move_to_stage(turn: Turn, u: Understanding) -> Reply:
+    """"Kessler & Sons is ready for risk review, move it": the same path as "move Kessler to risk review",
+    so a near name asks first and open exit criteria are recorded as a skipped gate."""
+    assert u.deal is not None
+    return deals.move(turn, u.deal.name if u.deal_exact else u.deal_words, u.stages[0][1].name)
+
+
 def deal_answer(turn: Turn, u: Understanding) -> Reply:
     focus = u.section or ("exit_criteria" if "stuck" in u.intents else None)
     assert u.deal is not None
@@ -689,6 +773,7 @@ RULES: tuple[Rule, ...] = (
     Rule("refused", lambda u: u.hidden, refuse),
     Rule("deal-choice", lambda u: len(u.deals) > 1, deal_choice),
     Rule("move-forward", lambda u: u.forward and u.deal is not None, move_forward),
+    Rule("move-to-stage", lambda u: u.move_to_stage and u.deal is not None, lambda t, u: move_to_stage(t, u)),
     Rule("deal", lambda u: u.deal is not None, deal_answer),
     Rule("closed-deal", lambda u: u.closed is not None, lambda t, u: deals.closed_card(t, u.closed)),
     Rule("this-deal", lambda u: u.this_deal, this_deal),
@@ -698,6 +783,16 @@ RULES: tuple[Rule, ...] = (
         and ("mine" in u.intents or ("team" in u.intents and u.role != Role.REP) or u.asks_which_deals),
         lambda t, u: deals.deals_in_stage(t, *u.stages[0]),
     ),
+    # "who on my team should I coach this week?": the coaching cue
+    Rule(
+        "coach-due",
+        lambda u: u.role != Role.REP and "who" in u.words and any(w.startswith("coach") for w in u.words)
+        and not u.stages,
+        lambda t, u: coaching.show_due(t),
+    ),
+    Rule("team-members", lambda u: u.names_team, team_answer),
+    # "how do I coach a rep stuck in the value analysis committee stage": the stage's section, not the team
+    Rule("stage-section", lambda u: u.stage_explicit and u.section is not None and len(u.stages) == 1, stage_answer),
     Rule(
         "team",
         lambda u: "team" in u.intents and u.role != Role.REP and (not u.section or "stuck" in u.intents),
@@ -706,7 +801,8 @@ RULES: tuple[Rule, ...] = (
     Rule("my-deals", lambda u: "mine" in u.intents and not u.stages, lambda t, u: deals.my_deals(t)),
     Rule(
         "stage",
-        lambda u: bool(u.stages) and (u.section is not None or u.stage_explicit or not u.content),
+        lambda u: bool(u.stages)
+        and (u.section is not None or u.stage_explicit or not u.content or not u.known_content),
         stage_answer,
     ),
     Rule("section", lambda u: u.section is not None and not u.content, section_answer),

@@ -108,6 +108,10 @@ class SearchIndex:
     def terms(self, text: str) -> list[str]:
         return [stem(w) for w in _words(text)]
 
+    def uses(self, word: str) -> bool:
+        """Whether the playbooks use this very word (its stem), typos not forgiven."""
+        return stem(word) in self._idf
+
     def known(self, word: str) -> bool:
         """Whether a word (or a close spelling of it) is in the playbooks' vocabulary."""
         return bool(self._expand(word))

@@ -319,3 +319,59 @@ def test_deals_at_a_stage_for_a_manager_and_a_rep(chat_as, email, question, titl
     assert all(name in text for name in listed) and not any(name in text for name in not_listed)
     if not listed:
         assert "None of your open deals is at this stage" in text
+
+
+def test_a_deal_named_by_its_later_words_or_several_of_them(chat_as):
+    rep = chat_as()
+    rep.say("new deal Hôpital Saint-Éloi in discovery")
+    rep.say("new deal Mercy Children's NICU in evaluation")
+    assert rep.say("whats next on saint-eloi").header == "Hôpital Saint-Éloi: Discovery"
+    assert rep.say("mercy nicu where do things stand?").header == "Mercy Children's NICU: Evaluation"
+    assert rep.say("move hopital saint-eloi to the next stage").header.startswith("Hôpital Saint-Éloi moved to")
+
+
+def test_an_everyday_word_in_a_colleagues_deal_name_is_not_read_as_that_deal(chat_as):
+    chat_as().say("new deal Champion Foods in discovery")  # Riley's; "champion" is a word the playbooks use
+    sam = chat_as("sam@example.com")
+    reply = sam.say("how do I test whether my champion can really sell internally")
+    assert reply.kind != "refusal" and reply.header.startswith("Playbook:"), reply.plain_text()
+    assert sam.say("champion foods?").kind == "refusal"  # the deal's own name still is refused
+    assert sam.say("champion?").kind == "refusal"  # and so is the word alone, which can only mean the deal
+
+
+@pytest.mark.parametrize(
+    ("question", "header"),
+    [
+        ("initech is ready for the proposal stage, move it", "Initech moved to Proposal and business case"),
+        ("advance initech to next stage pls", "Initech moved to Proposal and business case"),
+        ("initech → next stage", "Initech moved to Proposal and business case"),
+        ("hooli express -> next", "Hooli Express moved to Quote"),
+    ],
+)
+def test_moves_said_in_other_words(chat_as, question, header):
+    reply = chat_as().say(question)
+    assert (reply.header or "").startswith(header), reply.plain_text()
+
+
+def test_a_near_name_in_a_free_move_still_asks_first(ctx, chat_as):
+    reply = chat_as().say("initeck is ready for proposal, move it")
+    assert reply.kind == "choice" and "Do you mean Initech?" in reply.plain_text()
+
+
+def test_a_manager_asking_who_to_coach_or_about_named_reps(chat_as):
+    manager = chat_as("manager@example.com")
+    assert "due for coaching" in (manager.say("who on my team should i coach this week?").header or "")
+    assert manager.say("where are riley and sam's deals at").header.startswith("Team summary")
+    rep = chat_as()  # a rep naming a colleague gets no team view
+    assert not (rep.say("where are sam's deals at").header or "").startswith("Team summary")
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("initech: who are the key players on their side", "Buyer roles"),
+        ("acme — gating items before we move on?", "Exit criteria"),
+    ],
+)
+def test_section_words_reps_use(chat_as, question, first):
+    assert first_titled(chat_as().say(question)).startswith(first)
