@@ -531,11 +531,18 @@ def log_form(turn: Turn, _value: str = "") -> Reply:
             kind="error",
             text='You have no reps on your team yet. Say "add ana@example.com to my team".',
         )
-    form = Form(
+    form = coaching_form(team, secrets.token_hex(6))
+    return turn.render(
+        "message.j2", form=form, text="Log a coaching conversation: who, which area, and a short note."
+    )
+
+
+def coaching_form(team: list[Person], nonce: str) -> Form:
+    return Form(
         title="Log coaching",
         submit_label="Log it",
         action="coaching.log",
-        value=secrets.token_hex(6),
+        value=nonce,
         fields=(
             FormField(
                 "rep",
@@ -556,9 +563,6 @@ def log_form(turn: Turn, _value: str = "") -> Reply:
             ),
         ),
     )
-    return turn.render(
-        "message.j2", form=form, text="Log a coaching conversation: who, which area, and a short note."
-    )
 
 
 def log_submitted(turn: Turn, nonce: str) -> Reply:
@@ -575,15 +579,17 @@ def log_submitted(turn: Turn, nonce: str) -> Reply:
     deal = None
     deal_words = str(answers.get("deal") or "").strip()
     if deal_words:
-        deal = turn.db.scalar(
-            select(Deal).where(Deal.owner_id == rep.id, func.lower(Deal.name) == deal_words.lower())
-        )
-        if deal is None:
-            return turn.render(
-                "message.j2",
-                kind="error",
-                text=f'{rep.name} has no deal called "{deal_words}". Nothing was logged.',
+        from handlers.forms import deal_field, send_back
+
+        found = deal_field(turn, rep, deal_words)
+        if isinstance(found, str):
+            team = list(
+                turn.db.scalars(
+                    select(Person).where(Person.id.in_(team_ids(turn.db, turn.person))).order_by(Person.name)
+                )
             )
+            return send_back(turn, coaching_form(team, nonce), {"deal": found})
+        deal = found
     return _record(
         turn,
         rep,

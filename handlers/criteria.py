@@ -282,4 +282,4 @@ def _text(value: str | list[str] | None) -> str | None:
     if isinstance(value, list):
         value = ", ".join(value)
     value = (value or "").strip()
-    return value or None
+    return value if value and value != "-" else None  # a lone "-" is how people say "nothing here"
