@@ -616,7 +616,11 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
         )
         fields = {f.id for f in question_form(nonce).fields}
         wrong = {
-            str(e["loc"][0]): e["msg"].removeprefix("Value error, ")
+            str(e["loc"][0]): (
+                f"write at least {e['ctx']['min_length']}, one per line."
+                if e["type"] == "too_short" and "min_length" in e.get("ctx", {})
+                else e["msg"].removeprefix("Value error, ")
+            )
             for e in exc.errors()
             if e["loc"] and str(e["loc"][0]) in fields
         }

@@ -130,7 +130,7 @@ class ConsoleConversation:
         pending = self.pending
         question = pending.question
         index = pending.order[pending.position]
-        lines = [f"{problem} " if problem else "", question.label]
+        lines = [f"{problem}\n" if problem else "", question.label]
         text = "".join(lines)
         if question.optional:
             text += " (optional: press Enter to skip)"
