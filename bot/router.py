@@ -94,7 +94,7 @@ UTTERANCES: tuple[Route, ...] = (
     _r("coaching-report", r"coaching report", lambda t, m: coaching.coaching_report(t)),
     _r(
         "pause",
-        r"pause (?:coaching )?(?:nudges|reminders)(?: until| till| to)? (?P<until>.+)",
+        r"pause (?:coaching |my |all )?(?:nudges|reminders|digests|messages)(?: until| till| to)? (?P<until>.+)",
         lambda t, m: coaching.pause(t, m["until"]),
     ),
     _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching.resume(t)),

@@ -415,21 +415,30 @@ def snooze(turn: Turn, week: str) -> Reply:
 
 
 def pause(turn: Turn, until_words: str) -> Reply:
-    """ "pause nudges until 2 Dec": vacations and busy weeks."""
+    """ "pause nudges until 2 Dec", "for 2 weeks", "until Friday": vacations and busy weeks. The day is read
+    in the manager's time zone and stated in full; nudges, follow-ups and weekly digests start again on it."""
+    from bot.dates import DateProblem, long_form, resolve
     from bot.localtime import zone
 
-    until = parse_day(until_words, turn.now().astimezone(zone(turn.person.timezone)).date())
-    if until is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f'I couldn\'t read "{until_words}" as a date. Try "pause nudges until 2 Dec" or "until 2026-12-02".',
-        )
-    turn.person.preferences = {**(turn.person.preferences or {}), "paused_until": until.isoformat()}
+    today = turn.now().astimezone(zone(turn.person.timezone)).date()
+    try:
+        until = resolve(until_words, today)
+    except DateProblem as problem:
+        return turn.render("message.j2", kind="error", text=str(problem))
+    turn.person.preferences = {**(turn.person.preferences or {}), "paused_until": until.day.isoformat()}
+    note = f" ({until.note})" if until.note else ""
     return turn.render(
         "message.j2",
-        text=f'Coaching nudges paused until {until.strftime("%A %d %B %Y")}. Say "resume nudges" to start again sooner.',
+        text=f"Coaching nudges and weekly digests paused until {long_form(until.day)}{note}, "
+        f"{turn.person.timezone} time: they start again that day. "
+        'Say "resume nudges" to start again sooner.',
     )
+
+
+def not_paused(local_date: date):  # type: ignore[no-untyped-def]
+    """People who have not paused their messages past `local_date` (ISO dates compare as text)."""
+    paused = Person.preferences["paused_until"].as_string()
+    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
 
 
 def resume(turn: Turn) -> Reply:
@@ -437,7 +446,7 @@ def resume(turn: Turn) -> Reply:
     prefs.pop("paused_until", None)
     prefs.pop("snoozed_week", None)
     turn.person.preferences = prefs
-    return turn.render("message.j2", text="Coaching nudges are on again.")
+    return turn.render("message.j2", text="Coaching nudges and weekly digests are on again.")
 
 
 def set_cadence(turn: Turn, cadence: str) -> Reply:
