@@ -15,10 +15,11 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
+from bot import roles
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Organization, Person, Workspace
@@ -270,18 +271,39 @@ def dispatch(turn: Turn) -> Reply:
             return turn.render(
                 "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
             )
+        refused = roles.refusal(turn.person, click=click.action)
+        if refused:
+            return turn.render("message.j2", kind="refusal", text=refused)
         return handler(turn, click.value)
     return answer_text(turn, turn.request.text)
 
 
+MAX_TYPED = 1200  # the longest command (a 1,000-character coaching note and its words) with room to spare
+
+
 def answer_text(turn: Turn, typed: str) -> Reply:
-    """A typed message (or a suggestion button that types one) to its answer."""
+    """A typed message (or a suggestion button that types one) to its answer. A message longer than any
+    command is read up to MAX_TYPED characters, and the reply says so (a pasted page is never echoed)."""
+    if len(typed) > MAX_TYPED:
+        reply = _answer_text(turn, typed[:MAX_TYPED])
+        note = (
+            f"Your message was {len(typed):,} characters long; I read the first {MAX_TYPED:,}. "
+            "Send long notes as a file or a link."
+        )
+        return replace(reply, context=f"{reply.context} {note}" if reply.context else note)
+    return _answer_text(turn, typed)
+
+
+def _answer_text(turn: Turn, typed: str) -> Reply:
     text = normalize(typed)
     if not text:
         return help.show_help(turn)
     found = match(text, UTTERANCES)
     if found is not None:
         route, groups = found
+        refused = roles.refusal(turn.person, route=route.name)  # who may use it: bot/roles.py
+        if refused:
+            return turn.render("message.j2", kind="refusal", text=refused)
         reply = route.handler(turn, groups)
         if reply is not None:  # None: the words only looked like a command (e.g. "... we lost")
             return reply

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 from sqlalchemy import and_, func, or_, select
 
 from bot.db import insert_or_ignore
@@ -80,10 +80,13 @@ def find_person(turn: Turn, words: str, among: list[Person] | None = None) -> Pe
             )
         )
     )
-    exact = [p for p in people if p.email.lower() == words.lower() or p.name.lower() == words.lower()]
+    from bot.text import fold
+
+    folded = fold(words)
+    exact = [p for p in people if p.email.lower() == words.lower() or fold(p.name) == folded]
     if len(exact) == 1:
         return exact[0]
-    first = [p for p in people if p.name.lower().split()[0] == words.lower()] if words else []
+    first = [p for p in people if fold(p.name).split()[:1] == [folded]] if folded else []
     if len(first) == 1:
         return first[0]
     if len(first) > 1:
@@ -92,7 +95,7 @@ def find_person(turn: Turn, words: str, among: list[Person] | None = None) -> Pe
         words,
         {p.id: p.name for p in people},
         scorer=fuzz.WRatio,
-        processor=utils.default_process,
+        processor=fold,
         score_cutoff=85,
         limit=3,
     )

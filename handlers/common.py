@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 from sqlalchemy import ColumnElement, and_, func, lambda_stmt, or_, select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
 from bot.models import Deal, DealStatus, Organization, Person, Role, Workspace
+from bot.text import fold
 from playbooks.schema import Playbook, Stage
 
 
@@ -93,7 +94,7 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     thousands of visible deals does not load them all; only a miss scores the visible names for typos.
     Permission comes before fuzziness: a name that fits a deal the asker may not see better than any of
     their own is refused (`hidden`), never answered with a similar deal of theirs."""
-    wanted = utils.default_process(name)
+    wanted = fold(name)  # accents folded: "cafe muller" is "Café Müller"
     if not wanted:
         return DealMatch()
     owners = visible_owner_ids(db, person)
@@ -105,15 +106,11 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     if owners is not None and _same_name(db, person.organization_id, wanted, None):
         return DealMatch(hidden=True)
     names = _visible_names(db, person.organization_id, owners)
-    scored = process.extract(
-        wanted, names, scorer=_name_score, processor=utils.default_process, score_cutoff=75, limit=6
-    )
+    scored = process.extract(wanted, names, scorer=_name_score, processor=fold, score_cutoff=75, limit=6)
     best = scored[0][1] if scored else 0.0
     if owners is not None:
         hidden = hidden_names(db, person, wanted.split(), set(names))
-        near_hidden = process.extractOne(
-            wanted, hidden, scorer=_name_score, processor=utils.default_process, score_cutoff=85
-        )
+        near_hidden = process.extractOne(wanted, hidden, scorer=_name_score, processor=fold, score_cutoff=85)
         if near_hidden is not None and near_hidden[1] > best:
             return DealMatch(hidden=True)
     if scored:
@@ -150,13 +147,17 @@ def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnE
     return clauses
 
 
+_OFTEN_ACCENTED = set("aeiouycnszgl")
+
+
 def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
     """Open deals whose name, processed like `wanted` (rapidfuzz's default_process), equals it; by name.
 
     SQL narrows with LIKE: each ASCII letter or digit of `wanted` must appear lower-cased in place, any
     other position (a space from punctuation, or a non-ASCII letter that SQLite's lower() does not fold)
     matches any one character; Python then checks the candidates exactly."""
-    pattern = "%" + "".join(c if c.isascii() and c.isalnum() else "_" for c in wanted) + "%"
+    # a folded letter may be accented in the name: vowels and letters often accented match any character
+    pattern = "%" + "".join(c if c.isascii() and c.isalnum() and c not in _OFTEN_ACCENTED else "_" for c in wanted) + "%"
     # A lambda statement is built and compiled once per process; each call only binds its values.
     statement = lambda_stmt(
         lambda: (
@@ -173,7 +174,7 @@ def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] 
         owner_ids = sorted(owners)
         statement += lambda s: s.where(Deal.owner_id.in_(owner_ids))
     rows = db.scalars(statement).all()
-    return [d for d in rows if utils.default_process(d.name) == wanted]
+    return [d for d in rows if fold(d.name) == wanted]
 
 
 def _visible_names(db: Session, organization_id: int, owners: set[int] | None) -> dict[int, str]:

@@ -120,7 +120,9 @@ INTENT_PHRASES = _phrases(INTENTS)
 
 
 def tokens(text: str) -> list[str]:
-    return utils.default_process(text).split()
+    from bot.text import fold  # accents folded: "cafe muller" names "Café Müller"
+
+    return fold(text).split()
 
 
 @dataclass
