@@ -23,7 +23,18 @@ from bot import roles
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Organization, Person, Workspace
-from handlers import coaching, criteria, deals, help, home, playbook, quizzes, summaries, understand
+from handlers import (
+    coaching,
+    criteria,
+    deal_form,
+    deals,
+    help,
+    home,
+    playbook,
+    quizzes,
+    summaries,
+    understand,
+)
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -136,6 +147,11 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: deals.create(t, m["name"], m["stage"]),
     ),
     _r(
+        "new-deal-ask",
+        r"(?:new|add|create|start)(?: a)?(?: new)? (?:deal|opportunity|opp):?",
+        lambda t, m: deal_form.ask(t),
+    ),
+    _r(
         "close",
         rf"(?:mark|close|set|update) (?P<deal>.+?) (?:as )?(?:closed[ -]?)?(?P<outcome>won|lost){REASON}",
         lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m)),
@@ -241,6 +257,7 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "criteria.confirm": criteria.confirm_submitted,
     "criteria.revoke": criteria.revoke_submitted,
     "home.show": home.show,
+    "deal.create": lambda t, value: deal_form.ask(t) if t.request.form is None else deal_form.submitted(t, value),
     "say": lambda t, value: answer_text(t, value),
 }
 

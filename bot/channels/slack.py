@@ -92,6 +92,7 @@ BOT_SCOPES = [
 ]
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 SHARE_ACTION = "slack.share"
+FORM_ACTION = "slack.form"  # a typed command that answers with a form: the button opens it as a modal
 HOME_BLOCK_LIMIT = 100
 HTTP_TIMEOUT_S = 30  # slack_sdk's default for Web API calls
 VIEW_ANSWER_S = 2.0  # Slack waits 3 s for a view_submission's ack; errors must come with it
@@ -324,7 +325,10 @@ class SlackChannel:
         )
         if reply is not None:
             await self._post(
-                client, event["channel"], reply, thread_ts=event.get("thread_ts") or event.get("ts")
+                client,
+                event["channel"],
+                _form_button(reply, text),
+                thread_ts=event.get("thread_ts") or event.get("ts"),
             )
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -340,7 +344,7 @@ class SlackChannel:
             event_key=_event_key(body),
         )
         if reply is not None:
-            await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))
+            await self._post(client, event["channel"], _form_button(reply, text), thread_ts=event.get("thread_ts"))
 
     async def _on_command(
         self, command: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
@@ -359,7 +363,12 @@ class SlackChannel:
                 shared=in_channel,
             ),
         )
-        if in_channel and reply.kind == "answer" and text:
+        if reply.form is not None and body.get("trigger_id"):  # "/playbook log coaching": the modal at once
+            channel = command.get("channel_id")
+            await client.views_open(trigger_id=body["trigger_id"], view=to_modal(reply, channel))
+            return
+        reply = _form_button(reply, text)
+        if in_channel and reply.kind == "answer" and text and reply.form is None:
             reply = reply.with_buttons(Button("Share in channel", SHARE_ACTION, text[:1900]))
         for payload in to_messages(reply):
             await self._respond(client, body, response_type="ephemeral", replace_original=False, **payload)
@@ -391,14 +400,22 @@ class SlackChannel:
                     **payload,
                 )
             return
-        reply = await self._answer(
-            body,
-            user,
-            client,
-            lambda who: Request(
-                who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
-            ),
-        )
+        if click.action == FORM_ACTION:  # the typed command again, now with a trigger to open its form
+            reply = await self._answer(
+                body,
+                user,
+                client,
+                lambda who: Request(who.workspace_id, who.person_id, text=click.value, channel_id=channel),
+            )
+        else:
+            reply = await self._answer(
+                body,
+                user,
+                client,
+                lambda who: Request(
+                    who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
+                ),
+            )
         if reply.form is not None and body.get("trigger_id"):
             await client.views_open(trigger_id=body["trigger_id"], view=to_modal(reply, channel))
             return
@@ -630,6 +647,14 @@ class _Known:
 
     reply: Reply | None = None
     repeated: bool = False
+
+
+def _form_button(reply: Reply, typed: str) -> Reply:
+    """A reply with a form to a typed message: a button to open it (a modal needs a click's trigger)."""
+    if reply.form is None or not typed or reply.form.errors:
+        return reply
+    label = f"Fill in: {reply.form.title}"
+    return reply.with_buttons(Button(label, FORM_ACTION, typed[:1900], style="primary"))
 
 
 def _find(
