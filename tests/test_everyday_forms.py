@@ -181,3 +181,21 @@ def test_a_teams_card_to_fix_comes_back_filled_in(ctx, teams_web, demo):
     assert resubmit["data"] == submit["data"]  # the same form (nonce): one log however often it is sent
     post(web, activity(bot_connector, user=morgan, value={**resubmit["data"], **answers, "deal": "acme"}))
     assert "Logged: coaching with Riley Chen on Pipeline (Acme Corp)." in json.dumps(card(bot_connector.wait_for(3)[2]))
+
+
+def test_a_confirmation_to_fix_comes_back_with_the_evidence_field_marked_and_the_answers_kept(ctx, chat_as):
+    from tests.test_criteria import open_form, submit
+
+    rep = chat_as()
+    form = open_form(rep)
+    answers = {"criteria": ["requirements-documented"], "buyer_name": "Dana Lee", "evidence": "x" * 1001}
+    again = submit(rep, form, **answers)
+    assert again.kind == "error" and again.form is not None
+    assert dict(again.form.errors) == {
+        "evidence": "evidence is limited to 1000 characters and yours has 1001; shorten it or link a document."
+    }
+    kept = dict(again.form.answers)
+    assert kept["buyer_name"] == "Dana Lee" and kept["criteria"] == ("requirements-documented",)
+    assert again.form.value == form.value  # the same form: submitting it again records once
+    done = submit(rep, again.form, **{**answers, "evidence": "Call notes"})
+    assert "Recorded: 1 criterion confirmed." in done.plain_text()
