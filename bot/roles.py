@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from bot.models import Person, Role
 
 MANAGERS = frozenset({Role.MANAGER})
+DIGEST_READERS = frozenset({Role.MANAGER, Role.ENABLEMENT})  # weekly digests go to both
 ENABLEMENT = frozenset({Role.ENABLEMENT})
 ROLE_NAMES = {Role.MANAGER: "managers", Role.ENABLEMENT: "enablement", Role.REP: "reps"}
 
@@ -26,9 +27,9 @@ class Allowed:
         """None when `person` may; else the sentence telling them who can."""
         if person.role in self.roles:
             return None
-        who = " and ".join(ROLE_NAMES[r] for r in sorted(self.roles, key=lambda r: r.value))
+        who = " and ".join(name for role, name in ROLE_NAMES.items() if role in self.roles)
         sentence = f"{self.doing} is for {who}"
-        if Role.MANAGER in self.roles and person.role == Role.REP:
+        if Role.MANAGER in self.roles and person.role == Role.REP:  # (the sentence says who; and whom to ask)
             boss = person.manager
             sentence += f"; ask your manager{f' ({boss.name})' if boss else ''} if it needs doing"
         elif self.roles == ENABLEMENT:
@@ -40,8 +41,8 @@ class Allowed:
 ROUTES: dict[str, Allowed] = {
     "due": Allowed(MANAGERS, "Seeing who is due for coaching"),
     "cadence": Allowed(MANAGERS, "Setting a coaching cadence"),
-    "pause": Allowed(MANAGERS, "Pausing coaching nudges and digests"),
-    "resume": Allowed(MANAGERS, "Resuming coaching nudges and digests"),
+    "pause": Allowed(DIGEST_READERS, "Pausing coaching nudges and weekly digests"),
+    "resume": Allowed(DIGEST_READERS, "Resuming coaching nudges and weekly digests"),
     "log-coaching": Allowed(MANAGERS, "Logging coaching"),
     "coached": Allowed(MANAGERS, "Logging coaching"),
     "team-add": Allowed(MANAGERS, "Adding people to a team"),

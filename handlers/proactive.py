@@ -32,4 +32,8 @@ def compose(ctx: AppContext, db: Session, message: OutboxMessage, now: datetime)
         return compose_nudge(ctx, db, person, now, message.payload["week"], followup=kind == "followup")
     if kind == "digest":
         return compose_digest(ctx, db, person, now)
+    if kind == "edigest":
+        from handlers.enablement_digest import compose_enablement_digest
+
+        return compose_enablement_digest(ctx, db, person, now)
     raise ValueError(f"no composer for {kind!r} messages")

@@ -16,14 +16,17 @@ from tests.test_playbook_validation import run_cli
 
 
 def test_manager_commands_tell_reps_and_enablement_who_can(ctx, demo):
-    out = _terminal(ctx, demo, "rep@example.com", "set coaching cadence to monthly\nwho should I coach?\n")
+    out = _terminal(
+        ctx, demo, "rep@example.com", "set coaching cadence to monthly\nwho should I coach?\npause nudges for 2 weeks\n"
+    )
+    assert "Pausing coaching nudges and weekly digests is for managers and enablement;" in out
     assert (
         "Setting a coaching cadence is for managers; ask your manager (Morgan Patel) if it needs doing." in out
     )
     assert "Seeing who is due for coaching is for managers;" in out
     assert "Nobody on your team is due" not in out
-    out = _terminal(ctx, demo, "enablement@example.com", "pause nudges for 2 weeks\nlog coaching\n")
-    assert "Pausing coaching nudges and digests is for managers." in out
+    out = _terminal(ctx, demo, "enablement@example.com", "coaching cadence monthly\nlog coaching\n")
+    assert "Setting a coaching cadence is for managers." in out
     assert "Logging coaching is for managers." in out
     out = _terminal(ctx, demo, "manager@example.com", "new quiz question\n")
     assert "Writing quiz questions is for enablement; ask your enablement team to add it." in out
@@ -167,8 +170,9 @@ def test_the_clock_logs_one_line_per_run_that_did_something(ctx, demo, caplog):
     later = make_jobs()["outbox"].run  # (a drainer keeps the clock it was made with)
     _logged("outbox", later, ctx, lambda: monday_8am_chicago + timedelta(hours=5))()
     info = [r.getMessage() for r in caplog.records if r.name == "scheduler" and r.levelno == logging.INFO]
-    assert info[0] == "digests: 1 queued"
+    assert info[0] == "digests: 2 queued"  # Morgan's team summary and Avery's enablement report
     assert info[1].startswith("outbox: 1 sent") and "outbox: outbox:" not in info[1]
     assert len(info) == 2
     with ctx.sessions() as db:
-        assert db.scalars(select(OutboxMessage)).one().status.value == "sent"
+        sent = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest")).one()
+        assert sent.status.value == "sent"

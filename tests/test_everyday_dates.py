@@ -85,3 +85,21 @@ def test_a_pause_holds_the_weekly_digest_too(ctx, chat_as):
     assert enqueue_digests(ctx, monday_8am_chicago + timedelta(days=21)) == 1  # 14 Dec: back
     manager.say("resume nudges")
     assert enqueue_digests(ctx, monday_8am_chicago + timedelta(days=14)) == 1
+
+
+def test_enablement_gets_a_weekly_organization_report_a_pause_holds_it(ctx, chat_as):
+    from tests.conftest import deliver
+
+    monday_8am_london = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
+    from handlers.enablement_digest import enqueue_enablement_digests
+
+    assert enqueue_enablement_digests(ctx, monday_8am_london - timedelta(minutes=1)) == 0
+    assert enqueue_enablement_digests(ctx, monday_8am_london) == 1
+    assert enqueue_enablement_digests(ctx, monday_8am_london + timedelta(hours=1)) == 0  # once a week
+    shown = deliver(ctx, monday_8am_london + timedelta(hours=1))
+    assert "--- to Avery Brooks <enablement@example.com> (edigest)" in shown
+    assert "Weekly enablement report: Local" in shown and "Where deals stall" in shown
+    assert "What reps know" in shown
+    chat_as("enablement@example.com").say("pause digests until 8 Dec")
+    assert enqueue_enablement_digests(ctx, monday_8am_london + timedelta(days=7)) == 0
+    assert enqueue_enablement_digests(ctx, monday_8am_london + timedelta(days=21)) == 1
