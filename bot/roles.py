@@ -47,6 +47,8 @@ ROUTES: dict[str, Allowed] = {
     "coached": Allowed(MANAGERS, "Logging coaching"),
     "team-add": Allowed(MANAGERS, "Adding people to a team"),
     "team-remove": Allowed(MANAGERS, "Removing people from a team"),
+    "summary-channel": Allowed(DIGEST_READERS, "Posting the weekly summary to a channel"),
+    "summary-channel-stop": Allowed(DIGEST_READERS, "Posting the weekly summary to a channel"),
     "quiz-new": Allowed(ENABLEMENT, "Writing quiz questions"),
     "quiz-post": Allowed(ENABLEMENT, "Posting a quiz to a channel"),
 }

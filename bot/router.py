@@ -24,6 +24,7 @@ from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Organization, Person, Workspace
 from handlers import (
+    channel_digest,
     coaching,
     criteria,
     deal_form,
@@ -108,6 +109,16 @@ UTTERANCES: tuple[Route, ...] = (
         "pause",
         r"pause (?:coaching |my |all )?(?:nudges|reminders|digests|messages)(?: until| till| to)? (?P<until>.+)",
         lambda t, m: coaching.pause(t, m["until"]),
+    ),
+    _r(
+        "summary-channel-stop",
+        r"(?:stop|don'?t|do not) post(?:ing)? (?:the |my |our )?(?:weekly )?(?:team )?(?:summary|digest)(?: .*)?",
+        lambda t, m: channel_digest.unsubscribe(t),
+    ),
+    _r(
+        "summary-channel",
+        r"post (?:the |my |our )?(?:weekly )?(?:team |organization )?(?:summary|digest)(?: (?:to|in|into))?(?: (?P<where>.+))?",
+        lambda t, m: channel_digest.subscribe(t, m["where"]),
     ),
     _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching.resume(t)),
     _r(

@@ -54,10 +54,13 @@ class DrainOutbox:
 
 
 def queue_digests(ctx: AppContext, clock: Callable[[], datetime]) -> str:
+    from handlers.channel_digest import enqueue_channel_digests
     from handlers.enablement_digest import enqueue_enablement_digests
 
     now = clock()
-    return f"digests: {enqueue_digests(ctx, now) + enqueue_enablement_digests(ctx, now)} queued"
+    people = enqueue_digests(ctx, now) + enqueue_enablement_digests(ctx, now)
+    channels = enqueue_channel_digests(ctx, now)
+    return f"digests: {people} queued" + (f", {channels} to channels" if channels else "")
 
 
 def queue_nudges(ctx: AppContext, clock: Callable[[], datetime]) -> str:

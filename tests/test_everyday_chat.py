@@ -176,3 +176,50 @@ def test_the_clock_logs_one_line_per_run_that_did_something(ctx, demo, caplog):
     with ctx.sessions() as db:
         sent = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest")).one()
         assert sent.status.value == "sent"
+
+
+# -- the weekly summary in a channel ---------------------------------------------------------------------
+
+
+def test_a_manager_subscribes_a_slack_channel_to_the_weekly_summary(ctx, slack_web):
+    from datetime import datetime, timedelta
+
+    from bot.channels.slack_outbound import SlackSender
+    from bot.delivery import Drainer
+    from bot.models import Platform
+    from bot.people import get_or_create_workspace, person_by_email
+    from handlers.channel_digest import enqueue_channel_digests
+    from handlers.proactive import compose
+    from tests.doubles.people import SLACK_TEAM
+    from tests.test_slack_app import dm, event, mention, wait_posts
+
+    web, slack_api = slack_web
+    with ctx.sessions.begin() as db:
+        org = get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM).organization_id
+        person_by_email(db, org, "manager@example.com").slack_user_id = "UMORGAN"
+    event(web, dm("post weekly summary to <#C0SALES|sales>", user="UMORGAN"))
+    (answer,) = wait_posts(slack_api, 1)
+    assert "I'll post your team's summary to #sales" in json.dumps(answer)
+    event(web, mention("post weekly summary here"))  # Riley, a rep
+    refused = wait_posts(slack_api, 2)[1]
+    assert "Posting the weekly summary to a channel is for managers and enablement" in json.dumps(refused)
+
+    monday_8am_chicago = datetime.fromisoformat("2026-11-23T14:00:00+00:00")
+    assert enqueue_channel_digests(ctx, monday_8am_chicago - timedelta(minutes=1)) == 0
+    assert enqueue_channel_digests(ctx, monday_8am_chicago) == 1
+    assert enqueue_channel_digests(ctx, monday_8am_chicago + timedelta(hours=1)) == 0  # once a week
+    sender = SlackSender(lambda _ws: "xoxb-test", slack_api.url, timeout=5)
+    from functools import partial
+
+    Drainer(ctx.sessions, {Platform.SLACK: sender}, "t", lambda: monday_8am_chicago, compose=partial(compose, ctx)).drain()
+    posted = wait_posts(slack_api, 3)[2]
+    assert posted["channel"] == "C0SALES" and "Team summary: 5 open deals" in json.dumps(posted)
+
+    event(web, dm("stop posting weekly summary", user="UMORGAN"))
+    assert "Stopped" in json.dumps(wait_posts(slack_api, 4)[3])
+    assert enqueue_channel_digests(ctx, monday_8am_chicago + timedelta(days=7)) == 0
+
+
+def test_the_terminal_says_channel_posts_are_for_slack(ctx, chat_as):
+    reply = chat_as("manager@example.com").say("post weekly summary to #sales")
+    assert reply.kind == "error" and "works in Slack for now" in reply.text
