@@ -233,7 +233,7 @@ def run(
         text = line.strip()
         if not text and not conversation.in_form:
             continue
-        if text.lower() in QUIT and not conversation.in_form:
+        if text.lower() in QUIT:
             break
         collecting = conversation.collecting_lines or (
             conversation.pending is not None and conversation.pending.question.many
