@@ -8,6 +8,7 @@ import io
 import json
 from urllib.parse import urlencode
 
+import pytest
 from sqlalchemy import select
 
 from bot.channels.console import ConsoleConversation, run
@@ -199,3 +200,44 @@ def test_a_confirmation_to_fix_comes_back_with_the_evidence_field_marked_and_the
     assert again.form.value == form.value  # the same form: submitting it again records once
     done = submit(rep, again.form, **{**answers, "evidence": "Call notes"})
     assert "Recorded: 1 criterion confirmed." in done.plain_text()
+
+
+def test_the_terminal_edits_lines_recalls_history_and_leaves_on_ctrl_d(tmp_path):
+    """A real terminal (a pseudo-terminal): the Up arrow recalls the last message instead of printing ^[[A,
+    and Ctrl-D ends the chat with exit status 0."""
+    import os
+    import select
+    import sys
+    import time
+
+    pty = pytest.importorskip("pty")
+    from tests.conftest import REPO
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real command
+        os.chdir(REPO)
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp_path}/tty.db"
+        os.execv(sys.executable, [sys.executable, "-m", "bot", "chat"])
+    seen = b""
+
+    def until(marker: bytes, count: int = 1, timeout: float = 60) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while seen.count(marker) < count:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")[-500:]
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if ready:
+                seen += os.read(fd, 65536)
+
+    until(b"you> ")
+    os.write(fd, b"my deals\r")
+    until(b"Your open deals")
+    until(b"you> ", 2)
+    os.write(fd, b"\x1b[A\r")  # Up arrow, Enter: "my deals" again
+    until(b"Your open deals", 2)
+    until(b"you> ", 3)
+    os.write(fd, b"\x04")  # Ctrl-D
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.WEXITSTATUS(status) == 0
+    assert b"^[[A" not in seen
