@@ -66,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workspace", default=None, help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
     )
 
-    export = commands.add_parser("export", help="export data as CSV")
-    export.add_argument("what", choices=["confirmations"])
-    export.add_argument("--format", choices=["csv"], default="csv")
+    export = commands.add_parser("export", help="export data as CSV or xlsx")
+    export.add_argument("what", choices=["confirmations", "deals", "coaching", "quiz-results"])
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--org", default=None, help="organization name or id (needed when there are several)")
     export.add_argument(
         "--workspace", default=None, help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
@@ -351,6 +351,8 @@ def _encrypt_tokens(settings, engine) -> int:  # type: ignore[no-untyped-def]
 def cmd_export(args: argparse.Namespace) -> int:
     from bot.export import export_confirmations
 
+    if args.what != "confirmations" or args.format != "csv":
+        return _export_table(args)
     ctx = load_context()
     try:
         ensure_schema(ctx)
@@ -396,6 +398,41 @@ def cmd_crm(args: argparse.Namespace) -> int:
     from handlers.crm.cli import run
 
     return run(args)
+
+
+def _export_table(args: argparse.Namespace) -> int:
+    """Any table in either format (bot/exports.py); confirmations as CSV keep their own path above."""
+    import io
+
+    from bot.exports import NOUNS, TABLES, write_csv, write_xlsx
+
+    if args.format == "xlsx" and args.out is None and sys.stdout.isatty():
+        raise CliError("an xlsx file is binary: add --out FILE.xlsx (or redirect the output to a file)", code=2)
+    columns, rows = TABLES[args.what]
+    ctx = load_context()
+    try:
+        ensure_schema(ctx)
+        with ctx.sessions.begin() as session:
+            organization_id = _organization(session, args).id
+            table = rows(session, organization_id)
+            if args.format == "xlsx":
+                buffer = io.BytesIO()
+                count = write_xlsx(buffer, args.what, columns, table)
+                if args.out:
+                    args.out.write_bytes(buffer.getvalue())
+                else:
+                    sys.stdout.buffer.write(buffer.getvalue())
+                    sys.stdout.flush()
+            elif args.out:
+                with args.out.open("w", encoding="utf-8", newline="") as out:
+                    count = write_csv(out, columns, table)
+            else:
+                count = write_csv(sys.stdout, columns, table)
+        if args.out:
+            print(f"wrote {count} {NOUNS[args.what]} to {args.out}", file=sys.stderr)
+        return 0
+    finally:
+        ctx.close()
 
 
 COMMANDS = {

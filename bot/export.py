@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from typing import TextIO
 
 from sqlalchemy import select
@@ -40,6 +41,17 @@ def safe_cell(value: str) -> str:
 
 def export_confirmations(db: Session, out: TextIO, organization_id: int | None = None) -> int:
     """Write the CSV (header first); returns the number of events. Memory stays flat at any size."""
+    writer = csv.writer(out)
+    writer.writerow(CONFIRMATION_COLUMNS)
+    count = 0
+    for row in confirmation_rows(db, organization_id):
+        writer.writerow(safe_cell(cell) for cell in row)
+        count += 1
+    return count
+
+
+def confirmation_rows(db: Session, organization_id: int | None = None) -> Iterator[tuple[str, ...]]:
+    """Every confirmation event as text cells (not yet neutralized), oldest first, streamed."""
     owner, actor = aliased(Person), aliased(Person)
     query = (
         select(
@@ -59,29 +71,21 @@ def export_confirmations(db: Session, out: TextIO, organization_id: int | None =
     )
     if organization_id is not None:
         query = query.where(CriterionEvent.organization_id == organization_id)
-    writer = csv.writer(out)
-    writer.writerow(CONFIRMATION_COLUMNS)
-    count = 0
     for event, deal, crm_id, owner_email, actor_email, organization in db.execute(query):
-        writer.writerow(
-            safe_cell(cell)
-            for cell in [
-                organization,
-                deal,
-                crm_id or "",
-                owner_email,
-                event.playbook_id,
-                event.stage_id,
-                event.criterion_id,
-                event.criterion_text,
-                "confirm" if event.confirmed else "revoke",
-                event.buyer_name or "",
-                event.buyer_role or "",
-                event.evidence or "",
-                event.reason or "",
-                actor_email or "",
-                event.created_at.isoformat(),
-            ]
+        yield (
+            organization,
+            deal,
+            crm_id or "",
+            owner_email,
+            event.playbook_id,
+            event.stage_id,
+            event.criterion_id,
+            event.criterion_text,
+            "confirm" if event.confirmed else "revoke",
+            event.buyer_name or "",
+            event.buyer_role or "",
+            event.evidence or "",
+            event.reason or "",
+            actor_email or "",
+            event.created_at.isoformat(),
         )
-        count += 1
-    return count

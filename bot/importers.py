@@ -7,6 +7,7 @@ email, deals by crm_id, else by name).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import re
@@ -35,13 +36,20 @@ class ImportResult:
     file: str
     created: int = 0
     updated: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # in line order, however they were found
+    rejected: dict[str, tuple[int, str]] = field(default_factory=dict)  # a row's key -> (line, reason)
+    _lines: list[int] = field(default_factory=list)
 
-    def reject(self, line: int, reason: str) -> None:
-        self.errors.append(f"{self.file}:{line}: {reason}")
+    def reject(self, line: int, reason: str, key: str | None = None) -> None:
+        at = bisect.bisect_right(self._lines, line)
+        self._lines.insert(at, line)
+        self.errors.insert(at, f"{self.file}:{line}: {reason}")
+        if key is not None:
+            self.rejected[key] = (line, reason)
 
     def summary(self, noun: str) -> str:
-        text = f"{self.file}: {self.created} {noun} created, {self.updated} updated"
+        singular = {"people": "person", "deals": "deal"}.get(noun, noun)
+        text = f"{self.file}: {self.created} {singular if self.created == 1 else noun} created, {self.updated} updated"
         if self.errors:
             text += (
                 f", {len(self.errors)} {'row' if len(self.errors) == 1 else 'rows'} rejected:\n"
@@ -88,7 +96,8 @@ def import_people(db: Session, organization_id: int, path: Path) -> ImportResult
     for line, row in rows:
         reason = _person_row_problem(row, good)
         if reason:
-            result.reject(line, reason)
+            email = (row.get("email") or "").strip().lower()
+            result.reject(line, reason, key=email if email and email not in good else None)
         else:
             good[row["email"].lower()] = (line, row)
     # A manager must be a known person (in the database or a good row of this file) and the reporting line
@@ -171,9 +180,17 @@ def _reject_unknown_managers(
     for email, (line, row) in list(good.items()):
         manager = row.get("manager_email", "").lower()
         if manager and manager not in good and manager not in existing:
-            result.reject(
-                line, f"manager_email {manager} is not a known person (add them to this file first)"
-            )
+            if manager in result.rejected:  # in the file, but its own row was refused: say why
+                their_line, why = result.rejected[manager]
+                result.reject(
+                    line, f"manager_email {manager} was rejected on line {their_line} ({why})", key=email
+                )
+            else:
+                result.reject(
+                    line,
+                    f"manager_email {manager} is not a known person (add them to this file first)",
+                    key=email,
+                )
             del good[email]
             return True
     return False
@@ -187,7 +204,7 @@ def _reject_cycles(
     for email, (line, _) in sorted(good.items(), key=lambda item: item[1][0]):
         cycle = _cycle_through(email, managers)
         if cycle:
-            result.reject(line, f"reporting line loops back: {' -> '.join(cycle)}")
+            result.reject(line, f"reporting line loops back: {' -> '.join(cycle)}", key=email)
             del good[email]
             return True
     return False

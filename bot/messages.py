@@ -74,6 +74,8 @@ class FormField:
     multiline: bool = False
     max_length: int = 200
     placeholder: str = ""
+    # Several values, one per line (the terminal reads lines until an empty one; chat platforms show a box).
+    many: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,18 @@ class Form:
     action: str
     value: str
     fields: tuple[FormField, ...]
+    # A submission sent back to be fixed: the answers given so far (shown filled in) and, per field id,
+    # what is wrong with it (Slack: response_action errors; Teams: the card again; terminal: asked again).
+    answers: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+    def again(self, answers: dict[str, str | list[str]] | None, errors: dict[str, str]) -> Form:
+        """This form, to be submitted again: filled in with `answers`, each field of `errors` marked."""
+        known = {f.id for f in self.fields}
+        kept = tuple(
+            (k, tuple(v) if isinstance(v, list) else str(v)) for k, v in (answers or {}).items() if k in known
+        )
+        return replace(self, answers=kept, errors=tuple((k, v) for k, v in errors.items() if k in known))
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,27 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
+from bot import roles
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Organization, Person, Workspace
-from handlers import coaching, criteria, deals, help, home, playbook, quizzes, summaries, understand
+from handlers import (
+    channel_digest,
+    coaching,
+    criteria,
+    deal_form,
+    deals,
+    help,
+    home,
+    playbook,
+    quizzes,
+    summaries,
+    understand,
+)
 from handlers.common import Turn
 
 log = logging.getLogger(__name__)
@@ -94,8 +107,18 @@ UTTERANCES: tuple[Route, ...] = (
     _r("coaching-report", r"coaching report", lambda t, m: coaching.coaching_report(t)),
     _r(
         "pause",
-        r"pause (?:coaching )?(?:nudges|reminders)(?: until| till| to)? (?P<until>.+)",
+        r"pause (?:coaching |my |all )?(?:nudges|reminders|digests|messages)(?: until| till| to)? (?P<until>.+)",
         lambda t, m: coaching.pause(t, m["until"]),
+    ),
+    _r(
+        "summary-channel-stop",
+        r"(?:stop|don'?t|do not) post(?:ing)? (?:the |my |our )?(?:weekly )?(?:team )?(?:summary|digest)(?: .*)?",
+        lambda t, m: channel_digest.unsubscribe(t),
+    ),
+    _r(
+        "summary-channel",
+        r"post (?:the |my |our )?(?:weekly )?(?:team |organization )?(?:summary|digest)(?: (?:to|in|into))?(?: (?P<where>.+))?",
+        lambda t, m: channel_digest.subscribe(t, m["where"]),
     ),
     _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching.resume(t)),
     _r(
@@ -133,6 +156,11 @@ UTTERANCES: tuple[Route, ...] = (
         "new-deal",
         rf"(?:new|add|create|start)(?: a)?(?: new)? deal:? (?P<name>.+?)(?: (?:in|at) {STAGE})?",
         lambda t, m: deals.create(t, m["name"], m["stage"]),
+    ),
+    _r(
+        "new-deal-ask",
+        r"(?:new|add|create|start)(?: a)?(?: new)? (?:deal|opportunity|opp):?",
+        lambda t, m: deal_form.ask(t),
     ),
     _r(
         "close",
@@ -242,6 +270,7 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "criteria.confirm": criteria.confirm_submitted,
     "criteria.revoke": criteria.revoke_submitted,
     "home.show": home.show,
+    "deal.create": lambda t, value: deal_form.ask(t) if t.request.form is None else deal_form.submitted(t, value),
     "say": lambda t, value: answer_text(t, value),
 }
 
@@ -272,18 +301,39 @@ def dispatch(turn: Turn) -> Reply:
             return turn.render(
                 "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
             )
+        refused = roles.refusal(turn.person, click=click.action)
+        if refused:
+            return turn.render("message.j2", kind="refusal", text=refused)
         return handler(turn, click.value)
     return answer_text(turn, turn.request.text)
 
 
+MAX_TYPED = 1200  # the longest command (a 1,000-character coaching note and its words) with room to spare
+
+
 def answer_text(turn: Turn, typed: str) -> Reply:
-    """A typed message (or a suggestion button that types one) to its answer."""
+    """A typed message (or a suggestion button that types one) to its answer. A message longer than any
+    command is read up to MAX_TYPED characters, and the reply says so (a pasted page is never echoed)."""
+    if len(typed) > MAX_TYPED:
+        reply = _answer_text(turn, typed[:MAX_TYPED])
+        note = (
+            f"Your message was {len(typed):,} characters long; I read the first {MAX_TYPED:,}. "
+            "Send long notes as a file or a link."
+        )
+        return replace(reply, context=f"{reply.context} {note}" if reply.context else note)
+    return _answer_text(turn, typed)
+
+
+def _answer_text(turn: Turn, typed: str) -> Reply:
     text = normalize(typed)
     if not text:
         return help.show_help(turn)
     found = match(text, UTTERANCES)
     if found is not None:
         route, groups = found
+        refused = roles.refusal(turn.person, route=route.name)  # who may use it: bot/roles.py
+        if refused:
+            return turn.render("message.j2", kind="refusal", text=refused)
         reply = route.handler(turn, groups)
         if reply is not None:  # None: the words only looked like a command (e.g. "... we lost")
             return reply

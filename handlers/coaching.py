@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 from sqlalchemy import and_, func, or_, select
 
 from bot.db import insert_or_ignore
@@ -80,10 +80,13 @@ def find_person(turn: Turn, words: str, among: list[Person] | None = None) -> Pe
             )
         )
     )
-    exact = [p for p in people if p.email.lower() == words.lower() or p.name.lower() == words.lower()]
+    from bot.text import fold
+
+    folded = fold(words)
+    exact = [p for p in people if p.email.lower() == words.lower() or fold(p.name) == folded]
     if len(exact) == 1:
         return exact[0]
-    first = [p for p in people if p.name.lower().split()[0] == words.lower()] if words else []
+    first = [p for p in people if fold(p.name).split()[:1] == [folded]] if folded else []
     if len(first) == 1:
         return first[0]
     if len(first) > 1:
@@ -92,7 +95,7 @@ def find_person(turn: Turn, words: str, among: list[Person] | None = None) -> Pe
         words,
         {p.id: p.name for p in people},
         scorer=fuzz.WRatio,
-        processor=utils.default_process,
+        processor=fold,
         score_cutoff=85,
         limit=3,
     )
@@ -415,21 +418,30 @@ def snooze(turn: Turn, week: str) -> Reply:
 
 
 def pause(turn: Turn, until_words: str) -> Reply:
-    """ "pause nudges until 2 Dec": vacations and busy weeks."""
+    """ "pause nudges until 2 Dec", "for 2 weeks", "until Friday": vacations and busy weeks. The day is read
+    in the manager's time zone and stated in full; nudges, follow-ups and weekly digests start again on it."""
+    from bot.dates import DateProblem, long_form, resolve
     from bot.localtime import zone
 
-    until = parse_day(until_words, turn.now().astimezone(zone(turn.person.timezone)).date())
-    if until is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f'I couldn\'t read "{until_words}" as a date. Try "pause nudges until 2 Dec" or "until 2026-12-02".',
-        )
-    turn.person.preferences = {**(turn.person.preferences or {}), "paused_until": until.isoformat()}
+    today = turn.now().astimezone(zone(turn.person.timezone)).date()
+    try:
+        until = resolve(until_words, today)
+    except DateProblem as problem:
+        return turn.render("message.j2", kind="error", text=str(problem))
+    turn.person.preferences = {**(turn.person.preferences or {}), "paused_until": until.day.isoformat()}
+    note = f" ({until.note})" if until.note else ""
     return turn.render(
         "message.j2",
-        text=f'Coaching nudges paused until {until.strftime("%A %d %B %Y")}. Say "resume nudges" to start again sooner.',
+        text=f"Coaching nudges and weekly digests paused until {long_form(until.day)}{note}, "
+        f"{turn.person.timezone} time: they start again that day. "
+        'Say "resume nudges" to start again sooner.',
     )
+
+
+def not_paused(local_date: date):  # type: ignore[no-untyped-def]
+    """People who have not paused their messages past `local_date` (ISO dates compare as text)."""
+    paused = Person.preferences["paused_until"].as_string()
+    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
 
 
 def resume(turn: Turn) -> Reply:
@@ -437,7 +449,7 @@ def resume(turn: Turn) -> Reply:
     prefs.pop("paused_until", None)
     prefs.pop("snoozed_week", None)
     turn.person.preferences = prefs
-    return turn.render("message.j2", text="Coaching nudges are on again.")
+    return turn.render("message.j2", text="Coaching nudges and weekly digests are on again.")
 
 
 def set_cadence(turn: Turn, cadence: str) -> Reply:
@@ -531,11 +543,18 @@ def log_form(turn: Turn, _value: str = "") -> Reply:
             kind="error",
             text='You have no reps on your team yet. Say "add ana@example.com to my team".',
         )
-    form = Form(
+    form = coaching_form(team, secrets.token_hex(6))
+    return turn.render(
+        "message.j2", form=form, text="Log a coaching conversation: who, which area, and a short note."
+    )
+
+
+def coaching_form(team: list[Person], nonce: str) -> Form:
+    return Form(
         title="Log coaching",
         submit_label="Log it",
         action="coaching.log",
-        value=secrets.token_hex(6),
+        value=nonce,
         fields=(
             FormField(
                 "rep",
@@ -556,9 +575,6 @@ def log_form(turn: Turn, _value: str = "") -> Reply:
             ),
         ),
     )
-    return turn.render(
-        "message.j2", form=form, text="Log a coaching conversation: who, which area, and a short note."
-    )
 
 
 def log_submitted(turn: Turn, nonce: str) -> Reply:
@@ -575,15 +591,17 @@ def log_submitted(turn: Turn, nonce: str) -> Reply:
     deal = None
     deal_words = str(answers.get("deal") or "").strip()
     if deal_words:
-        deal = turn.db.scalar(
-            select(Deal).where(Deal.owner_id == rep.id, func.lower(Deal.name) == deal_words.lower())
-        )
-        if deal is None:
-            return turn.render(
-                "message.j2",
-                kind="error",
-                text=f'{rep.name} has no deal called "{deal_words}". Nothing was logged.',
+        from handlers.forms import deal_field, send_back
+
+        found = deal_field(turn, rep, deal_words)
+        if isinstance(found, str):
+            team = list(
+                turn.db.scalars(
+                    select(Person).where(Person.id.in_(team_ids(turn.db, turn.person))).order_by(Person.name)
+                )
             )
+            return send_back(turn, coaching_form(team, nonce), {"deal": found})
+        deal = found
     return _record(
         turn,
         rep,

@@ -193,6 +193,8 @@ def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnE
     return clauses
 
 
+
+
 def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
     """Open deals whose name, folded like `wanted` (bot.text.fold: no case, punctuation or accents), equals
     it; by name.
@@ -270,7 +272,7 @@ class WeeklyGroup:
     who: ColumnElement[bool]
 
 
-def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, grace) -> list[WeeklyGroup]:  # type: ignore[no-untyped-def]
+def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, grace, role: Role = Role.MANAGER) -> list[WeeklyGroup]:  # type: ignore[no-untyped-def]
     """The groups of active managers whose weekly `kind` slot, in their own time zone, has come within
     `grace`. A manager's preferences `<kind>_weekday` and `<kind>_time` override the default.
 
@@ -282,7 +284,7 @@ def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, gra
 
     day_pref = Person.preferences[f"{kind}_weekday"].as_string()
     time_pref = Person.preferences[f"{kind}_time"].as_string()
-    managers = and_(Person.role == Role.MANAGER, Person.active.is_(True))
+    managers = and_(Person.role == role, Person.active.is_(True))  # (or enablement, for their digest)
     groups = db.execute(
         select(Person.timezone, day_pref, time_pref)
         .where(managers)

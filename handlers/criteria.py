@@ -217,6 +217,14 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
     chosen = _as_list(answers.get("criteria"))
     problem = _problem(playbook, stage, chosen, answers, confirmed)
     if problem:
+        field = _field_of(problem)
+        again = (confirm_form if confirmed else revoke_form)(turn, str(deal.id)).form
+        if field is not None and again is not None and field in {f.id for f in again.fields}:
+            from dataclasses import replace
+
+            from handlers.forms import send_back
+
+            return send_back(turn, replace(again, value=value), {field: problem})
         return turn.render("message.j2", kind="error", text=f"Nothing was recorded: {problem}")
     recorded = 0
     written: list[dict[str, Any]] = []
@@ -276,6 +284,16 @@ def _problem(
     return None
 
 
+def _field_of(problem: str) -> str | None:
+    """Which form field a problem of `_problem` is about (so the form comes back with that field marked)."""
+    if problem.startswith(("pick at least", "'")):
+        return "criteria"
+    for field in ("evidence", "buyer_name", "buyer_role", "reason"):
+        if problem.startswith(field.replace("_", " ")):
+            return field
+    return "reason" if problem.startswith("say why") else None
+
+
 def _as_list(value: str | list[str] | None) -> list[str]:
     """Checkbox answers: a list (Slack, terminal) or comma-separated text (Teams multi-select)."""
     if value is None:
@@ -288,4 +306,4 @@ def _text(value: str | list[str] | None) -> str | None:
     if isinstance(value, list):
         value = ", ".join(value)
     value = (value or "").strip()
-    return value or None
+    return value if value and value != "-" else None  # a lone "-" is how people say "nothing here"

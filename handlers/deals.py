@@ -399,7 +399,7 @@ def my_deals(turn: Turn, offset: int = 0) -> Reply:
     title = "Your open deals"
     if not deals and turn.person.role.value != "rep":
         deals = visible_deals(turn.db, turn.person)
-        title = "Your team's open deals"
+        title = "Open deals in the organization" if turn.person.role.value == "enablement" else "Your team's open deals"
     return _deal_list(turn, deals, title, offset, str(offset + PAGE_SIZE))
 
 

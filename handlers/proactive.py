@@ -30,10 +30,14 @@ def compose(ctx: AppContext, db: Session, message: OutboxMessage, now: datetime)
         return compose_knowledge_check(ctx, db, person, now)
     if kind in ("nudge", "followup"):
         return compose_nudge(ctx, db, person, now, message.payload["week"], followup=kind == "followup")
-    if kind == "digest":
+    if kind in ("digest", "cdigest"):  # (cdigest: the same summary, posted to a subscribed channel)
         return compose_digest(ctx, db, person, now)
     if kind == "crm-stage":
         from handlers.crm.notify import compose_stage_change
 
         return compose_stage_change(ctx, db, person, message, now)
+    if kind == "edigest":
+        from handlers.enablement_digest import compose_enablement_digest
+
+        return compose_enablement_digest(ctx, db, person, now)
     raise ValueError(f"no composer for {kind!r} messages")

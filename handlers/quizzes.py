@@ -542,11 +542,17 @@ def new_question_form(turn: Turn) -> Reply:
         return turn.render(
             "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
         )
-    form = Form(
+    form = question_form(secrets.token_hex(6))
+    return turn.render("message.j2", form=form, text="Write a question for all reps: it goes live at once.")
+
+
+def question_form(nonce: str) -> Form:
+    """The new-question form (the same again, filled in, when a submission needs fixing)."""
+    return Form(
         title="New quiz question",
         submit_label="Add question",
         action="quiz.create",
-        value=secrets.token_hex(6),
+        value=nonce,
         fields=(
             FormField(
                 "topic",
@@ -561,6 +567,7 @@ def new_question_form(turn: Turn) -> Reply:
                 "Choices, one per line (2 to 6)",
                 "text",
                 multiline=True,
+                many=True,
                 optional=False,
                 max_length=900,
             ),
@@ -576,7 +583,6 @@ def new_question_form(turn: Turn) -> Reply:
             ),
         ),
     )
-    return turn.render("message.j2", form=form, text="Write a question for all reps: it goes live at once.")
 
 
 def create_submitted(turn: Turn, nonce: str) -> Reply:
@@ -608,6 +614,20 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
             for e in exc.errors()
         )
+        fields = {f.id for f in question_form(nonce).fields}
+        wrong = {
+            str(e["loc"][0]): (
+                f"write at least {e['ctx']['min_length']}, one per line."
+                if e["type"] == "too_short" and "min_length" in e.get("ctx", {})
+                else e["msg"].removeprefix("Value error, ")
+            )
+            for e in exc.errors()
+            if e["loc"] and str(e["loc"][0]) in fields
+        }
+        if wrong:
+            from handlers.forms import send_back
+
+            return send_back(turn, question_form(nonce), wrong)
         return turn.render("message.j2", kind="error", text=f"Nothing was added: {problems}.")
     added = insert_or_ignore(
         turn.db,

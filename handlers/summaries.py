@@ -576,6 +576,7 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     sent (`compose_digest`), from the data as it is then.
     """
     from bot import outbox
+    from handlers.coaching import not_paused  # (coaching imports this module)
 
     reports = aliased(Person)
     queued = 0
@@ -584,7 +585,9 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
             db, now, kind="digest", weekday=DIGEST_WEEKDAY, at=DIGEST_TIME, grace=DIGEST_GRACE
         ):
             with_team = select(Person.id).where(
-                group.who, select(reports.id).where(reports.manager_id == Person.id).exists()
+                group.who,
+                not_paused(group.local_date),  # a pause of nudges holds the digest too
+                select(reports.id).where(reports.manager_id == Person.id).exists(),
             )
             queued += outbox.enqueue_to_people(
                 db,

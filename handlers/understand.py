@@ -786,7 +786,7 @@ RULES: tuple[Rule, ...] = (
     # "who on my team should I coach this week?": the coaching cue
     Rule(
         "coach-due",
-        lambda u: u.role != Role.REP and "who" in u.words and any(w.startswith("coach") for w in u.words)
+        lambda u: u.role == Role.MANAGER and "who" in u.words and any(w.startswith("coach") for w in u.words)
         and not u.stages,
         lambda t, u: coaching.show_due(t),
     ),

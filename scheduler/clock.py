@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -49,6 +50,8 @@ def flowing_clock(start: datetime | None) -> Callable[[], datetime]:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler says "Running job" and "executed successfully" at every run: its warnings are enough
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(
         prog="python -m scheduler", description="The clock process, or one job run once."
@@ -115,6 +118,7 @@ def run_clock(
             max_instances=1,
         )
     active = False
+    standing_by: str | None = None
     try:
         while not stop.is_set():
             held = lease.acquire(ctx.sessions, holder, datetime.now(UTC), ttl)
@@ -131,11 +135,14 @@ def run_clock(
                 active = False
             elif not held:
                 other = lease.current(ctx.sessions)
-                log.info(
-                    "another clock (%s) holds the lease until %s; standing by",
-                    other.holder if other else "?",
-                    other.expires_at if other else "?",
-                )
+                other_holder = other.holder if other else "?"
+                if other_holder != standing_by:  # said once per holder, not at every renewal
+                    log.info(
+                        "another clock (%s) holds the lease until %s; standing by",
+                        other_holder,
+                        other.expires_at if other else "?",
+                    )
+                    standing_by = other_holder
             stop.wait(renew_every)
     finally:
         if scheduler.running:
@@ -146,13 +153,21 @@ def run_clock(
     return 0
 
 
+DID_SOMETHING = re.compile(r"(?<![\w.])[1-9][\d,]*(?![\w.])")
+
+
 def _logged(
-    name: str, job: Callable[[AppContext, Callable[[], datetime]], str], ctx: AppContext
+    name: str,
+    job: Callable[[AppContext, Callable[[], datetime]], str],
+    ctx: AppContext,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Callable[[], None]:
     def run() -> None:
         try:
-            summary = job(ctx, lambda: datetime.now(UTC))
-            log.info("%s: %s", name, summary)
+            summary = job(ctx, clock)
+            summary = summary.removeprefix(f"{name}: ")  # the job's own summary may already say its name
+            # one line per run that did something (a count above zero); quiet runs only at debug level
+            log.log(logging.INFO if DID_SOMETHING.search(summary) else logging.DEBUG, "%s: %s", name, summary)
         except Exception:
             log.exception("job %s failed; it runs again at its next interval", name)
 

@@ -54,7 +54,13 @@ class DrainOutbox:
 
 
 def queue_digests(ctx: AppContext, clock: Callable[[], datetime]) -> str:
-    return f"digests: {enqueue_digests(ctx, clock())} queued"
+    from handlers.channel_digest import enqueue_channel_digests
+    from handlers.enablement_digest import enqueue_enablement_digests
+
+    now = clock()
+    people = enqueue_digests(ctx, now) + enqueue_enablement_digests(ctx, now)
+    channels = enqueue_channel_digests(ctx, now)
+    return f"digests: {people} queued" + (f", {channels} to channels" if channels else "")
 
 
 def queue_nudges(ctx: AppContext, clock: Callable[[], datetime]) -> str:
@@ -92,7 +98,7 @@ def make_jobs() -> dict[str, Job]:
         "coaching-nudges": Job(
             queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"
         ),
-        "digests": Job(queue_digests, 600, "queue each manager's weekly team summary (Monday 08:00 local)"),
+        "digests": Job(queue_digests, 600, "queue each manager's weekly team summary and enablement's report (Monday 08:00 local)"),
         "summaries": Job(
             recount_snapshots,
             300,

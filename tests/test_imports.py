@@ -54,9 +54,9 @@ def test_people_import_reports_bad_rows_by_line_and_keeps_good_ones(ctx, workspa
         "people.csv:5: role 'salesperson' must be rep, manager or enablement",
         "people.csv:6: timezone 'Mars/Olympus' is not an IANA time zone name (like America/Chicago or Europe/Berlin)",
         "people.csv:7: name is empty",
-        "people.csv:9: ana@example.com is already on line 3",
         "people.csv:8: manager_email ghost@example.com is not a known person (add them to this file first)",
-    ]
+        "people.csv:9: ana@example.com is already on line 3",
+    ]  # in line order, whichever check found them
     assert (result.created, result.updated) == (2, 0)
     with ctx.sessions() as session:
         ana = session.scalar(select(Person).where(Person.email == "ana@example.com"))
@@ -103,7 +103,8 @@ def test_reporting_cycles_are_rejected(ctx, workspace, tmp_path):
     result, errors = people(ctx, workspace, tmp_path, body)
     assert errors == [
         "people.csv:2: reporting line loops back: a@example.com -> b@example.com -> a@example.com",
-        "people.csv:3: manager_email a@example.com is not a known person (add them to this file first)",
+        "people.csv:3: manager_email a@example.com was rejected on line 2 "
+        "(reporting line loops back: a@example.com -> b@example.com -> a@example.com)",
     ]
     assert result.created == 0
     # A loop through someone already stored is caught too, and the stored line is left as it was.
@@ -218,7 +219,7 @@ def test_import_command_prints_a_summary_and_exits_1_on_rejected_rows(tmp_path):
     result = run_cli("import", "people", str(tmp_path / "people.csv"), env=env)
     assert result.returncode == 1
     assert result.stdout == (
-        f"{tmp_path}/people.csv: 1 people created, 0 updated, 1 row rejected:\n"
+        f"{tmp_path}/people.csv: 1 person created, 0 updated, 1 row rejected:\n"
         f"  {tmp_path}/people.csv:3: email 'bad' is not an email address\n"
     )
     missing = run_cli("import", "deals", str(tmp_path / "nope.csv"), env=env)

@@ -406,7 +406,8 @@ def test_enablement_writes_a_question_in_chat(ctx, chat_as):
         choices="Only one choice",
         answer="1",
     )
-    assert bad.kind == "error" and "choices: List should have at least 2 items" in bad.plain_text()
+    assert bad.kind == "error" and "Choices, one per line (2 to 6): write at least 2" in bad.plain_text()
+    assert dict(bad.form.errors) == {"choices": "write at least 2, one per line."}
     out_of_range = submit(
         author, form, topic="pricing", question="What do you ask first?", choices="A\nB", answer="3"
     )

@@ -187,9 +187,10 @@ def test_digest_follows_local_time_across_daylight_saving(ctx, demo):
 def test_digests_job_and_delivery_from_the_command_line(demo, database_url):
     env = {"DATABASE_URL": database_url}
     queued = run_cli_scheduler(env, "digests", "2026-11-23T14:05:00Z")
-    assert "digests: 1 queued" in queued.stdout
+    assert "digests: 2 queued" in queued.stdout  # Morgan's team summary, and Avery's enablement report
     sent = run_cli_scheduler(env, "outbox", "2026-11-23T14:06:00Z")
     assert "--- to Morgan Patel <manager@example.com> (digest)\nTeam summary: 5 open deals" in sent.stdout
+    assert "--- to Avery Brooks <enablement@example.com> (edigest)\nWeekly enablement report: Local" in sent.stdout
 
 
 def run_cli_scheduler(env, job: str, now: str):  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import tempfile
@@ -57,11 +58,25 @@ def _wrap(line: str, width: int) -> str:
 
 @dataclass
 class PendingForm:
-    """A form being filled in, one question per line typed."""
+    """A form being filled in, one question per line typed (a field of several values takes one line each,
+    until an empty line). A form sent back to be fixed keeps its answers and asks only what was wrong."""
 
     form: Form
     answers: dict[str, str | list[str]] = field(default_factory=dict)
-    index: int = 0
+    order: list[int] = field(default_factory=list)  # indexes of the fields still to ask, in order
+    position: int = 0
+    lines: list[str] | None = None  # the values of a several-values field, while they are being typed
+
+    @classmethod
+    def start(cls, form: Form) -> PendingForm:
+        answers = {k: list(v) if isinstance(v, tuple) else v for k, v in form.answers}
+        wrong = {k for k, _ in form.errors}
+        order = [i for i, f in enumerate(form.fields) if not wrong or f.id in wrong]
+        return cls(form, answers, order)
+
+    @property
+    def question(self) -> FormField:
+        return self.form.fields[self.order[self.position]]
 
 
 @dataclass
@@ -74,6 +89,15 @@ class ConsoleConversation:
     person_id: int
     last_buttons: tuple[Button, ...] = field(default=())
     pending: PendingForm | None = None
+
+    @property
+    def in_form(self) -> bool:
+        """A form is being filled in: an empty line is an answer (skip, or end of a list), not nothing."""
+        return self.pending is not None
+
+    @property
+    def collecting_lines(self) -> bool:
+        return self.pending is not None and self.pending.lines is not None
 
     def say(self, text: str) -> Reply:
         if self.pending is not None:
@@ -94,15 +118,26 @@ class ConsoleConversation:
             reply = replace(reply, context=f"{reply.context} {note}" if reply.context else note)
         if reply.form is None:
             return reply
-        self.pending = PendingForm(reply.form)
-        return replace(reply, sections=reply.sections + (self._question(),), buttons=())
+        self.pending = PendingForm.start(reply.form)
+        if not self.pending.order:
+            self.pending = None
+            return replace(reply, buttons=())
+        problem = dict(reply.form.errors).get(self.pending.question.id, "")
+        return replace(reply, sections=reply.sections + (self._question(problem),), buttons=())
 
     def _question(self, problem: str = "") -> Section:
         assert self.pending is not None
-        form, index = self.pending.form, self.pending.index
-        question = form.fields[index]
-        lines = [f"{problem} " if problem else "", question.label, " (optional)" if question.optional else ""]
+        pending = self.pending
+        question = pending.question
+        index = pending.order[pending.position]
+        lines = [f"{problem}\n" if problem else "", question.label]
         text = "".join(lines)
+        if question.optional:
+            text += " (optional: press Enter to skip)"
+        previous = pending.answers.get(question.id)
+        if previous and problem:
+            shown = "; ".join(previous) if isinstance(previous, list) else previous.replace("\n", "; ")
+            text += f"\nYou wrote: {shown[:200]}"
         if question.kind in ("checkboxes", "choice"):
             text += "\n" + "\n".join(f"  [{i}] {label}" for i, (_, label) in enumerate(question.options, 1))
             text += (
@@ -110,8 +145,10 @@ class ConsoleConversation:
                 if question.kind == "checkboxes"
                 else "\nType a number."
             )
-        text += ' Say "cancel" to stop.' if index == 0 else ""
-        return Section(text, f"{form.title}: question {index + 1} of {len(form.fields)}")
+        elif question.many:
+            text += "\nOne per line; an empty line ends the list."
+        text += ' Say "cancel" to stop.' if pending.position == 0 else ""
+        return Section(text, f"{pending.form.title}: question {index + 1} of {len(pending.form.fields)}")
 
     def _answer(self, text: str) -> Reply:
         pending = self.pending
@@ -121,13 +158,21 @@ class ConsoleConversation:
             return Reply(
                 "Cancelled: nothing was recorded.", sections=(Section("Cancelled: nothing was recorded."),)
             )
-        question = pending.form.fields[pending.index]
+        question = pending.question
+        if question.many and question.kind == "text":
+            if pending.lines is None:
+                pending.lines = []
+            if text.strip():
+                pending.lines.append(text.strip())
+                return Reply("", sections=())  # keep reading lines, quietly
+            text = "\n".join(pending.lines)
+            pending.lines = None
         value, problem = _parse_answer(question, text.strip())
         if problem:
             return Reply(problem, sections=(self._question(problem),))
         pending.answers[question.id] = value
-        pending.index += 1
-        if pending.index < len(pending.form.fields):
+        pending.position += 1
+        if pending.position < len(pending.order):
             return Reply(question.label, sections=(self._question(),))
         self.pending = None
         click = Click(pending.form.action, pending.form.value)
@@ -146,7 +191,10 @@ def save_image(image: Image) -> Path:
 
 
 def _parse_answer(question: FormField, text: str) -> tuple[str | list[str], str]:
-    """The answer to one question, or why it cannot be taken (then the question is asked again)."""
+    """The answer to one question, or why it cannot be taken (then the question is asked again). An
+    optional question is skipped with Enter (or a lone "-"): it is left empty, never stored as "-"."""
+    if question.optional and text in ("", "-"):
+        return ([] if question.kind == "checkboxes" else ""), ""
     if not text and not question.optional:
         return "", "This one is needed."
     if question.kind == "choice" and text:
@@ -166,27 +214,78 @@ def _parse_answer(question: FormField, text: str) -> tuple[str | list[str], str]
 def run(
     conversation: ConsoleConversation, name: str, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
 ) -> None:
-    """Read one message per line until EOF or "quit"; interactive terminals get a prompt and colour."""
+    """Read one message per line until EOF (Ctrl-D) or "quit"; interactive terminals get a prompt with line
+    editing and history (the standard `readline`), and colour. In a form, an empty line is an answer (it
+    skips an optional question or ends a list); at the end of the input a list being typed is finished."""
     interactive = stdin.isatty() and stdout.isatty()
+    read = _line_reader(stdin, stdout, interactive)
     if interactive:
-        stdout.write(f'Chatting as {name}. Try "what\'s next for Acme?" or "help"; "quit" to leave.\n\n')
+        stdout.write(f'Chatting as {name}. Try "what\'s next for Acme?" or "help"; "quit" (or Ctrl-D) to leave.\n\n')
     while True:
-        if interactive:
-            stdout.write("you> ")
-            stdout.flush()
-        line = stdin.readline()
-        if not line:
+        prompt = "... " if conversation.collecting_lines else ("form> " if conversation.in_form else "you> ")
+        line = read(prompt)
+        if line is None:
+            if conversation.collecting_lines:  # the input ended inside a list: that ends the list
+                _print(conversation.say(""), stdout, interactive)
+            if interactive:
+                stdout.write("\n")
             break
         text = line.strip()
-        if not text:
+        if not text and not conversation.in_form:
             continue
         if text.lower() in QUIT:
             break
+        collecting = conversation.collecting_lines or (
+            conversation.pending is not None and conversation.pending.question.many
+        )
         reply = conversation.say(text)
         if not interactive:
-            stdout.write(f"> {text}\n")
-        stdout.write(to_text(reply, color=interactive) + "\n\n")
-        stdout.flush()
+            stdout.write(f"> {trim_for_display(text)}\n")
+        if collecting and conversation.collecting_lines:
+            continue  # one more item of a list: nothing to say yet
+        _print(reply, stdout, interactive)
+
+
+def _print(reply: Reply, stdout: TextIO, interactive: bool) -> None:
+    stdout.write(to_text(reply, color=interactive) + "\n\n")
+    stdout.flush()
+
+
+ECHO_LIMIT = 300
+
+
+def trim_for_display(text: str, limit: int = ECHO_LIMIT) -> str:
+    """What someone typed, shown back at most `limit` characters long (a pasted page is not echoed whole)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit].rstrip()}… ({len(text):,} characters in all)"
+
+
+def _line_reader(stdin: TextIO, stdout: TextIO, interactive: bool):  # type: ignore[no-untyped-def]
+    """A function returning the next line typed (None at the end of the input or on Ctrl-D / Ctrl-C).
+
+    A terminal reads through `input()` with `readline` loaded, so arrow keys edit the line and recall
+    earlier ones; the history lives in memory for the session only."""
+    if interactive and stdin is sys.stdin and stdout is sys.stdout:
+        with contextlib.suppress(ImportError):  # Windows without pyreadline: plain input still works
+            import readline  # noqa: F401 - loading it gives input() line editing and history
+
+        def from_terminal(prompt: str) -> str | None:
+            try:
+                return input(prompt)
+            except (EOFError, KeyboardInterrupt):
+                return None
+
+        return from_terminal
+
+    def from_stream(prompt: str) -> str | None:
+        if interactive:
+            stdout.write(prompt)
+            stdout.flush()
+        line = stdin.readline()
+        return line.rstrip("\n") if line else None
+
+    return from_stream
 
 
 class LocalSender:

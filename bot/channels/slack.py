@@ -43,6 +43,7 @@ from bot.channels.slack_blocks import (
     form_submission,
     to_messages,
     to_modal,
+    view_errors,
 )
 from bot.channels.slack_install import (
     AsyncInstallationStoreAdapter,
@@ -91,8 +92,10 @@ BOT_SCOPES = [
 ]
 MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 SHARE_ACTION = "slack.share"
+FORM_ACTION = "slack.form"  # a typed command that answers with a form: the button opens it as a modal
 HOME_BLOCK_LIMIT = 100
 HTTP_TIMEOUT_S = 30  # slack_sdk's default for Web API calls
+VIEW_ANSWER_S = 2.0  # Slack waits 3 s for a view_submission's ack; errors must come with it
 
 # The app's own bot user in the workspace a request came from (Bolt's context.bot_user_id, from auth.test or
 # the installation), set for each answer task: the bot is never looked up or stored as a person.
@@ -252,7 +255,7 @@ class SlackChannel:
         app.event("app_home_opened")(self._acked(self._on_home))
         app.command("/playbook")(self._acked(self._on_command))
         app.action(re.compile(r"^bot:\d+$"))(self._acked(self._on_click))
-        app.view(MODAL_CALLBACK)(self._acked(self._on_form))
+        app.view(MODAL_CALLBACK)(self._on_view)
         app.error(self._on_error)
 
     def _acked(self, answer: Answer) -> Callable[..., Awaitable[None]]:
@@ -322,7 +325,10 @@ class SlackChannel:
         )
         if reply is not None:
             await self._post(
-                client, event["channel"], reply, thread_ts=event.get("thread_ts") or event.get("ts")
+                client,
+                event["channel"],
+                _form_button(reply, text),
+                thread_ts=event.get("thread_ts") or event.get("ts"),
             )
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -338,7 +344,7 @@ class SlackChannel:
             event_key=_event_key(body),
         )
         if reply is not None:
-            await self._post(client, event["channel"], reply, thread_ts=event.get("thread_ts"))
+            await self._post(client, event["channel"], _form_button(reply, text), thread_ts=event.get("thread_ts"))
 
     async def _on_command(
         self, command: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
@@ -357,7 +363,12 @@ class SlackChannel:
                 shared=in_channel,
             ),
         )
-        if in_channel and reply.kind == "answer" and text:
+        if reply.form is not None and body.get("trigger_id"):  # "/playbook log coaching": the modal at once
+            channel = command.get("channel_id")
+            await client.views_open(trigger_id=body["trigger_id"], view=to_modal(reply, channel))
+            return
+        reply = _form_button(reply, text)
+        if in_channel and reply.kind == "answer" and text and reply.form is None:
             reply = reply.with_buttons(Button("Share in channel", SHARE_ACTION, text[:1900]))
         for payload in to_messages(reply):
             await self._respond(client, body, response_type="ephemeral", replace_original=False, **payload)
@@ -389,14 +400,22 @@ class SlackChannel:
                     **payload,
                 )
             return
-        reply = await self._answer(
-            body,
-            user,
-            client,
-            lambda who: Request(
-                who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
-            ),
-        )
+        if click.action == FORM_ACTION:  # the typed command again, now with a trigger to open its form
+            reply = await self._answer(
+                body,
+                user,
+                client,
+                lambda who: Request(who.workspace_id, who.person_id, text=click.value, channel_id=channel),
+            )
+        else:
+            reply = await self._answer(
+                body,
+                user,
+                client,
+                lambda who: Request(
+                    who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
+                ),
+            )
         if reply.form is not None and body.get("trigger_id"):
             await client.views_open(trigger_id=body["trigger_id"], view=to_modal(reply, channel))
             return
@@ -409,17 +428,42 @@ class SlackChannel:
         else:  # a button on the App Home: answer in the DM
             await self._post(client, user, reply)
 
-    async def _on_form(self, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        """A submitted modal (closed by the ack): record the answers, and answer in the submitter's DM.
+    async def _on_view(
+        self, ack, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context
+    ) -> None:  # type: ignore[no-untyped-def]
+        """A submitted modal. The answer is worked out before the ack when it comes quickly, so a field to
+        fix keeps the modal open with Slack's `response_action: errors` (the answers stay in it); a slow
+        answer is acked first and follows in the DM like any other."""
+        BOT_USER.set(_bot_user(body, context.bot_user_id))
+        task = asyncio.create_task(self._form_reply(view, body, client))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+        done, _ = await asyncio.wait({task}, timeout=VIEW_ANSWER_S)
+        if done and not task.cancelled() and task.exception() is None:
+            reply = task.result()
+            if reply is not None and reply.form is not None and reply.form.errors:
+                await ack(response_action="errors", errors=view_errors(reply.form))
+                return
+        await ack()
+        try:
+            reply = await task
+            user = (body.get("user") or {}).get("id", "")
+            if reply is None or not user:
+                return
+            own_dm = (await client.conversations_open(users=user))["channel"]["id"]
+            await self._post(client, own_dm, reply)
+        except Exception as error:  # noqa: BLE001 - reported to the person like any listener error
+            await self._on_error(error, body, client)
 
-        The DM is the submitter's own (conversations.open), never the channel named in private_metadata:
-        a forged submission, signed or not by its sender, could name someone else's DM there."""
+    async def _form_reply(
+        self, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> Reply | None:
         submission = form_submission(view)
         if submission is None:
-            return
+            return None
         click, channel, answers = submission
         user = (body.get("user") or {}).get("id", "")
-        reply = await self._answer(
+        return await self._answer(
             body,
             user,
             client,
@@ -427,10 +471,6 @@ class SlackChannel:
                 who.workspace_id, who.person_id, click=click, channel_id=channel or None, form=answers
             ),
         )
-        if not user:
-            return
-        own_dm = (await client.conversations_open(users=user))["channel"]["id"]
-        await self._post(client, own_dm, reply)
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
@@ -607,6 +647,14 @@ class _Known:
 
     reply: Reply | None = None
     repeated: bool = False
+
+
+def _form_button(reply: Reply, typed: str) -> Reply:
+    """A reply with a form to a typed message: a button to open it (a modal needs a click's trigger)."""
+    if reply.form is None or not typed or reply.form.errors:
+        return reply
+    label = f"Fill in: {reply.form.title}"
+    return reply.with_buttons(Button(label, FORM_ACTION, typed[:1900], style="primary"))
 
 
 def _find(

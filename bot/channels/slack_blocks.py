@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot.messages import Button, Click, FormField, Reply, Section
+from bot.messages import Button, Click, Form, FormField, Reply, Section
 from bot.rendering import strip_markup
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,7 @@ MODAL_CALLBACK = "bot-form"
 MODAL_TEXT_LIMIT = 24  # modal title, submit and close labels
 OPTION_TEXT_LIMIT = 75  # checkbox option text and description
 MAX_CHECKBOX_OPTIONS = 10
+VIEW_ERROR_LIMIT = 300  # ours: an error under an input should be a sentence or two
 
 
 def to_modal(reply: Reply, channel: str | None) -> dict[str, Any]:
@@ -271,6 +272,11 @@ def _option(value: str, label: str, description: bool = True) -> dict[str, Any]:
             "text": _truncate("… " + label[len(cut) :].strip(), OPTION_TEXT_LIMIT),
         }
     return option
+
+
+def view_errors(form: Form) -> dict[str, str]:
+    """A form's field errors as a view_submission ack's `errors` (by block id, which is the field id)."""
+    return {field_id: _truncate(message, VIEW_ERROR_LIMIT) for field_id, message in form.errors}
 
 
 def form_submission(view: dict[str, Any]) -> tuple[Click, str, dict[str, str | list[str]]] | None:

@@ -125,7 +125,13 @@ def _groups(reply: Reply) -> list[list[Element]]:
     if choices:
         numbered = "\r".join(f"{n}. {_line(label)}" for n, label in enumerate(choices, 1))
         groups.append([_text(numbered, spacing="Medium")])
-    tail: list[Element] = [_input(field) for field in reply.form.fields] if reply.form else []
+    tail: list[Element] = []
+    if reply.form:
+        answers, errors = dict(reply.form.answers), dict(reply.form.errors)
+        for field in reply.form.fields:
+            if field.id in errors:
+                tail.append(_text(_line(errors[field.id]), color="Attention", weight="Bolder"))
+            tail.append(_input(field, answers.get(field.id)))
     if len(reply.buttons) > MAX_CARD_ACTIONS:
         submits = _submits(reply.buttons)
         tail += [
@@ -179,9 +185,9 @@ def _submits(buttons: tuple[Button, ...]) -> list[Element]:
     return [_submit(button, str(next(numbers)) if button.choice else None) for button in buttons]
 
 
-def _input(field: FormField) -> Element:
+def _input(field: FormField, answer: str | tuple[str, ...] | None = None) -> Element:
     """A form question as an Adaptive Card input; its answer arrives in the submit's value under field.id
-    (several checked boxes as one comma-separated string)."""
+    (several checked boxes as one comma-separated string). `answer` fills it in (a form sent back to fix)."""
     common = {
         "id": field.id,
         "label": field.label,
@@ -192,13 +198,16 @@ def _input(field: FormField) -> Element:
         many = field.kind == "checkboxes"
         choices = [{"title": label, "value": value} for value, label in field.options]
         style = "expanded" if many else "compact"
-        return {
+        choice_set: Element = {
             "type": "Input.ChoiceSet",
             **common,
             "isMultiSelect": many,
             "style": style,
             "choices": choices,
         }
+        if answer:
+            choice_set["value"] = ",".join(answer) if isinstance(answer, tuple) else answer
+        return choice_set
     text: Element = {
         "type": "Input.Text",
         **common,
@@ -207,6 +216,8 @@ def _input(field: FormField) -> Element:
     }
     if field.placeholder:
         text["placeholder"] = field.placeholder
+    if answer:
+        text["value"] = "\n".join(answer) if isinstance(answer, tuple) else answer
     return text
 
 

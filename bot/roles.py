@@ -1,0 +1,66 @@
+"""Who may use which command: one declaration per route or button, checked by the router before the handler.
+
+Someone whose role may not use a command gets one sentence saying what it is for, who can do it, and
+(when there is one) the person to ask, instead of a half-working answer for a team they don't have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.models import Person, Role
+
+MANAGERS = frozenset({Role.MANAGER})
+DIGEST_READERS = frozenset({Role.MANAGER, Role.ENABLEMENT})  # weekly digests go to both
+ENABLEMENT = frozenset({Role.ENABLEMENT})
+ROLE_NAMES = {Role.MANAGER: "managers", Role.ENABLEMENT: "enablement", Role.REP: "reps"}
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Roles that may use a command, and what using it is called ("Setting a coaching cadence")."""
+
+    roles: frozenset[Role]
+    doing: str
+
+    def refusal(self, person: Person) -> str | None:
+        """None when `person` may; else the sentence telling them who can."""
+        if person.role in self.roles:
+            return None
+        who = " and ".join(name for role, name in ROLE_NAMES.items() if role in self.roles)
+        sentence = f"{self.doing} is for {who}"
+        if Role.MANAGER in self.roles and person.role == Role.REP:  # (the sentence says who; and whom to ask)
+            boss = person.manager
+            sentence += f"; ask your manager{f' ({boss.name})' if boss else ''} if it needs doing"
+        elif self.roles == ENABLEMENT:
+            sentence += "; ask your enablement team to add it"
+        return sentence + "."
+
+
+# route or button action -> who may use it
+ROUTES: dict[str, Allowed] = {
+    "due": Allowed(MANAGERS, "Seeing who is due for coaching"),
+    "cadence": Allowed(MANAGERS, "Setting a coaching cadence"),
+    "pause": Allowed(DIGEST_READERS, "Pausing coaching nudges and weekly digests"),
+    "resume": Allowed(DIGEST_READERS, "Resuming coaching nudges and weekly digests"),
+    "log-coaching": Allowed(MANAGERS, "Logging coaching"),
+    "coached": Allowed(MANAGERS, "Logging coaching"),
+    "team-add": Allowed(MANAGERS, "Adding people to a team"),
+    "team-remove": Allowed(MANAGERS, "Removing people from a team"),
+    "summary-channel": Allowed(DIGEST_READERS, "Posting the weekly summary to a channel"),
+    "summary-channel-stop": Allowed(DIGEST_READERS, "Posting the weekly summary to a channel"),
+    "quiz-new": Allowed(ENABLEMENT, "Writing quiz questions"),
+    "quiz-post": Allowed(ENABLEMENT, "Posting a quiz to a channel"),
+}
+CLICKS: dict[str, Allowed] = {
+    "coaching.form": ROUTES["log-coaching"],
+    "coaching.log": ROUTES["log-coaching"],
+    "coaching.snooze": Allowed(MANAGERS, "Snoozing coaching nudges"),
+    "quiz.create": ROUTES["quiz-new"],
+}
+
+
+def refusal(person: Person, *, route: str | None = None, click: str | None = None) -> str | None:
+    """The sentence refusing `person` this route or button, or None when they may use it."""
+    allowed = ROUTES.get(route or "") if route is not None else CLICKS.get(click or "")
+    return allowed.refusal(person) if allowed else None

@@ -1,0 +1,109 @@
+"""`post weekly summary to #channel` / `post weekly summary here`: a manager (their team's summary) or
+enablement (the organization's) subscribes a Slack channel to the weekly digest; `stop posting weekly
+summary` ends it. The subscription is the person's (one channel each, kept in their preferences); the
+digest job queues it with their own digest, one outbox message per person and ISO week, posted to the
+channel and composed when sent. Teams channels and the terminal have no channel to post to yet: the
+reply says so and the person keeps their own digest."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.db import insert_or_ignore
+from bot.messages import Reply
+from bot.models import OutboxMessage, OutboxStatus, Person, Platform, Role
+from handlers.common import Turn, weekly_due_groups
+
+KIND = "cdigest"
+SLACK_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+PREFERENCE = "summary_channel"
+
+
+def subscribe(turn: Turn, where: str | None) -> Reply:
+    if turn.workspace.platform != Platform.SLACK:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text="Posting the weekly summary to a channel works in Slack for now; here it comes to you in chat "
+            "every Monday.",
+        )
+    words = (where or "").strip()
+    mentioned = SLACK_CHANNEL.search(words)
+    if mentioned:
+        channel, name = mentioned[1], mentioned[2] or mentioned[1]
+    elif words.lower() in ("", "here", "this channel", "to this channel", "in this channel") and (
+        turn.request.shared and turn.request.channel_id
+    ):
+        channel, name = turn.request.channel_id, "this channel"
+    else:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text='Name the channel with a link (type # and pick it: "post weekly summary to #sales"), or say '
+            '"post weekly summary here" in the channel itself, with me added to it.',
+        )
+    turn.person.preferences = {
+        **(turn.person.preferences or {}),
+        PREFERENCE: {"platform": "slack", "workspace_id": turn.workspace.id, "channel": channel},
+    }
+    what = "the organization's summary" if turn.person.role == Role.ENABLEMENT else "your team's summary"
+    shown = f"#{name}" if mentioned else name
+    return turn.render(
+        "message.j2",
+        text=f"Every Monday at 08:00 your time I'll post {what} to {shown}, as well as sending it to you. "
+        'Say "stop posting weekly summary" to end it.',
+    )
+
+
+def unsubscribe(turn: Turn) -> Reply:
+    prefs = dict(turn.person.preferences or {})
+    if prefs.pop(PREFERENCE, None) is None:
+        return turn.render("message.j2", text="No channel gets your weekly summary.")
+    turn.person.preferences = prefs
+    return turn.render("message.j2", text="Stopped: the weekly summary no longer goes to the channel.")
+
+
+def enqueue_channel_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    """A channel post for each subscriber whose weekly digest slot has come (managers and enablement)."""
+    from bot.outbox import compose_later
+    from handlers.coaching import not_paused
+    from handlers.summaries import DIGEST_GRACE, DIGEST_TIME, DIGEST_WEEKDAY
+
+    queued = 0
+    subscription = Person.preferences[PREFERENCE]
+    with ctx.sessions.begin() as db:
+        for role in (Role.MANAGER, Role.ENABLEMENT):
+            for group in weekly_due_groups(
+                db, now, kind="digest", weekday=DIGEST_WEEKDAY, at=DIGEST_TIME, grace=DIGEST_GRACE, role=role
+            ):
+                people = db.scalars(
+                    select(Person).where(
+                        group.who, not_paused(group.local_date), subscription.as_string().is_not(None)
+                    )
+                ).all()
+                for person in people:
+                    sub = (person.preferences or {}).get(PREFERENCE) or {}
+                    if not isinstance(sub, dict) or not sub.get("channel") or not sub.get("workspace_id"):
+                        continue
+                    queued += insert_or_ignore(
+                        db,
+                        OutboxMessage,
+                        {
+                            "idempotency_key": f"{KIND}:{person.id}:{group.week}",
+                            "kind": KIND,
+                            "workspace_id": int(sub["workspace_id"]),
+                            "platform": Platform.SLACK,
+                            "person_id": person.id,
+                            "target": {"channel": str(sub["channel"])},
+                            "payload": compose_later(KIND, week=group.week),
+                            "status": OutboxStatus.PENDING,
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                        },
+                        ["idempotency_key"],
+                    )
+    return queued
