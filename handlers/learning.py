@@ -31,6 +31,7 @@ from fsrs import Card, Rating, Scheduler
 MIN_HORIZON_DAYS = 7.0
 FIRST_ANSWER_PRIOR = 0.5  # chance a rep answers a question right the first time it is asked
 MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was answered
+SUSTAIN_RETENTION = 0.75  # recall the budget must be able to hold every introduced question at
 
 
 def horizon_days(questions: int, per_day: int, working_days: int, maximum_interval: int) -> float:
@@ -88,6 +89,18 @@ def gain(scheduler: Scheduler, card: Card | None, now: datetime, horizon: float)
     return r * area(scheduler, right, 0, horizon) + (1 - r) * area(scheduler, wrong, 0, horizon) - without
 
 
+def interval(scheduler: Scheduler, stability: float, retention: float = SUSTAIN_RETENTION) -> float:
+    """Days until FSRS's recall falls to `retention` (unrounded), at least one."""
+    decay, factor = _curve(scheduler)
+    days = stability / factor * (retention ** (1 / decay) - 1)
+    return min(max(days, 1.0), float(scheduler.maximum_interval))
+
+
+def load(scheduler: Scheduler, cards: Iterable[Card], retention: float = SUSTAIN_RETENTION) -> float:
+    """Reviews per day the rep's cards need to stay at `retention`."""
+    return sum(1 / interval(scheduler, c.stability, retention) for c in cards if c.stability)
+
+
 @dataclass(frozen=True)
 class Choice:
     key: object  # whatever the caller identifies the card by (a ReviewCard id, a question id)
@@ -101,14 +114,24 @@ def best(
     new_keys: Iterable[object],
     now: datetime,
     horizon: float,
+    capacity: float = math.inf,
+    retention: float = SUSTAIN_RETENTION,
 ) -> Choice | None:
-    """The card (or new question) with the largest expected gain now; None when nothing gains anything.
+    """The card with the largest expected gain now, or a new question when the budget can sustain one more.
 
+    `capacity` is the budget in reviews per calendar day: a new question is only introduced while the
+    reviews the rep's cards already need to stay at `retention` (`load`) plus the new one's fit in it, so a rep who keeps forgetting
+    consolidates what they have before getting more, and one who remembers gets new material sooner.
     All never-asked questions have the same gain, so one stands for all (the first of `new_keys`).
+    None when nothing gains anything.
     """
+    cards = list(cards)
     options = [Choice(key, gain(scheduler, card, now, horizon), False) for key, card in cards]
     first_new = next(iter(new_keys), None)
-    if first_new is not None:
+    fresh = scheduler._initial_stability(rating=Rating.Good)  # noqa: SLF001
+    needed = load(scheduler, (c for _, c in cards), retention) + 1 / interval(scheduler, fresh, retention)
+    sustainable = needed <= capacity
+    if first_new is not None and (sustainable or not any(o.gain > 0 for o in options)):
         options.append(Choice(first_new, gain(scheduler, None, now, horizon), True))
     options = [o for o in options if o.gain > 0 and math.isfinite(o.gain)]
     return max(options, key=lambda o: o.gain) if options else None

@@ -125,7 +125,7 @@ def next_card(db, rep: Person, now: datetime, organization: Organization | None 
 
 def _best_choice(db, rep: Person, now: datetime, organization: Organization | None = None):  # type: ignore[no-untyped-def]
     from bot.localtime import parse_days
-    from handlers.learning import best, horizon_days
+    from handlers.learning import SUSTAIN_RETENTION, best, horizon_days
 
     organization = organization or db.get(Organization, rep.organization_id)
     scheduler = scheduler_for(organization)
@@ -137,13 +137,13 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
     ).all()
     new = list(db.scalars(_unseen(db, rep).with_only_columns(QuizQuestion.id).limit(1)))
     unseen_count = db.scalar(_unseen(db, rep).with_only_columns(func.count()).order_by(None)) or 0
-    horizon = horizon_days(
-        len(cards) + unseen_count,
-        per_day(rep, organization),
-        len(parse_days(rep.working_days or "") or range(5)),
-        scheduler.maximum_interval,
+    budget, working = per_day(rep, organization), len(parse_days(rep.working_days or "") or range(5))
+    horizon = horizon_days(len(cards) + unseen_count, budget, working, scheduler.maximum_interval)
+    capacity = budget * working / 7  # reviews per calendar day
+    retention = float((organization.settings or {}).get("quiz_sustain_retention", SUSTAIN_RETENTION))
+    return best(
+        scheduler, ((cid, Card.from_dict(c)) for cid, c in cards), new, now, horizon, capacity, retention
     )
-    return best(scheduler, ((cid, Card.from_dict(c)) for cid, c in cards), new, now, horizon)
 
 
 def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-untyped-def]
@@ -306,29 +306,38 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     (`compose_knowledge_check`), so it is the rep's most pressing one at that moment.
     """
     from bot import outbox
-    from bot.localtime import daily_slot, parse_days, parse_hhmm
+    from bot.localtime import daily_slot, parse_days, parse_hhmm, public_holidays
 
     quiz_time = Person.preferences["quiz_time"].as_string()
+    country = Person.preferences["country"].as_string()
+    region = Person.preferences["region"].as_string()
     reps = and_(Person.role == Role.REP, Person.active.is_(True))
     queued = 0
     with ctx.sessions.begin() as db:
         groups = db.execute(
-            select(Person.timezone, Person.working_days, quiz_time)
+            select(Person.timezone, Person.working_days, quiz_time, country, region)
             .where(reps)
-            .group_by(Person.timezone, Person.working_days, quiz_time)
+            .group_by(Person.timezone, Person.working_days, quiz_time, country, region)
         ).all()
-        for tz_name, working_days, at in groups:
+        for tz_name, working_days, at, land, area in groups:
             tz = zone(tz_name)
             day, slot = daily_slot(tz, parse_hhmm(at or QUIZ_TIME), now)
-            if not slot <= now < slot + QUIZ_GRACE or now.astimezone(tz).weekday() not in (
+            local_day = now.astimezone(tz).date()
+            if not slot <= now < slot + QUIZ_GRACE or local_day.weekday() not in (
                 parse_days(working_days or "") or frozenset(range(5))
             ):
                 continue
+            holidays = public_holidays(land, area)
+            if holidays is not None and local_day in holidays:
+                continue  # a public holiday where these reps work: no knowledge check today
             members = select(Person.id).where(
                 reps,
                 Person.timezone == tz_name,
                 Person.working_days == working_days,
                 quiz_time.is_not_distinct_from(at),
+                country.is_not_distinct_from(land),
+                region.is_not_distinct_from(area),
+                _quizzes_not_paused(local_day),
             )
             queued += outbox.enqueue_to_people(
                 db, members, kind="quiz", key=("quiz", day), payload=outbox.compose_later("quiz"), now=now
@@ -336,9 +345,22 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     return queued
 
 
+def _quizzes_not_paused(local_date):  # type: ignore[no-untyped-def]
+    """Reps who did not pause knowledge checks past today ("pause quizzes until 2 Jan"; ISO dates compare
+    as text)."""
+    from sqlalchemy import or_
+
+    paused = Person.preferences["quiz_paused_until"].as_string()
+    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
+
+
 def compose_knowledge_check(ctx, db, rep: Person, now: datetime) -> Reply | None:  # type: ignore[no-untyped-def]
     """The daily question, chosen as it is sent. A question left unanswered from an earlier day is not
-    resent in bulk: it stays the rep's one waiting question and is asked again today, alone."""
+    resent in bulk: it stays the rep's one waiting question and is asked again today, alone. A rep who
+    paused knowledge checks after it was queued gets nothing."""
+    paused = (rep.preferences or {}).get("quiz_paused_until") or ""
+    if paused > now.astimezone(zone(rep.timezone)).date().isoformat():
+        return None
     card = next_card(db, rep, now)
     if card is None:
         return None
