@@ -32,6 +32,7 @@ MIN_HORIZON_DAYS = 7.0
 FIRST_ANSWER_PRIOR = 0.5  # chance a rep answers a question right the first time it is asked
 MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was answered
 SUSTAIN_RETENTION = 0.75  # recall the budget must be able to hold every introduced question at
+NEW_AT_LEAST_EVERY = timedelta(days=7)  # however much is slipping, a new question at least weekly
 
 
 def horizon_days(questions: int, per_day: int, working_days: int, maximum_interval: int) -> float:
@@ -116,14 +117,16 @@ def best(
     horizon: float,
     capacity: float = math.inf,
     retention: float = SUSTAIN_RETENTION,
+    last_new: datetime | None = None,
 ) -> Choice | None:
     """The card with the largest expected gain now, or a new question when the budget can sustain one more.
 
     `capacity` is the budget in reviews per calendar day: a new question is only introduced while the
     reviews the rep's cards already need to stay at `retention` (`load`) plus the new one's fit in it, so a rep who keeps forgetting
     consolidates what they have before getting more, and one who remembers gets new material sooner.
-    All never-asked questions have the same gain, so one stands for all (the first of `new_keys`).
-    None when nothing gains anything.
+    So that new material never starves, a new question also comes when none was introduced for
+    NEW_AT_LEAST_EVERY (`last_new`: when the newest was). All never-asked questions have the same gain, so
+    one stands for all (the first of `new_keys`). None when nothing gains anything.
     """
     cards = list(cards)
     options = [Choice(key, gain(scheduler, card, now, horizon), False) for key, card in cards]
@@ -131,7 +134,8 @@ def best(
     fresh = scheduler._initial_stability(rating=Rating.Good)  # noqa: SLF001
     needed = load(scheduler, (c for _, c in cards), retention) + 1 / interval(scheduler, fresh, retention)
     sustainable = needed <= capacity
-    if first_new is not None and (sustainable or not any(o.gain > 0 for o in options)):
+    overdue_new = last_new is None or now - last_new >= NEW_AT_LEAST_EVERY
+    if first_new is not None and (sustainable or overdue_new or not any(o.gain > 0 for o in options)):
         options.append(Choice(first_new, gain(scheduler, None, now, horizon), True))
     options = [o for o in options if o.gain > 0 and math.isfinite(o.gain)]
     return max(options, key=lambda o: o.gain) if options else None

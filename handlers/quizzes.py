@@ -117,6 +117,7 @@ def next_card(db, rep: Person, now: datetime, organization: Organization | None 
         question_id=choice.key,
         card=Card(card_id=choice.key, due=now).to_dict(),
         due=now,
+        created_at=now,
     )
     db.add(card)
     db.flush()
@@ -131,7 +132,7 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
     scheduler = scheduler_for(organization)
     active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
     cards = db.execute(
-        select(ReviewCard.id, ReviewCard.card)
+        select(ReviewCard.id, ReviewCard.card, ReviewCard.created_at)
         .where(ReviewCard.person_id == rep.id, ReviewCard.question_id.in_(active))
         .order_by(ReviewCard.id)
     ).all()
@@ -141,8 +142,16 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
     horizon = horizon_days(len(cards) + unseen_count, budget, working, scheduler.maximum_interval)
     capacity = budget * working / 7  # reviews per calendar day
     retention = float((organization.settings or {}).get("quiz_sustain_retention", SUSTAIN_RETENTION))
+    last_new = max((created for _, _, created in cards), default=None)
     return best(
-        scheduler, ((cid, Card.from_dict(c)) for cid, c in cards), new, now, horizon, capacity, retention
+        scheduler,
+        ((cid, Card.from_dict(c)) for cid, c, _ in cards),
+        new,
+        now,
+        horizon,
+        capacity,
+        retention,
+        last_new,
     )
 
 
@@ -159,7 +168,9 @@ def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-un
     )
 
 
-def ask(ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "", on_request: bool = True) -> Reply:  # type: ignore[no-untyped-def]
+def ask(
+    ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "", on_request: bool = True
+) -> Reply:  # type: ignore[no-untyped-def]
     """The question as a message with one button per choice and "I'm not sure"; the card waits for it.
 
     `on_request`: the rep asked for it ("quiz me", "Next question"), so they see it as it is sent and the
