@@ -22,6 +22,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -383,6 +384,7 @@ class ReviewLog(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the question was sent
+    predicted_recall: Mapped[float | None] = mapped_column(Float)  # FSRS's recall estimate at the answer
 
 
 class ConversationRef(Base):

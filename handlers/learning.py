@@ -31,8 +31,10 @@ from fsrs import Card, Rating, Scheduler
 MIN_HORIZON_DAYS = 7.0
 FIRST_ANSWER_PRIOR = 0.5  # chance a rep answers a question right the first time it is asked
 MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was answered
-SUSTAIN_RETENTION = 0.75  # recall the budget must be able to hold every introduced question at
-NEW_AT_LEAST_EVERY = timedelta(days=7)  # however much is slipping, a new question at least weekly
+SUSTAIN_RETENTION = 0.65  # recall the budget must be able to hold every introduced question at
+NEW_AT_LEAST_EVERY = timedelta(days=14)  # however much is slipping, a new question at least every 2 weeks
+CALIBRATION_PRIOR = 0.5
+CALIBRATION_WEIGHT = 5.0
 
 
 def horizon_days(questions: int, per_day: int, working_days: int, maximum_interval: int) -> float:
@@ -118,12 +120,15 @@ def best(
     capacity: float = math.inf,
     retention: float = SUSTAIN_RETENTION,
     last_new: datetime | None = None,
+    calibration: float = 1.0,
 ) -> Choice | None:
     """The card with the largest expected gain now, or a new question when the budget can sustain one more.
 
     `capacity` is the budget in reviews per calendar day: a new question is only introduced while the
     reviews the rep's cards already need to stay at `retention` (`load`) plus the new one's fit in it, so a rep who keeps forgetting
     consolidates what they have before getting more, and one who remembers gets new material sooner.
+    `calibration` (see `calibration`) is how much of what FSRS predicts the rep really recalls: a rep who
+    forgets faster than FSRS's default parameters assume needs proportionally more reviews per question.
     So that new material never starves, a new question also comes when none was introduced for
     NEW_AT_LEAST_EVERY (`last_new`: when the newest was). All never-asked questions have the same gain, so
     one stands for all (the first of `new_keys`). None when nothing gains anything.
@@ -133,9 +138,20 @@ def best(
     first_new = next(iter(new_keys), None)
     fresh = scheduler._initial_stability(rating=Rating.Good)  # noqa: SLF001
     needed = load(scheduler, (c for _, c in cards), retention) + 1 / interval(scheduler, fresh, retention)
-    sustainable = needed <= capacity
+    sustainable = needed / calibration <= capacity
     overdue_new = last_new is None or now - last_new >= NEW_AT_LEAST_EVERY
     if first_new is not None and (sustainable or overdue_new or not any(o.gain > 0 for o in options)):
         options.append(Choice(first_new, gain(scheduler, None, now, horizon), True))
     options = [o for o in options if o.gain > 0 and math.isfinite(o.gain)]
     return max(options, key=lambda o: o.gain) if options else None
+
+
+def calibration(right: int, predicted: float) -> float:
+    """The rep's recall relative to FSRS's prediction over their recent reviews, between 0.1 and 1.
+
+    With FSRS's default parameters a rep who forgets faster than the average learner would be scheduled
+    as if they remembered; this scales the review load. It starts from CALIBRATION_PRIOR (worth
+    CALIBRATION_WEIGHT reviews) so that the first days do not introduce questions faster than a typical
+    rep keeps them."""
+    ratio = (right + CALIBRATION_PRIOR * CALIBRATION_WEIGHT) / (predicted + CALIBRATION_WEIGHT)
+    return min(1.0, max(0.1, ratio))

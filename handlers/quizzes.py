@@ -43,6 +43,7 @@ RIGHT_ANSWERS = func.sum(func.cast(ReviewLog.correct, Integer))  # a count of ri
 NOT_SURE = -1
 MASTERED_STABILITY = 21.0  # days of expected memory
 WEAK_TOPIC = 0.6  # below this share of right answers a topic is weak
+CALIBRATION_REVIEWS = 50  # the rep's latest reviews that say how well FSRS's predictions fit them
 
 
 def scheduler_for(organization: Organization) -> Scheduler:
@@ -126,7 +127,7 @@ def next_card(db, rep: Person, now: datetime, organization: Organization | None 
 
 def _best_choice(db, rep: Person, now: datetime, organization: Organization | None = None):  # type: ignore[no-untyped-def]
     from bot.localtime import parse_days
-    from handlers.learning import SUSTAIN_RETENTION, best, horizon_days
+    from handlers.learning import SUSTAIN_RETENTION, best, calibration, horizon_days
 
     organization = organization or db.get(Organization, rep.organization_id)
     scheduler = scheduler_for(organization)
@@ -143,6 +144,15 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
     capacity = budget * working / 7  # reviews per calendar day
     retention = float((organization.settings or {}).get("quiz_sustain_retention", SUSTAIN_RETENTION))
     last_new = max((created for _, _, created in cards), default=None)
+    recent = (
+        select(ReviewLog.correct, ReviewLog.predicted_recall)
+        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+        .where(ReviewCard.person_id == rep.id, ReviewLog.predicted_recall > 0)
+        .order_by(ReviewLog.id.desc())
+        .limit(CALIBRATION_REVIEWS)
+    )
+    logged = db.execute(recent).all()
+    fit = calibration(sum(1 for c, _ in logged if c), sum(p for _, p in logged))
     return best(
         scheduler,
         ((cid, Card.from_dict(c)) for cid, c, _ in cards),
@@ -152,6 +162,7 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
         capacity,
         retention,
         last_new,
+        fit,
     )
 
 
@@ -244,9 +255,12 @@ def answer(turn: Turn, value: str) -> Reply:
     timed = bool(card.pending_on_request)  # else: time since delivery, not since the rep saw it
     correct = choice == question.answer
     rating = Rating.Again if not correct else (Rating.Hard if timed and took > SLOW_ANSWER else Rating.Good)
-    reviewed, _ = scheduler_for(turn.organization).review_card(
-        Card.from_dict(card.card), rating, review_datetime=now
-    )
+    from handlers.learning import retrievability
+
+    scheduler = scheduler_for(turn.organization)
+    before = Card.from_dict(card.card)
+    predicted = retrievability(scheduler, before, now) if before.last_review is not None else None
+    reviewed, _ = scheduler.review_card(before, rating, review_datetime=now)
     added = insert_or_ignore(
         turn.db,
         ReviewLog,
@@ -259,6 +273,7 @@ def answer(turn: Turn, value: str) -> Reply:
             "correct": correct,
             "response_ms": int(took.total_seconds() * 1000) if timed else None,
             "delivered_at": card.pending_since,
+            "predicted_recall": predicted,
             "idempotency_key": f"review:{card.id}:{asked}",
             "reviewed_at": now,
         },
