@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from fsrs import Card, Rating, Scheduler
 from sqlalchemy import select
 
@@ -108,6 +109,7 @@ def test_a_rep_who_recalls_less_than_fsrs_predicts_counts_as_a_heavier_load():
     from handlers.learning import CALIBRATION_PRIOR, calibration
 
     assert calibration(0, 0.0) == CALIBRATION_PRIOR  # no evidence yet: a cautious start
-    assert calibration(45, 45.0) == 1.0  # recalls what FSRS predicts
+    assert calibration(45, 45.0) == pytest.approx(0.95)  # recalls what FSRS predicts (the prior fades)
+    assert calibration(60, 50.0) == 1.0  # never above one
     assert calibration(10, 45.0) < 0.3  # forgets much faster than FSRS's default learner
     assert calibration(0, 45.0) == 0.1  # never below a tenth
