@@ -33,6 +33,7 @@ FIRST_ANSWER_PRIOR = 0.5  # chance a rep answers a question right the first time
 MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was answered
 SUSTAIN_RETENTION = 0.65  # recall the budget must be able to hold every introduced question at
 NEW_AT_LEAST_EVERY = timedelta(days=14)  # however much is slipping, a new question at least every 2 weeks
+MAX_TARGET = 0.97  # the highest FSRS retention the load is worked out for
 CALIBRATION_PRIOR = 0.5
 CALIBRATION_WEIGHT = 5.0
 
@@ -128,7 +129,7 @@ def best(
     reviews the rep's cards already need to stay at `retention` (`load`) plus the new one's fit in it, so a rep who keeps forgetting
     consolidates what they have before getting more, and one who remembers gets new material sooner.
     `calibration` (see `calibration`) is how much of what FSRS predicts the rep really recalls: a rep who
-    forgets faster than FSRS's default parameters assume needs proportionally more reviews per question.
+    forgets faster than FSRS's default parameters assume needs shorter intervals, so more reviews per question.
     So that new material never starves, a new question also comes when none was introduced for
     NEW_AT_LEAST_EVERY (`last_new`: when the newest was). All never-asked questions have the same gain, so
     one stands for all (the first of `new_keys`). None when nothing gains anything.
@@ -137,8 +138,11 @@ def best(
     options = [Choice(key, gain(scheduler, card, now, horizon), False) for key, card in cards]
     first_new = next(iter(new_keys), None)
     fresh = scheduler._initial_stability(rating=Rating.Good)  # noqa: SLF001
-    needed = load(scheduler, (c for _, c in cards), retention) + 1 / interval(scheduler, fresh, retention)
-    sustainable = needed / calibration <= capacity
+    # the rep really recalls about `calibration` times what FSRS predicts: to hold them at `retention`,
+    # FSRS's own estimate must stay at retention / calibration
+    target = min(MAX_TARGET, retention / calibration)
+    needed = load(scheduler, (c for _, c in cards), target) + 1 / interval(scheduler, fresh, target)
+    sustainable = needed <= capacity
     overdue_new = last_new is None or now - last_new >= NEW_AT_LEAST_EVERY
     if first_new is not None and (sustainable or overdue_new or not any(o.gain > 0 for o in options)):
         options.append(Choice(first_new, gain(scheduler, None, now, horizon), True))
