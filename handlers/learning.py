@@ -31,7 +31,7 @@ from fsrs import Card, Rating, Scheduler
 MIN_HORIZON_DAYS = 7.0
 FIRST_ANSWER_PRIOR = 0.5  # chance a rep answers a question right the first time it is asked
 MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was answered
-SUSTAIN_RETENTION = 0.65  # recall the budget must be able to hold every introduced question at
+SUSTAIN_RETENTION = 0.5  # recall the budget must be able to hold every introduced question at
 NEW_AT_LEAST_EVERY = timedelta(days=14)  # however much is slipping, a new question at least every 2 weeks
 MAX_TARGET = 0.97  # the highest FSRS retention the load is worked out for
 CALIBRATION_PRIOR = 0.5
