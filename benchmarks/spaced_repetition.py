@@ -1,41 +1,45 @@
-"""Spaced repetition: FSRS vs fixed intervals vs Leitner boxes at matched retention.
+"""Knowledge checks under the real daily cap: the bot's own queue vs Leitner, SM-2, fixed intervals.
 
-An evaluation script, not a unit test: ``python -m benchmarks.spaced_repetition [--seed ...]``.
+An evaluation script, not a unit test: ``python -m benchmarks.spaced_repetition [--seeds 3] [--reps 4]``.
 
-Learner model (deliberately *not* FSRS, so FSRS is not graded by its own model)
--------------------------------------------------------------------------------
-Each (learner, item) pair has a latent memory stability ``S`` (days) and exponential forgetting::
+How the bot is driven
+---------------------
+The bot runs for real: a SQLite database in a temporary folder with the schema, one organization, the
+26 bundled starter questions (``playbooks/quizzes/starter.yaml``) and ``--reps`` simulated reps. Every
+working day (Monday to Friday) at 09:30 each rep's daily question is written by
+``handlers.quizzes.compose_knowledge_check`` (what the outbox drainer calls when it sends it); the rep
+answers by clicking a button through ``bot.router.handle`` (the same entry point Slack, Teams and the
+terminal use), and clicks "Next question" while the bot offers it (it stops at the cap, 2 a day). On a
+missed day (probability ``MISSED_DAY``) the rep does not open the chat: the question waits, and the bot
+asks it again the next working day. The rep opens the chat between 09:30 and 13:30.
 
-    p(recall t days after the last exposure) = exp(-t / S)
+Baselines run the same day structure in plain Python, with the queue the bot used before (its one waiting
+question first, then the most overdue due card, else a new question in file order; "Next question" while
+something is due or new and the cap allows): ``leitner`` (5 boxes, intervals ``scale * 2**box`` days),
+``sm2`` (SuperMemo 2 with quality 4 for right, 1 for wrong; intervals times ``scale``), ``fixed`` (every
+``k`` days) and ``fsrs-due`` (FSRS due dates in due order, the bot's previous policy). Each is tuned: its
+parameter is searched on a grid and the best mean recall (on the same seeds, so in-sample: a favour to
+the baselines) is reported. The bot's policy is not tuned.
 
-* Population: item difficulty ``d ~ N(0, ITEM_SD)``, learner ability ``a ~ N(0, LEARNER_SD)`` (log scale).
-* The rep reads the playbook on day -1, giving ``S0 = BASE_STABILITY * exp(a - d)``; the first quiz of
-  every policy is on day 0 (recall ``exp(-1 / S0)``), so the first answer already says something.
-* Every review samples the outcome from the true ``p`` at review time with a seeded ``random.Random``
-  (one stream per learner and item, the same for every policy: common random numbers). The correct answer
-  is shown afterwards, so the memory is refreshed (``t`` restarts at 0) whatever the outcome.
-* Success: ``S <- S * (1 + GAIN * exp((a - d) / 2) * (1 - p) ** GAIN_EXPONENT)``; the lower the recall
-  probability at review time, the larger the gain (spacing effect); a review at p ~ 1 barely helps.
-* Failure: ``S <- max(S0, LAPSE_FACTOR * S)``; stability shrinks, but not below the first-study level.
-* A correct answer is "slow" (rated Hard for FSRS) with probability ``HARD_SHARE * (1 - p)``; wrong is
-  Again, otherwise Good. Only FSRS looks at Hard.
+Forgetting models (the truth the learner follows; neither is FSRS)
+------------------------------------------------------------------
+Each (rep, question) pair has an offset ``beta = ability - difficulty`` with ability ~ N(0, 0.3) and
+difficulty ~ N(0, 0.5). The rep reads the playbook on day -1 (one study event for every question). After
+every answer the right answer is shown, so every question asked is also a study event.
 
-Policies
---------
-* ``fsrs``: ``fsrs.Scheduler(desired_retention=R, learning_steps=(), relearning_steps=(),
-  maximum_interval=120, enable_fuzzing=False)``, a new ``Card`` due on day 0, due times rounded up to
-  the next simulated day (at most one quiz a day).
-* ``fixed``: a review every ``k`` days (days 0, k, 2k, ...).
-* ``leitner``: 5 boxes with intervals ``max(1, round(scale * 2**b))`` days (1, 2, 4, 8, 16 at scale 1);
-  right moves the card up a box (it stays in the top box), wrong sends it to box 1.
+* ``exponential``: ``p = exp(-t / S)``; ``S0 = 2 d * exp(beta)``; a right answer multiplies ``S`` by
+  ``1 + 4 exp(beta / 2) (1 - p) ** 0.6`` (spacing effect: the lower the recall at review, the larger the
+  gain), a wrong one gives ``max(S0, S / 2)``.
+* ``actr``: ACT-R's declarative memory with the spacing rule of Pavlik and Anderson (2005): activation
+  ``m(t) = ln sum_j (h (t - t_j)) ** -d_j`` with ``d_j = c exp(m(t_j)) + a`` (massed study decays faster),
+  ``p = 1 / (1 + exp((tau - beta - m) / s))``; c = 0.217, a = 0.177, s = 0.255, h = 0.025 (time between
+  sessions is psychologically compressed; t in seconds), tau = -1.5 (about 60% recall a day after reading).
 
-Metric and search
------------------
-Mean recall is the true model ``p`` at the start of each day 1..DAYS (before that day's quiz), averaged
-over days, learners and items; reviews are those on days 0..DAYS-1, per item. For each policy the script
-evaluates a coarse grid of its parameter, then a fine grid between the last setting that misses the
-target and the first that meets it, and keeps the cheapest evaluated setting (fewest reviews per item)
-with mean recall >= TARGET.
+Outcomes come from seeded streams keyed by (seed, rep, question, attempt number), missed days and opening
+times by (seed, rep, day): every policy sees the same random numbers (common random numbers).
+
+Metric: mean true recall probability at the start of each day 1..DAYS over all reps and questions (a
+question never asked decays from the playbook reading), and reviews (answers) per question per rep.
 """
 
 from __future__ import annotations
@@ -45,242 +49,394 @@ import math
 import os
 import platform
 import random
+import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import fsrs
 
-TARGET = 0.90
-BASE_STABILITY = 2.0  # days; median stability after first reading the playbook (~60% recall a day later)
-ITEM_SD = 0.5  # spread of log item difficulty
-LEARNER_SD = 0.3  # spread of log learner ability
-GAIN = 4.0  # stability growth scale after a success (x2 for a success at p = 0.9)
-GAIN_EXPONENT = 0.6  # growth ~ (1 - p) ** GAIN_EXPONENT
-LAPSE_FACTOR = 0.5  # stability multiplier after a failed review
-HARD_SHARE = 0.5  # P(Hard | correct) = HARD_SHARE * (1 - p)
-LEITNER_BOXES = 5
-FSRS_MAX_INTERVAL = 120
-DEFAULT_RETENTION = 0.9  # handlers.quizzes.DEFAULT_RETENTION
-EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)  # day 0 of the simulation, a quiz at 09:00 UTC
-DAY = timedelta(days=1)
+DAYS = 180
+CAP = 2  # handlers.quizzes.DEFAULT_PER_DAY
+MISSED_DAY = 0.15
+QUIZ_HOUR = 9.5
+OPEN_WITHIN_HOURS = 4.0
+EPOCH = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday, 00:00 UTC: day 0
+ABILITY_SD, DIFFICULTY_SD = 0.3, 0.5
 
 
-@dataclass(frozen=True)
-class Pair:
-    """One learner studying one item."""
-
-    key: str  # seeds this pair's outcome stream
-    s0: float  # stability after first reading, days
-    gain: float  # growth scale after a success
+# -- the learner --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Result:
-    """Outcome of one policy at one setting."""
+class Memory:
+    """The true memory of one rep for one question; times in days since EPOCH."""
 
-    policy: str
-    setting: float
-    mean_recall: float
-    reviews_per_item: float
+    def recall(self, t: float) -> float:
+        raise NotImplementedError
 
-
-class CardSchedule(Protocol):
-    """Per-card scheduler state: told each answer, returns the day of the next review."""
-
-    def review(self, day: int, correct: bool, slow: bool) -> int: ...
+    def study(self, t: float, correct: bool) -> None:
+        raise NotImplementedError
 
 
-class FixedSchedule:
-    """Review every ``k`` days."""
+class Exponential(Memory):
+    def __init__(self, beta: float) -> None:
+        self.s0 = 2.0 * math.exp(beta)
+        self.gain = 4.0 * math.exp(beta / 2)
+        self.s, self.last = self.s0, -1.0 + QUIZ_HOUR / 24
 
+    def recall(self, t: float) -> float:
+        return math.exp(-max(0.0, t - self.last) / self.s)
+
+    def study(self, t: float, correct: bool) -> None:
+        p = self.recall(t)
+        self.s = self.s * (1 + self.gain * (1 - p) ** 0.6) if correct else max(self.s0, self.s / 2)
+        self.last = t
+
+
+class ActR(Memory):
+    C, A, S, H, TAU = 0.217, 0.177, 0.255, 0.025, -1.5
+
+    def __init__(self, beta: float) -> None:
+        self.beta = beta
+        self.traces: list[tuple[float, float]] = []  # (time, decay)
+        self.study(-1.0 + QUIZ_HOUR / 24, True)
+
+    def activation(self, t: float) -> float:
+        total = sum(max(self.H * (t - tj) * 86400, 1.0) ** -d for tj, d in self.traces)
+        return math.log(total) if total > 0 else -math.inf
+
+    def recall(self, t: float) -> float:
+        m = self.activation(t)
+        if m == -math.inf:
+            return 0.0
+        return 1 / (1 + math.exp((self.TAU - self.beta - m) / self.S))
+
+    def study(self, t: float, correct: bool) -> None:
+        m = self.activation(t)
+        decay = self.C * math.exp(m) + self.A if m != -math.inf else self.A
+        self.traces.append((t, decay))
+
+
+MODELS: dict[str, Callable[[float], Memory]] = {"exponential": Exponential, "actr": ActR}
+
+
+@dataclass
+class Learner:
+    """One simulated rep: memories per question, and their seeded random streams."""
+
+    seed: int
+    index: int
+    memories: list[Memory]
+    attempts: list[int] = field(default_factory=list)
+
+    def outcome(self, item: int, t: float) -> bool:
+        self.attempts[item] += 1
+        draw = random.Random(f"{self.seed}:{self.index}:{item}:{self.attempts[item]}").random()
+        return draw < self.memories[item].recall(t)
+
+    def day(self, day: int) -> tuple[bool, float]:
+        """(misses the day?, hour the rep opens the chat)"""
+        rng = random.Random(f"{self.seed}:{self.index}:day:{day}")
+        return rng.random() < MISSED_DAY, QUIZ_HOUR + rng.random() * OPEN_WITHIN_HOURS
+
+
+def learners(model: str, seed: int, reps: int, items: int) -> list[Learner]:
+    rng = random.Random(f"population:{seed}")
+    difficulty = [rng.gauss(0, DIFFICULTY_SD) for _ in range(items)]
+    out = []
+    for r in range(reps):
+        ability = rng.gauss(0, ABILITY_SD)
+        memories = [MODELS[model](ability - d) for d in difficulty]
+        out.append(Learner(seed, r, memories, [0] * items))
+    return out
+
+
+def mean_recall_today(people: Sequence[Learner], day: int) -> float:
+    return sum(m.recall(float(day)) for p in people for m in p.memories)
+
+
+# -- the bot, driven through its real queue and answer handler -------------------------------------------
+
+
+def run_bot(model: str, seed: int, reps: int, days: int) -> tuple[float, float]:
+    """(mean recall, reviews per question) of the bot's own scheduling."""
+    from sqlalchemy import select
+
+    from bot import db as botdb
+    from bot.context import AppContext
+    from bot.demo import STARTER_QUIZZES
+    from bot.messages import Click, Request
+    from bot.models import Base, Person, QuizQuestion, ReviewCard, Role
+    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
+    from bot.quizfile import import_quizzes
+    from bot.rendering import Renderer
+    from bot.router import handle
+    from bot.settings import Settings
+    from handlers.quizzes import compose_knowledge_check
+    from playbooks.loader import load_library
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{folder}/bench.db"
+        engine = botdb.make_engine(url)
+        Base.metadata.create_all(engine)
+        now = [EPOCH]
+        settings = Settings(database_url=url)
+        ctx = AppContext(
+            settings,
+            engine,
+            botdb.make_sessionmaker(engine),
+            load_library(settings.playbooks_dir),
+            Renderer(),
+            clock=lambda: now[0],
+        )
+        with ctx.sessions.begin() as session:
+            way_in = get_or_create_workspace(session, *LOCAL_WORKSPACE, name="Benchmark")
+            import_quizzes(session, way_in.organization_id, STARTER_QUIZZES, ctx.playbooks)
+            questions = list(session.scalars(select(QuizQuestion).order_by(QuizQuestion.id)))
+            item_of = {q.id: i for i, q in enumerate(questions)}
+            answer_of = {q.id: (q.answer, len(q.choices)) for q in questions}
+            people = []
+            for r in range(reps):
+                person = Person(
+                    organization_id=way_in.organization_id,
+                    email=f"rep{r}@example.com",
+                    name=f"Rep {r}",
+                    role=Role.REP,
+                )
+                session.add(person)
+                session.flush()
+                people.append(person.id)
+            workspace_id = way_in.id
+        population = learners(model, seed, reps, len(questions))
+        question_of_card: dict[int, int] = {}
+        reviews, recall = 0, 0.0
+        for day in range(days):
+            if day:
+                recall += mean_recall_today(population, day)
+            if (EPOCH + timedelta(days=day)).weekday() >= 5:
+                continue
+            for learner, person_id in zip(population, people, strict=True):
+                now[0] = EPOCH + timedelta(days=day, hours=QUIZ_HOUR)
+                with ctx.sessions.begin() as session:
+                    reply = compose_knowledge_check(ctx, session, session.get(Person, person_id), now[0])
+                missed, hour = learner.day(day)
+                if reply is None or missed:
+                    continue
+                t = day + hour / 24
+                for _ in range(CAP):
+                    buttons = [b for b in reply.buttons if b.action == "quiz.answer"]
+                    if not buttons:
+                        break
+                    card_id = int(buttons[0].value.split(":")[0])
+                    if card_id not in question_of_card:
+                        with ctx.sessions() as session:
+                            question_of_card[card_id] = session.scalar(
+                                select(ReviewCard.question_id).where(ReviewCard.id == card_id)
+                            )
+                    question_id = question_of_card[card_id]
+                    item = item_of[question_id]
+                    right, choices = answer_of[question_id]
+                    correct = learner.outcome(item, t)
+                    chosen = right if correct else (right + 1) % choices
+                    now[0] = EPOCH + timedelta(days=t)
+                    reply = handle(
+                        ctx,
+                        Request(workspace_id, person_id, click=Click("quiz.answer", buttons[chosen].value)),
+                    )
+                    learner.memories[item].study(t, correct)
+                    reviews += 1
+                    if not any(b.action == "quiz.next" for b in reply.buttons):
+                        break
+                    t += 1 / 1440
+                    now[0] = EPOCH + timedelta(days=t)
+                    reply = handle(ctx, Request(workspace_id, person_id, click=Click("quiz.next", "")))
+        recall += mean_recall_today(population, days)
+        engine.dispose()
+    pairs = reps * len(questions)
+    return recall / (pairs * days), reviews / pairs
+
+
+# -- baselines, on the queue the bot used before ---------------------------------------------------------
+
+
+class Fixed:
     def __init__(self, k: float) -> None:
-        self.k = max(1, round(k))
+        self.k = k
 
-    def review(self, day: int, correct: bool, slow: bool) -> int:
-        return day + self.k
+    def review(self, t: float, correct: bool) -> float:
+        return t + self.k
 
 
-class LeitnerSchedule:
-    """Leitner boxes with intervals ``scale * 2**box``."""
-
+class Leitner:
     def __init__(self, scale: float) -> None:
-        self.intervals = [max(1, round(scale * 2**b)) for b in range(LEITNER_BOXES)]
-        self.box = -1  # not yet in a box: the day-0 quiz places it in box 1 or 2
+        self.intervals = [max(1.0, round(scale * 2**b)) for b in range(5)]
+        self.box = -1
 
-    def review(self, day: int, correct: bool, slow: bool) -> int:
-        self.box = min(self.box + 1, LEITNER_BOXES - 1) if correct else 0
-        return day + self.intervals[self.box]
-
-
-class FsrsSchedule:
-    """The bot's policy: py-fsrs with no learning steps, daily quizzes."""
-
-    def __init__(self, scheduler: fsrs.Scheduler) -> None:
-        self.scheduler = scheduler
-        self.card = fsrs.Card(card_id=1, due=EPOCH)  # an explicit id: Card() sleeps 1 ms to make one
-
-    def review(self, day: int, correct: bool, slow: bool) -> int:
-        rating = fsrs.Rating.Again if not correct else fsrs.Rating.Hard if slow else fsrs.Rating.Good
-        self.card, _ = self.scheduler.review_card(self.card, rating, review_datetime=EPOCH + day * DAY)
-        return max(day + 1, math.ceil((self.card.due - EPOCH) / DAY))
+    def review(self, t: float, correct: bool) -> float:
+        self.box = min(self.box + 1, 4) if correct else 0
+        return t + self.intervals[self.box]
 
 
-def make_factory(policy: str, setting: float) -> Callable[[], CardSchedule]:
-    """A fresh per-card schedule for ``policy`` at ``setting``."""
-    if policy == "fixed":
-        return lambda: FixedSchedule(setting)
-    if policy == "leitner":
-        return lambda: LeitnerSchedule(setting)
-    scheduler = fsrs.Scheduler(
-        desired_retention=setting,
-        learning_steps=(),
-        relearning_steps=(),
-        maximum_interval=FSRS_MAX_INTERVAL,
-        enable_fuzzing=False,
-    )
-    return lambda: FsrsSchedule(scheduler)
+class Sm2:
+    def __init__(self, scale: float) -> None:
+        self.scale, self.ef, self.n, self.interval = scale, 2.5, 0, 0.0
 
-
-def population(seed: int, learners: int, items: int) -> list[Pair]:
-    """Draw learner abilities and item difficulties; one Pair per (learner, item)."""
-    rng = random.Random(seed)
-    ability = [rng.gauss(0.0, LEARNER_SD) for _ in range(learners)]
-    difficulty = [rng.gauss(0.0, ITEM_SD) for _ in range(items)]
-    return [
-        Pair(f"{seed}:{li}:{ii}", BASE_STABILITY * math.exp(a - d), GAIN * math.exp((a - d) / 2))
-        for li, a in enumerate(ability)
-        for ii, d in enumerate(difficulty)
-    ]
-
-
-def recall_sum(stability: float, last: int, start: int, end: int) -> float:
-    """Sum of exp(-(day - last) / stability) over days start..end (inclusive)."""
-    if end < start:
-        return 0.0
-    q = math.exp(-1.0 / stability)
-    n = end - start + 1
-    return q ** (start - last) * (1.0 - q**n) / (1.0 - q)
-
-
-def simulate(pair: Pair, schedule: CardSchedule, days: int) -> tuple[int, float]:
-    """Run one card for ``days`` days; return (reviews, sum of daily recall over days 1..days)."""
-    rng = random.Random(pair.key)
-    s, last, day, reviews, total = pair.s0, -1, 0, 0, 0.0
-    while day < days:
-        total += recall_sum(s, last, max(1, last + 1), day)
-        p = math.exp(-(day - last) / s)
-        correct = rng.random() < p
-        slow = rng.random() < HARD_SHARE * (1.0 - p)
-        if correct:
-            s *= 1.0 + pair.gain * (1.0 - p) ** GAIN_EXPONENT
+    def review(self, t: float, correct: bool) -> float:
+        q = 4 if correct else 1
+        if q >= 3:
+            self.interval = 1.0 if self.n == 0 else 6.0 if self.n == 1 else self.interval * self.ef
+            self.n += 1
         else:
-            s = max(pair.s0, LAPSE_FACTOR * s)
-        reviews += 1
-        last = day
-        day = schedule.review(day, correct, slow)
-    total += recall_sum(s, last, max(1, last + 1), days)
-    return reviews, total
+            self.n, self.interval = 0, 1.0
+        self.ef = max(1.3, self.ef + 0.1 - (5 - q) * (0.08 + (5 - q) * 0.02))
+        return t + max(1.0, self.interval * self.scale)
 
 
-def evaluate(policy: str, setting: float, pairs: Sequence[Pair], days: int) -> Result:
-    """Mean daily recall and reviews per item for one policy setting over all pairs."""
-    factory = make_factory(policy, setting)
+class FsrsDue:
+    def __init__(self, retention: float) -> None:
+        self.scheduler = fsrs.Scheduler(
+            desired_retention=retention,
+            learning_steps=(),
+            relearning_steps=(),
+            maximum_interval=120,
+            enable_fuzzing=False,
+        )
+        self.card = fsrs.Card(card_id=1, due=EPOCH)
+
+    def review(self, t: float, correct: bool) -> float:
+        rating = fsrs.Rating.Good if correct else fsrs.Rating.Again
+        self.card, _ = self.scheduler.review_card(
+            self.card, rating, review_datetime=EPOCH + timedelta(days=t)
+        )
+        return (self.card.due - EPOCH) / timedelta(days=1)
+
+
+BASELINES: dict[str, tuple[Callable[[float], object], list[float], str]] = {
+    "leitner": (
+        Leitner,
+        [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0],
+        "scale {:g}",
+    ),
+    "sm2": (Sm2, [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0], "interval scale {:g}"),
+    "fixed": (Fixed, [2, 3, 4, 5, 7, 10, 12, 14, 16, 18, 20, 22, 25, 28, 35, 45, 60], "every {:g} days"),
+    "fsrs-due": (FsrsDue, [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95], "desired_retention {:g}"),
+}
+
+
+def run_baseline(
+    policy: str, setting: float, model: str, seed: int, reps: int, items: int, days: int
+) -> tuple[float, float]:
+    factory = BASELINES[policy][0]
+    population = learners(model, seed, reps, items)
     reviews, recall = 0, 0.0
-    for pair in pairs:
-        r, total = simulate(pair, factory(), days)
-        reviews += r
-        recall += total
-    return Result(policy, setting, recall / (len(pairs) * days), reviews / len(pairs))
+    schedules: list[list[object | None]] = [[None] * items for _ in range(reps)]
+    due = [[math.inf] * items for _ in range(reps)]
+    pending: list[int | None] = [None] * reps
+
+    def pick(r: int, t: float) -> int | None:
+        if pending[r] is not None:
+            return pending[r]
+        waiting = [(due[r][i], i) for i in range(items) if schedules[r][i] is not None and due[r][i] <= t]
+        if waiting:
+            return min(waiting)[1]
+        return next((i for i in range(items) if schedules[r][i] is None), None)
+
+    for day in range(days):
+        if day:
+            recall += mean_recall_today(population, day)
+        if (EPOCH + timedelta(days=day)).weekday() >= 5:
+            continue
+        for r, learner in enumerate(population):
+            item = pick(r, day + QUIZ_HOUR / 24)
+            if item is None:
+                continue
+            pending[r] = item
+            missed, hour = learner.day(day)
+            if missed:
+                continue
+            t = day + hour / 24
+            answered = 0
+            while item is not None:
+                correct = learner.outcome(item, t)
+                learner.memories[item].study(t, correct)
+                reviews += 1
+                answered += 1
+                if schedules[r][item] is None:
+                    schedules[r][item] = factory(setting)
+                due[r][item] = schedules[r][item].review(t, correct)  # type: ignore[union-attr]
+                pending[r] = None
+                if answered >= CAP:
+                    break
+                t += 1 / 1440
+                item = pick(r, t)
+    recall += mean_recall_today(population, days)
+    pairs = reps * items
+    return recall / (pairs * days), reviews / pairs
 
 
-def search(
-    policy: str,
-    coarse: Sequence[float],
-    fine_step: float,
-    run: Callable[[str, Iterable[float]], list[Result]],
-) -> tuple[Result | None, list[Result]]:
-    """Cheapest setting meeting TARGET, and all results. ``coarse`` runs from cheapest to most reviews."""
-    results = run(policy, coarse)
-    first_ok = next((i for i, r in enumerate(results) if r.mean_recall >= TARGET), None)
-    if first_ok is not None and first_ok > 0:
-        lo, hi = coarse[first_ok - 1], coarse[first_ok]
-        n = round(abs(hi - lo) / fine_step)
-        step = math.copysign(fine_step, hi - lo)
-        results += run(policy, [round(lo + i * step, 4) for i in range(1, n)])
-    ok = [r for r in results if r.mean_recall >= TARGET]
-    best = min(ok, key=lambda r: (r.reviews_per_item, -r.mean_recall)) if ok else None
-    return best, results
+# -- the report -----------------------------------------------------------------------------------------
+
+
+def _summary(values: Sequence[tuple[float, float]]) -> tuple[float, float, float]:
+    recalls = [v[0] for v in values]
+    spread = statistics.stdev(recalls) if len(recalls) > 1 else 0.0
+    return statistics.mean(recalls), spread, statistics.mean(v[1] for v in values)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Parse options, run the three searches, print the Markdown table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=20250106)
-    parser.add_argument("--learners", type=int, default=150)
-    parser.add_argument("--items", type=int, default=40)
-    parser.add_argument("--days", type=int, default=180)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N")
+    parser.add_argument("--reps", type=int, default=4, help="simulated reps per seed")
+    parser.add_argument("--days", type=int, default=DAYS)
+    parser.add_argument("--models", default="exponential,actr")
     args = parser.parse_args(argv)
-
     started = time.perf_counter()
-    pairs = population(args.seed, args.learners, args.items)
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-
-        def run(policy: str, settings: Iterable[float]) -> list[Result]:
-            futures = [pool.submit(evaluate, policy, s, pairs, args.days) for s in settings]
-            return [f.result() for f in futures]
-
-        searches = {
-            "fsrs": search("fsrs", [0.70, 0.75, 0.80, 0.85, 0.90, 0.95, 0.97, 0.99], 0.01, run),
-            "fixed": search("fixed", list(range(40, 0, -1)), 1, run),
-            "leitner": search("leitner", [4.0, 3.0, 2.5, 2.0, 1.5, 1.0, 0.75, 0.5, 0.25], 0.05, run),
-        }
-    elapsed = time.perf_counter() - started
-
-    labels = {
-        "fsrs": ("FSRS (ours)", "desired_retention={:.2f}"),
-        "fixed": ("fixed intervals", "every {:.0f} days"),
-        "leitner": (f"Leitner, {LEITNER_BOXES} boxes", "scale {:.2f}"),
-    }
-    fsrs_best = searches["fsrs"][0]
-    print(f"Reviews per item needed to keep mean recall >= {TARGET:.2f} over days 1..{args.days}\n")
-    print(f"| policy | setting | mean recall over {args.days} days | reviews per item | vs FSRS |")
-    print("|---|---|---:|---:|---:|")
-    for policy, (best, tried) in searches.items():
-        name, fmt = labels[policy]
-        if best is None:
-            print(f"| {name} | none of {len(tried)} settings met the target | - | - | - |")
-            continue
-        if policy == "leitner":
-            intervals = LeitnerSchedule(best.setting).intervals
-            setting = fmt.format(best.setting) + " (" + ", ".join(map(str, intervals)) + " days)"
-        else:
-            setting = fmt.format(best.setting)
-        ratio = f"{best.reviews_per_item / fsrs_best.reviews_per_item:.2f}x" if fsrs_best else "-"
-        print(f"| {name} | {setting} | {best.mean_recall:.3f} | {best.reviews_per_item:.2f} | {ratio} |")
-    default = next((r for r in searches["fsrs"][1] if r.setting == DEFAULT_RETENTION), None)
-    if default is not None:
+    seeds = range(1, args.seeds + 1)
+    items = 26
+    for model in args.models.split(","):
+        bot_started = time.perf_counter()
+        bot = [run_bot(model, seed, args.reps, args.days) for seed in seeds]
+        bot_seconds = time.perf_counter() - bot_started
+        rows = [("the bot (budget-aware FSRS, real handlers)", "defaults", _summary(bot), bot)]
+        for policy, (_, grid, label) in BASELINES.items():
+            tried = {
+                setting: [
+                    run_baseline(policy, setting, model, seed, args.reps, items, args.days) for seed in seeds
+                ]
+                for setting in grid
+            }
+            setting, values = max(tried.items(), key=lambda kv: _summary(kv[1])[0])
+            rows.append(
+                (
+                    f"{policy} (tuned over {len(grid)} settings)",
+                    label.format(setting),
+                    _summary(values),
+                    values,
+                )
+            )
+        ours = rows[0][2][0]
+        print(f"\n### Forgetting model: {model}\n")
         print(
-            f"\nFSRS at the bot's default desired_retention={DEFAULT_RETENTION}: mean recall "
-            f"{default.mean_recall:.3f}, {default.reviews_per_item:.2f} reviews per item."
+            f"| policy | setting | mean recall over {args.days} days (± sd over seeds) | reviews per question | per seed | bot minus policy |"
         )
-    tried = ", ".join(f"{p} {len(r)}" for p, (_, r) in searches.items())
-    print(f"Settings evaluated: {tried}.")
+        print("|---|---|---:|---:|---|---:|")
+        for name, setting, (mean, spread, per_item), values in rows:
+            per_seed = ", ".join(f"{v[0]:.3f}" for v in values)
+            delta = "" if name.startswith("the bot") else f"{ours - mean:+.3f}"
+            print(
+                f"| {name} | {setting} | {mean:.3f} ± {spread:.3f} | {per_item:.1f} | {per_seed} | {delta} |"
+            )
+        print(
+            f"\nThe bot's runs took {bot_seconds:.1f} s ({args.reps} reps x {args.seeds} seeds x {args.days} days)."
+        )
     print(
-        f"Machine: Python {platform.python_version()}, {platform.platform()}, {os.cpu_count()} CPUs; "
-        f"fsrs {_fsrs_version()}; run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC in {elapsed:.1f} s "
-        f"({args.jobs} workers)."
-    )
-    print(
-        f"Seed {args.seed}; {args.learners} learners x {args.items} items; {args.days} days; "
-        f"target {TARGET}; model: base stability {BASE_STABILITY} d, item sd {ITEM_SD}, "
-        f"learner sd {LEARNER_SD}, gain {GAIN}, gain exponent {GAIN_EXPONENT}, lapse factor {LAPSE_FACTOR}, "
-        f"Hard share {HARD_SHARE}; FSRS maximum_interval {FSRS_MAX_INTERVAL}."
+        f"\nSeeds {list(seeds)}; {args.reps} reps per seed; {items} questions; cap {CAP} a working day (Mon-Fri); "
+        f"missed days {MISSED_DAY:.0%}; Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} CPUs; fsrs {_fsrs_version()}; run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{time.perf_counter() - started:.0f} s in all."
     )
 
 

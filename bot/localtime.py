@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -42,14 +44,36 @@ def local_at(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
+@lru_cache(maxsize=512)
+def public_holidays(country: str | None, region: str | None = None) -> Any:
+    """The public holidays of a country (ISO code, e.g. "DE") and optional region ("BY"), from the
+    `holidays` library; None when no country is set or it is unknown (then no day is a holiday)."""
+    if not country:
+        return None
+    import holidays
+
+    try:
+        return holidays.country_holidays(country.upper(), subdiv=region or None)
+    except (NotImplementedError, KeyError, ValueError):
+        return None
+
+
+def holidays_of(person) -> Any:  # type: ignore[no-untyped-def]
+    prefs = getattr(person, "preferences", None) or {}
+    return public_holidays(prefs.get("country"), prefs.get("region"))
+
+
 @dataclass(frozen=True)
 class Availability:
-    """A person's messaging window: working days, and quiet hours [quiet_start, quiet_end) each day."""
+    """A person's messaging window: working days that are not public holidays where they work, and quiet
+    hours [quiet_start, quiet_end) each day. Every proactive message (knowledge checks, coaching nudges,
+    digests) is held by it when it is sent."""
 
     tz: ZoneInfo
     working_days: frozenset[int]
     quiet_start: time
     quiet_end: time
+    holidays: Any = None  # a holidays.HolidayBase (date in it: a public holiday), or None
 
     @classmethod
     def of(cls, person) -> Availability:  # type: ignore[no-untyped-def]
@@ -58,7 +82,12 @@ class Availability:
             parse_days(person.working_days) or frozenset(range(5)),
             parse_hhmm(person.quiet_start),
             parse_hhmm(person.quiet_end),
+            holidays_of(person),
         )
+
+    def working(self, day: date) -> bool:
+        """A working day of the person's week that is not a public holiday where they are."""
+        return day.weekday() in self.working_days and not (self.holidays is not None and day in self.holidays)
 
     def _quiet(self, local: time) -> bool:
         if self.quiet_start == self.quiet_end:
@@ -69,16 +98,16 @@ class Availability:
 
     def allows(self, now: datetime) -> bool:
         local = now.astimezone(self.tz)
-        return local.weekday() in self.working_days and not self._quiet(local.time())
+        return self.working(local.date()) and not self._quiet(local.time())
 
     def next_allowed(self, now: datetime) -> datetime:
         """`now` if a message may go out now, else the first instant it may (in UTC)."""
         if self.allows(now):
             return now
         today = now.astimezone(self.tz).date()
-        for offset in range(9):
+        for offset in range(22):  # long enough for a week of holidays around a weekend
             day = today + timedelta(days=offset)
-            if day.weekday() not in self.working_days:
+            if not self.working(day):
                 continue
             for start_of_window in (time(0), self.quiet_end):
                 start = local_at(day, start_of_window, self.tz)

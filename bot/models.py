@@ -22,6 +22,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -362,6 +363,8 @@ class ReviewCard(Base):
     card: Mapped[dict[str, Any]] = mapped_column(default=dict)
     due: Mapped[datetime] = mapped_column(UTCDateTime())
     pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())  # asked, not answered
+    # the waiting question was asked for by the rep (seen at once), not pushed (seen whenever they look)
+    pending_on_request: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = _utcnow_column()
 
 
@@ -378,9 +381,11 @@ class ReviewLog(Base):
     rating: Mapped[int] = mapped_column(Integer)  # fsrs Rating value
     chosen: Mapped[int | None] = mapped_column(Integer)  # None = "I'm not sure"
     correct: Mapped[bool] = mapped_column(Boolean)
-    response_ms: Mapped[int | None] = mapped_column(Integer)
+    response_ms: Mapped[int | None] = mapped_column(Integer)  # only when measured from when the rep saw it
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the question was sent
+    predicted_recall: Mapped[float | None] = mapped_column(Float)  # FSRS's recall estimate at the answer
 
 
 class ConversationRef(Base):

@@ -24,6 +24,7 @@ from bot.context import AppContext
 from bot.messages import Reply, Request
 from bot.models import Organization, Person, Workspace
 from handlers import (
+    availability,
     channel_digest,
     coaching,
     criteria,
@@ -121,6 +122,41 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: channel_digest.subscribe(t, m["where"]),
     ),
     _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching.resume(t)),
+    _r(
+        "pause-quizzes",
+        r"pause (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)(?: until| till| to)? (?P<until>.+)",
+        lambda t, m: availability.pause_quizzes(t, m["until"]),
+    ),
+    _r(
+        "resume-quizzes",
+        r"(?:resume|unpause) (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)",
+        lambda t, m: availability.resume_quizzes(t),
+    ),
+    _r(
+        "working-days",
+        r"(?:set )?my (?:working|work) ?days(?: are| to| =|:)? (?P<days>.+)|i work (?P<days2>(?:mon|tue|wed|thu|fri|sat|sun|week|every).*)",
+        lambda t, m: availability.set_working_days(t, m["days"] or m["days2"]),
+    ),
+    _r(
+        "quiet-hours",
+        r"(?:set )?(?:my )?quiet hours(?: are| to| =|:)?(?: from)? (?P<start>[\d:apm. ]+?)\s*(?:-|–|—|to|until|till)\s*(?P<end>[\d:apm. ]+)",
+        lambda t, m: availability.set_quiet_hours(t, m["start"], m["end"]),
+    ),
+    _r(
+        "country",
+        r"(?:set )?my country(?: is| to| =|:)? (?P<country>[^,]+?)(?:,? (?:and )?(?:my )?(?:region|state|province)(?: is| =|:)? (?P<region>.+))?",
+        lambda t, m: availability.set_country(t, m["country"], m["region"]),
+    ),
+    _r(
+        "region",
+        r"(?:set )?my (?:region|state|province)(?: is| to| =|:)? (?P<region>.+)",
+        lambda t, m: availability.set_region(t, m["region"]),
+    ),
+    _r(
+        "availability",
+        r"my (?:availability|working hours|working time|messaging hours|holidays)|when (?:do|will) you message me",
+        lambda t, m: availability.show(t),
+    ),
     _r(
         "cadence",
         r"(?:set )?(?:my |our |team )?coaching cadence(?: to| is)? (?P<cadence>.+)",

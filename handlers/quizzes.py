@@ -1,8 +1,11 @@
-"""Spaced-repetition knowledge checks: each rep's questions scheduled one by one with FSRS.
+"""Spaced-repetition knowledge checks: each rep's questions, FSRS memory per card, a daily budget.
 
 A rep has at most one question waiting at a time; a question missed is not resent in bulk, it simply
-stays due and comes back. Answers rate the card (wrong or "not sure": Again; right: Good; right but slow:
-Hard) and every review is logged with its response time, so the FSRS parameters can be optimized later.
+stays waiting and comes back. Which question comes next is chosen for the budget (handlers.learning): the
+one whose review adds the most expected recall over the rep's whole set. Answers are rated by correctness
+(wrong or "not sure": Again; right: Good); only a question the rep asked for ("quiz me", "Next question")
+has a measured response time, and a slow right answer to it is Hard. Every review is logged with when the
+question was delivered and answered, so the FSRS parameters can be optimized later from honest data.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ RIGHT_ANSWERS = func.sum(func.cast(ReviewLog.correct, Integer))  # a count of ri
 NOT_SURE = -1
 MASTERED_STABILITY = 21.0  # days of expected memory
 WEAK_TOPIC = 0.6  # below this share of right answers a topic is weak
+CALIBRATION_REVIEWS = 50  # the rep's latest reviews that say how well FSRS's predictions fit them
 
 
 def scheduler_for(organization: Organization) -> Scheduler:
@@ -75,16 +79,6 @@ def audiences(db, rep: Person) -> list[str]:  # type: ignore[no-untyped-def]
     return names
 
 
-def _due(rep: Person, now: datetime):  # type: ignore[no-untyped-def]
-    """The rep's cards of active questions that are due, most overdue first."""
-    active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
-    return (
-        select(ReviewCard)
-        .where(ReviewCard.person_id == rep.id, ReviewCard.due <= now, ReviewCard.question_id.in_(active))
-        .order_by(ReviewCard.due, ReviewCard.id)
-    )
-
-
 def _unseen(db, rep: Person):  # type: ignore[no-untyped-def]
     """Active questions for the rep's audiences that they have never been asked."""
     seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
@@ -100,8 +94,9 @@ def _unseen(db, rep: Person):  # type: ignore[no-untyped-def]
     )
 
 
-def next_card(db, rep: Person, now: datetime) -> ReviewCard | None:  # type: ignore[no-untyped-def]
-    """The rep's waiting question, else the most overdue due one, else a new one for their audience."""
+def next_card(db, rep: Person, now: datetime, organization: Organization | None = None) -> ReviewCard | None:  # type: ignore[no-untyped-def]
+    """The rep's waiting question, else the one whose review now adds the most expected recall across the
+    rep's whole set under the daily budget (handlers.learning), which may be a question never asked."""
     active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
     pending = db.scalar(
         select(ReviewCard).where(
@@ -112,22 +107,63 @@ def next_card(db, rep: Person, now: datetime) -> ReviewCard | None:  # type: ign
     )
     if pending is not None:
         return pending
-    due = db.scalar(_due(rep, now).limit(1))
-    if due is not None:
-        return due
-    question = db.scalar(_unseen(db, rep).limit(1))
-    if question is None:
+    choice = _best_choice(db, rep, now, organization)
+    if choice is None:
         return None
+    if not choice.new:
+        return db.get(ReviewCard, choice.key)
     card = ReviewCard(
         organization_id=rep.organization_id,
         person_id=rep.id,
-        question_id=question.id,
-        card=Card().to_dict(),
+        question_id=choice.key,
+        card=Card(card_id=choice.key, due=now).to_dict(),
         due=now,
+        created_at=now,
     )
     db.add(card)
     db.flush()
     return card
+
+
+def _best_choice(db, rep: Person, now: datetime, organization: Organization | None = None):  # type: ignore[no-untyped-def]
+    from bot.localtime import parse_days
+    from handlers.learning import SUSTAIN_RETENTION, best, calibration, horizon_days
+
+    organization = organization or db.get(Organization, rep.organization_id)
+    scheduler = scheduler_for(organization)
+    active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
+    cards = db.execute(
+        select(ReviewCard.id, ReviewCard.card, ReviewCard.created_at)
+        .where(ReviewCard.person_id == rep.id, ReviewCard.question_id.in_(active))
+        .order_by(ReviewCard.id)
+    ).all()
+    new = list(db.scalars(_unseen(db, rep).with_only_columns(QuizQuestion.id).limit(1)))
+    unseen_count = db.scalar(_unseen(db, rep).with_only_columns(func.count()).order_by(None)) or 0
+    budget, working = per_day(rep, organization), len(parse_days(rep.working_days or "") or range(5))
+    horizon = horizon_days(len(cards) + unseen_count, budget, working, scheduler.maximum_interval)
+    capacity = budget * working / 7  # reviews per calendar day
+    retention = float((organization.settings or {}).get("quiz_sustain_retention", SUSTAIN_RETENTION))
+    last_new = max((created for _, _, created in cards), default=None)
+    recent = (
+        select(ReviewLog.correct, ReviewLog.predicted_recall)
+        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+        .where(ReviewCard.person_id == rep.id, ReviewLog.predicted_recall > 0)
+        .order_by(ReviewLog.id.desc())
+        .limit(CALIBRATION_REVIEWS)
+    )
+    logged = db.execute(recent).all()
+    fit = calibration(sum(1 for c, _ in logged if c), sum(p for _, p in logged))
+    return best(
+        scheduler,
+        ((cid, Card.from_dict(c)) for cid, c, _ in cards),
+        new,
+        now,
+        horizon,
+        capacity,
+        retention,
+        last_new,
+        fit,
+    )
 
 
 def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-untyped-def]
@@ -143,11 +179,18 @@ def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-un
     )
 
 
-def ask(ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "") -> Reply:  # type: ignore[no-untyped-def]
-    """The question as a message with one button per choice and "I'm not sure"; the card waits for it."""
+def ask(
+    ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "", on_request: bool = True
+) -> Reply:  # type: ignore[no-untyped-def]
+    """The question as a message with one button per choice and "I'm not sure"; the card waits for it.
+
+    `on_request`: the rep asked for it ("quiz me", "Next question"), so they see it as it is sent and the
+    time to answer is a response time. A pushed daily question is seen whenever the rep opens the chat,
+    which no platform reports, so its answer is graded by correctness alone."""
     question = db.get(QuizQuestion, card.question_id)
     if card.pending_since is None:
         card.pending_since = now
+        card.pending_on_request = on_request
     asked = int(card.pending_since.timestamp())
     buttons = tuple(
         Button(choice, "quiz.answer", f"{card.id}:{i}:{question.version}:{asked}", choice=True)
@@ -158,7 +201,7 @@ def ask(ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "") 
 
 
 def quiz_me(turn: Turn) -> Reply:
-    card = next_card(turn.db, turn.person, turn.now())
+    card = next_card(turn.db, turn.person, turn.now(), turn.organization)
     if card is None:
         upcoming = turn.db.scalar(
             select(func.min(ReviewCard.due)).where(ReviewCard.person_id == turn.person.id)
@@ -209,11 +252,15 @@ def answer(turn: Turn, value: str) -> Reply:
         )
     now = turn.now()
     took = now - card.pending_since
+    timed = bool(card.pending_on_request)  # else: time since delivery, not since the rep saw it
     correct = choice == question.answer
-    rating = Rating.Again if not correct else (Rating.Hard if took > SLOW_ANSWER else Rating.Good)
-    reviewed, _ = scheduler_for(turn.organization).review_card(
-        Card.from_dict(card.card), rating, review_datetime=now
-    )
+    rating = Rating.Again if not correct else (Rating.Hard if timed and took > SLOW_ANSWER else Rating.Good)
+    from handlers.learning import retrievability
+
+    scheduler = scheduler_for(turn.organization)
+    before = Card.from_dict(card.card)
+    predicted = retrievability(scheduler, before, now) if before.last_review is not None else None
+    reviewed, _ = scheduler.review_card(before, rating, review_datetime=now)
     added = insert_or_ignore(
         turn.db,
         ReviewLog,
@@ -224,7 +271,9 @@ def answer(turn: Turn, value: str) -> Reply:
             "rating": int(rating),
             "chosen": None if choice == NOT_SURE else choice,
             "correct": correct,
-            "response_ms": int(took.total_seconds() * 1000),
+            "response_ms": int(took.total_seconds() * 1000) if timed else None,
+            "delivered_at": card.pending_since,
+            "predicted_recall": predicted,
             "idempotency_key": f"review:{card.id}:{asked}",
             "reviewed_at": now,
         },
@@ -235,6 +284,7 @@ def answer(turn: Turn, value: str) -> Reply:
     card.card = reviewed.to_dict()
     card.due = reviewed.due
     card.pending_since = None
+    card.pending_on_request = None
     turn.db.flush()
     stage = next(
         ((p, s) for p in turn.ctx.playbooks.playbooks for s in p.stages if s.id == question.topic), None
@@ -259,8 +309,8 @@ def answer(turn: Turn, value: str) -> Reply:
 
 
 def _has_more(db, rep: Person, now: datetime) -> bool:  # type: ignore[no-untyped-def]
-    """Whether another question is due or new for the rep (to offer "Next question")."""
-    return db.scalar(_due(rep, now).limit(1)) is not None or db.scalar(_unseen(db, rep).limit(1)) is not None
+    """Whether another question is worth asking the rep now (to offer "Next question")."""
+    return _best_choice(db, rep, now) is not None
 
 
 def next_clicked(turn: Turn, _value: str = "") -> Reply:
@@ -282,29 +332,38 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     (`compose_knowledge_check`), so it is the rep's most pressing one at that moment.
     """
     from bot import outbox
-    from bot.localtime import daily_slot, parse_days, parse_hhmm
+    from bot.localtime import daily_slot, parse_days, parse_hhmm, public_holidays
 
     quiz_time = Person.preferences["quiz_time"].as_string()
+    country = Person.preferences["country"].as_string()
+    region = Person.preferences["region"].as_string()
     reps = and_(Person.role == Role.REP, Person.active.is_(True))
     queued = 0
     with ctx.sessions.begin() as db:
         groups = db.execute(
-            select(Person.timezone, Person.working_days, quiz_time)
+            select(Person.timezone, Person.working_days, quiz_time, country, region)
             .where(reps)
-            .group_by(Person.timezone, Person.working_days, quiz_time)
+            .group_by(Person.timezone, Person.working_days, quiz_time, country, region)
         ).all()
-        for tz_name, working_days, at in groups:
+        for tz_name, working_days, at, land, area in groups:
             tz = zone(tz_name)
             day, slot = daily_slot(tz, parse_hhmm(at or QUIZ_TIME), now)
-            if not slot <= now < slot + QUIZ_GRACE or now.astimezone(tz).weekday() not in (
+            local_day = now.astimezone(tz).date()
+            if not slot <= now < slot + QUIZ_GRACE or local_day.weekday() not in (
                 parse_days(working_days or "") or frozenset(range(5))
             ):
                 continue
+            holidays = public_holidays(land, area)
+            if holidays is not None and local_day in holidays:
+                continue  # a public holiday where these reps work: no knowledge check today
             members = select(Person.id).where(
                 reps,
                 Person.timezone == tz_name,
                 Person.working_days == working_days,
                 quiz_time.is_not_distinct_from(at),
+                country.is_not_distinct_from(land),
+                region.is_not_distinct_from(area),
+                _quizzes_not_paused(local_day),
             )
             queued += outbox.enqueue_to_people(
                 db, members, kind="quiz", key=("quiz", day), payload=outbox.compose_later("quiz"), now=now
@@ -312,15 +371,28 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     return queued
 
 
+def _quizzes_not_paused(local_date):  # type: ignore[no-untyped-def]
+    """Reps who did not pause knowledge checks past today ("pause quizzes until 2 Jan"; ISO dates compare
+    as text)."""
+    from sqlalchemy import or_
+
+    paused = Person.preferences["quiz_paused_until"].as_string()
+    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
+
+
 def compose_knowledge_check(ctx, db, rep: Person, now: datetime) -> Reply | None:  # type: ignore[no-untyped-def]
     """The daily question, chosen as it is sent. A question left unanswered from an earlier day is not
-    resent in bulk: it stays the rep's one waiting question and is asked again today, alone."""
+    resent in bulk: it stays the rep's one waiting question and is asked again today, alone. A rep who
+    paused knowledge checks after it was queued gets nothing."""
+    paused = (rep.preferences or {}).get("quiz_paused_until") or ""
+    if paused > now.astimezone(zone(rep.timezone)).date().isoformat():
+        return None
     card = next_card(db, rep, now)
     if card is None:
         return None
     if card.pending_since is not None:
         card.pending_since = None  # yesterday's question: ask it afresh, with new buttons
-    return ask(ctx, db, rep, card, now, intro="Your knowledge check for today:")
+    return ask(ctx, db, rep, card, now, intro="Your knowledge check for today:", on_request=False)
 
 
 # -- results --------------------------------------------------------------------------------------------

@@ -93,7 +93,9 @@ def make_jobs() -> dict[str, Job]:
     """The jobs, with fresh state: one set per clock process (and per `run`)."""
     return {
         "knowledge-checks": Job(
-            queue_knowledge_checks, 600, "queue each rep's daily question (09:30 local, working days)"
+            queue_knowledge_checks,
+            600,
+            "queue each rep's daily question (09:30 local, working days, not on public holidays or while paused)",
         ),
         "coaching-nudges": Job(
             queue_nudges, 600, "queue weekly coaching nudges (Monday 09:00 local) and Thursday follow-ups"

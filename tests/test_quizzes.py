@@ -163,7 +163,9 @@ def test_a_right_answer_schedules_the_question_days_later_and_logs_the_review(ct
         assert card.pending_since is None and card.due - FIXED_NOW >= timedelta(days=2)
 
 
-def test_wrong_and_not_sure_come_back_sooner_and_slow_right_answers_are_hard(ctx, demo, chat_as, tmp_path):
+def test_wrong_comes_back_the_next_day_and_a_slow_answer_to_a_requested_question_is_hard(
+    ctx, demo, chat_as, tmp_path
+):
     only_question(ctx, demo, tmp_path)
     chat = chat_as()
     chat.say("quiz me")
@@ -172,23 +174,43 @@ def test_wrong_and_not_sure_come_back_sooner_and_slow_right_answers_are_hard(ctx
         wrong.text
         == 'Not quite. You chose "A product demo"; the answer is: Confirmed business problem and cost'
     )
+    assert "caught up" in chat.say("quiz me").text  # not again the same day
     with ctx.sessions() as db:
         card = db.scalar(select(ReviewCard))
         assert db.scalar(select(ReviewLog.rating)) == 1  # Again
         assert card.due - FIXED_NOW <= timedelta(days=1)
-        card_id = card.id
-    with ctx.sessions.begin() as db:  # it comes back: asked, then answered 45 seconds later
-        db.get(ReviewCard, card_id).due = FIXED_NOW - timedelta(minutes=1)
-    chat.say("quiz me")
-    with ctx.sessions.begin() as db:
-        db.get(ReviewCard, card_id).pending_since = FIXED_NOW - timedelta(seconds=45)
-    reply = chat.say("quiz me")
-    chat.last = reply
+    tomorrow = FIXED_NOW + timedelta(days=1)
+    ctx.clock = lambda: tomorrow
+    assert "Which outcome ends the Discovery stage?" in chat.say("quiz me").plain_text()
+    ctx.clock = lambda: tomorrow + timedelta(seconds=45)  # the rep asked for it, so 45 s is a response time
     chat.click("Confirmed business problem and cost")
     with ctx.sessions() as db:
-        ratings = list(db.scalars(select(ReviewLog.rating).order_by(ReviewLog.id)))
-        times = list(db.scalars(select(ReviewLog.response_ms).order_by(ReviewLog.id)))
-    assert ratings == [1, 2] and times[1] == 45_000  # Again, then Hard
+        logs = list(db.scalars(select(ReviewLog).order_by(ReviewLog.id)))
+    assert [log.rating for log in logs] == [1, 2]  # Again, then Hard
+    assert logs[1].response_ms == 45_000 and logs[1].delivered_at == tomorrow
+
+
+def test_a_daily_question_read_late_is_graded_by_correctness_and_logged_honestly(ctx, demo, tmp_path):
+    from bot.messages import Click, Request
+    from bot.models import Person
+    from bot.router import handle
+
+    only_question(ctx, demo, tmp_path)
+    assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO) >= 1
+    assert "Which outcome ends the Discovery stage?" in deliver(ctx, MONDAY_0930_CHICAGO)
+    with ctx.sessions() as db:
+        riley = db.scalar(select(Person).where(Person.email == "rep@example.com"))
+        card = db.scalar(select(ReviewCard).where(ReviewCard.person_id == riley.id))
+        value = f"{card.id}:1:1:{int(card.pending_since.timestamp())}"
+    read_at = MONDAY_0930_CHICAGO + timedelta(minutes=45)  # opened the chat at 10:15
+    ctx.clock = lambda: read_at
+    reply = handle(ctx, Request(demo.id, riley.id, click=Click("quiz.answer", value)))
+    assert reply.text.startswith("Right.")
+    with ctx.sessions() as db:
+        log = db.scalar(select(ReviewLog))
+    assert log.rating == 3  # Good, not Hard: nobody knows when the rep first saw it
+    assert log.response_ms is None  # not a response time
+    assert (log.delivered_at, log.reviewed_at) == (MONDAY_0930_CHICAGO, read_at)
 
 
 def test_not_sure_is_again(ctx, demo, chat_as, tmp_path):
@@ -210,9 +232,7 @@ def test_double_clicks_and_edited_questions(ctx, demo, chat_as, tmp_path):
     assert "You already answered this question." in again.plain_text()
     with ctx.sessions() as db:
         assert db.scalar(select(func.count(ReviewLog.id))) == 1
-        card_id = db.scalar(select(ReviewCard.id))
-    with ctx.sessions.begin() as db:
-        db.get(ReviewCard, card_id).due = FIXED_NOW
+    ctx.clock = lambda: FIXED_NOW + timedelta(days=2)  # the question comes back
     old = chat.say("quiz me").buttons[1]
     load(ctx, demo, write(tmp_path, QUIZ.replace("Which outcome ends", "What ends")))
     edited = chat.press(old.action, old.value)
@@ -334,10 +354,7 @@ def answer_many(ctx, chat_as, email: str, picks: list[int]) -> None:
     chat = chat_as(email)
     start = ctx.clock()
     for index, pick in enumerate(picks):
-        ctx.clock = lambda index=index: start + timedelta(hours=index + 1)  # each round at its own time
-        with ctx.sessions.begin() as db:  # make everything due again, as days pass
-            for card in db.scalars(select(ReviewCard)):
-                card.due = FIXED_NOW - timedelta(days=1)
+        ctx.clock = lambda index=index: start + timedelta(days=index + 1)  # one round a day
         asked = chat.say("quiz me")
         button = asked.buttons[pick] if pick >= 0 else asked.buttons[-1]
         chat.press(button.action, button.value)
@@ -348,10 +365,11 @@ def test_my_progress_team_knowledge_and_quiz_report(ctx, demo, chat_as, tmp_path
     only_question(ctx, demo, tmp_path)
     answer_many(ctx, chat_as, "rep@example.com", [0, 0, 2, 0])  # mostly the same wrong answer
     answer_many(ctx, chat_as, "sam@example.com", [1, 1])
+    ctx.clock = lambda: FIXED_NOW + timedelta(days=4)  # the day of Riley's last answer
     progress = chat_as().say("my progress")
     assert progress.header == "Your knowledge checks"
     assert "**discovery**: 0 of 1 mastered · 0% right over 4 answers" in progress.plain_text()
-    assert dict(progress.sections[0].fields)["Streak"] == "1 day in a row"
+    assert dict(progress.sections[0].fields)["Streak"] == "4 days in a row"
     team = chat_as("manager@example.com").say("team knowledge")
     lines = [line for line in team.plain_text().splitlines() if line.startswith("- ")]
     assert lines == [
