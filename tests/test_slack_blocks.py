@@ -149,7 +149,10 @@ def test_help_reply_becomes_header_sections_actions_and_context():
     assert playbook.startswith("*Playbook*\n• ")
     assert '• "search mutual action plan": search every stage' in playbook
     assert "- " not in deals + playbook
-    assert blocks[4]["text"]["text"] == '*Knowledge checks*\n• "quiz me", "my progress"'
+    assert blocks[4]["text"]["text"] == (
+        '*Knowledge checks and your time*\n• "quiz me", "my progress", "pause quizzes until Friday", "resume quizzes"'
+        '\n• "my working days are Mon-Fri", "quiet hours 20:00-07:00", "my country is DE", "my availability"'
+    )
     first, second = blocks[5]["elements"]
     assert first["text"]["text"] == "My deals" and first["style"] == "primary"
     assert second["text"]["text"] == "Search" and "style" not in second

@@ -70,6 +70,7 @@ def test_help_reply_shows_header_titled_sections_bullet_lists_and_a_small_footno
             '\r- "what\'s next for this deal?": your only open deal (or pick one)'
             '\r- "my deals": your open deals and how many exit criteria each has confirmed'
             '\r- "new deal Globex in discovery", "move Acme to evaluation", "push Acme forward"'
+            '\r- "Acme signed!", "mark Acme lost: no budget", "reopen Acme"'
             '\r- "confirm Acme": confirm exit criteria with the buyer who confirmed them and the evidence'
         ),
         text_block("Playbook", weight="Bolder", spacing="Medium"),
@@ -78,8 +79,11 @@ def test_help_reply_shows_header_titled_sections_bullet_lists_and_a_small_footno
             '\r- "how do I handle a pricing objection?", "what content do I send after a demo?", "who signs the cheque?"'
             '\r- "search mutual action plan": search every stage of the playbook for any words'
         ),
-        text_block("Knowledge checks", weight="Bolder", spacing="Medium"),
-        text_block('- "quiz me", "my progress"'),
+        text_block("Knowledge checks and your time", weight="Bolder", spacing="Medium"),
+        text_block(
+            '- "quiz me", "my progress", "pause quizzes until Friday", "resume quizzes"'
+            '\r- "my working days are Mon-Fri", "quiet hours 20:00-07:00", "my country is DE", "my availability"'
+        ),
         text_block(
             'Deal names can be short or slightly misspelt: "Acmee" finds Acme.',
             isSubtle=True,
