@@ -150,12 +150,14 @@ def _read(text: str, today: date) -> Day | None:
         this_year = date(today.year, number, int(day))
     except ValueError:
         this_year = None
-    if this_year is not None and this_year > today:
+    if this_year is not None and this_year >= today:  # today itself is refused as today, not moved a year
         return Day(this_year)
     try:
         next_year = date(today.year + 1, number, int(day))
     except ValueError:
         return None
+    if this_year is None:  # 29 Feb of a year without one
+        return Day(next_year, note=f"there is no {int(day)} {next_year.strftime('%b')} this year, so that is next year")
     return Day(next_year, note=f"{int(day)} {next_year.strftime('%b')} has passed this year, so that is next year")
 
 

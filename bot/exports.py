@@ -194,19 +194,25 @@ def write_xlsx(out: IO[bytes], title: str, columns: tuple[str, ...], rows: Itera
     sheet.append(header)
     count = 0
     for row in rows:
-        sheet.append([_xlsx_value(cell) for cell in row])
+        sheet.append([_xlsx_cell(sheet, cell) for cell in row])
         count += 1
     workbook.save(out)
     return count
 
 
-def _xlsx_value(value: Cell) -> Any:
+def _xlsx_cell(sheet: Any, value: Cell) -> Any:
+    """A typed cell. Text is always a text cell, shown exactly as stored ("-Dana", "+1 on the forecast"):
+    in a workbook only a formula cell runs, and text starting with "=" is kept from becoming one."""
     if isinstance(value, datetime):
         return _naive_utc(value)
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, str):
-        return safe_cell(value)
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # openpyxl reads a leading "=" as a formula; this is text
+        return cell
     return value
 
 

@@ -334,6 +334,11 @@ def test_webhook_signatures(webhook_ctx, demo, hubspot):
         stale = post_webhook(server, body, {"X-HubSpot-Signature-v3": sign(uri, body, stale_ms), "X-HubSpot-Request-Timestamp": stale_ms})
         unsigned = post_webhook(server, body, {})
         assert [wrong[0], stale[0], unsigned[0]] == [401, 401, 401]
+        # Headers no clock or signature could send are refused, never a server error.
+        for timestamp, signature in (("9" * 400, sign(uri, body, now_ms)), ("\u00b2", sign(uri, body, now_ms)),
+                                     (now_ms, "s\u00efgnature")):
+            odd = post_webhook(server, body, {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": timestamp})
+            assert odd[0] == 401, (timestamp[:10], odd)
         assert "5 minutes" in stale[1]
         assert deal(ctx, "9100") is None
         bad = b"{not json"
@@ -612,3 +617,30 @@ def test_a_hubspot_429_without_retry_after_waits_the_rate_limit_interval(fast, d
     slept: list[float] = []
     report = run_sync(fast, connection, FIXED_NOW, client=hubspot_client(fast, hubspot, slept))
     assert (report.created, report.errors, slept) == (1, [], [10.0, 0.02])
+
+
+def test_a_move_made_in_chat_is_not_undone_by_the_next_sync(fast, demo, salesforce, chat_as):
+    """The query reads from its cursor inclusively; the record at the cursor was applied last run and,
+    unchanged in the CRM, must not put back a stage the rep has moved since."""
+    ctx = fast
+    connection = connect(ctx, demo, "salesforce", jwt_settings(salesforce))
+    salesforce.put("DEMO-002", "Initech", "Value Proposition", "rep@example.com", T0)
+    run_sync(ctx, connection, FIXED_NOW)
+    assert deal(ctx, "DEMO-002").stage_id == "evaluation"
+    chat_as().say("move Initech to proposal")
+    again = run_sync(ctx, connection, FIXED_NOW + timedelta(minutes=5))
+    assert deal(ctx, "DEMO-002").stage_id == "proposal" and again.moved == 0
+    salesforce.put("DEMO-002", "Initech", "Id. Decision Makers", "rep@example.com", T0 + timedelta(minutes=10))
+    later = run_sync(ctx, connection, FIXED_NOW + timedelta(minutes=15))  # a real change in the CRM still lands
+    assert later.moved == 1 and deal(ctx, "DEMO-002").stage_id != "proposal"
+
+
+def test_an_amount_that_is_not_a_number_is_reported_and_the_sync_goes_on(fast, demo, hubspot):
+    ctx = fast
+    connection = connect(ctx, demo, "hubspot", {"api_url": hubspot.url}, PORTAL)
+    hubspot.put("9200", "Nan Corp", "qualifiedtobuy", "101", T0, amount="NaN")
+    hubspot.put("9201", "Fine Corp", "qualifiedtobuy", "101", T0 + timedelta(minutes=1))
+    report = run_sync(ctx, connection, FIXED_NOW)
+    assert deal(ctx, "9200") is None and deal(ctx, "9201") is not None
+    assert any("9200" in e for e in report.errors), report.errors
+    assert run_sync(ctx, connection, FIXED_NOW).errors == []  # the cursor moved past it

@@ -103,3 +103,10 @@ def test_enablement_gets_a_weekly_organization_report_a_pause_holds_it(ctx, chat
     chat_as("enablement@example.com").say("pause digests until 8 Dec")
     assert enqueue_enablement_digests(ctx, monday_8am_london + timedelta(days=7)) == 0
     assert enqueue_enablement_digests(ctx, monday_8am_london + timedelta(days=21)) == 1
+
+
+def test_todays_own_date_is_today_not_next_year_and_29_february_says_why_it_is_next_year():
+    with pytest.raises(DateProblem, match="That is today"):
+        resolve("until 3 Dec", THURSDAY)
+    leap = resolve("until 29 Feb", date(2027, 3, 1))  # 2027 has no 29 February; 2028 has
+    assert leap.day == date(2028, 2, 29) and "there is no 29 Feb this year" in leap.note

@@ -56,7 +56,7 @@ def test_deals_as_csv_and_xlsx_with_formulas_neutralized(ctx, demo, database_url
     acme = next(v for v in values if v[1] == "Acme Corp")
     assert acme[8] == 120000 and isinstance(acme[10], datetime)  # typed number and date
     evil = next(v for v in values if "HYPERLINK" in str(v[1]))
-    assert evil[1].startswith("'=")
+    assert evil[1] == "=HYPERLINK(\"http://evil.example\",\"x\")"  # shown as typed, as text
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)  # no formula anywhere
 
 
@@ -76,7 +76,7 @@ def test_confirmations_coaching_and_quiz_results_in_both_formats(ctx, chat_as, d
     out = tmp_path / "c.xlsx"
     run_cli("export", "confirmations", "--format", "xlsx", "--out", str(out), env=env)
     rows = list(load_workbook(out).active.values)
-    assert rows[0][0] == "organization" and rows[-1][9] == "'-Dana"
+    assert rows[0][0] == "organization" and rows[-1][9] == "-Dana"  # text cells: shown as typed, never run
 
     coaching = list(csv.DictReader(io.StringIO(run_cli("export", "coaching", env=env).stdout)))
     assert [(c["manager_email"], c["rep_email"], c["deal"], c["note"]) for c in coaching] == [

@@ -214,7 +214,7 @@ class HubSpotClient:
             pipeline=str(p.get("pipeline") or ""),
             stage_label=stage_labels.get(str(p.get("dealstage") or ""), ""),
             pipeline_label=pipeline_labels.get(str(p.get("pipeline") or ""), ""),
-            modified=str(p.get("hs_lastmodifieddate") or ""),
+            modified=_ms(p.get("hs_lastmodifieddate")) or "",  # the cursor's form: milliseconds
         )
 
 

@@ -128,8 +128,22 @@ def render_result(organization: str, system: str, data: dict[str, Any], cursor: 
 class Applier:
     """Applies pages of CRM records to one organization's deals, in the caller's transaction."""
 
-    def __init__(self, ctx: AppContext, db: Session, organization_id: int, system: str, report: SyncReport, now: datetime):
+    def __init__(
+        self,
+        ctx: AppContext,
+        db: Session,
+        organization_id: int,
+        system: str,
+        report: SyncReport,
+        now: datetime,
+        *,
+        since: str | None = None,
+    ):
+        """`since`: the cursor the run started from. Queries read from it inclusively (">="), so the records
+        modified exactly then were applied by an earlier run; applied again they would undo what changed in
+        chat since (a deal moved or reopened), so they are left alone."""
         self.ctx, self.db, self.organization_id = ctx, db, organization_id
+        self.since = since
         self.label = SYSTEMS.get(system, system)
         self.report, self.now = report, now
         self.map = StageMap(ctx.playbooks)
@@ -142,10 +156,14 @@ class Applier:
     def apply(self, records: Iterable[CrmDeal | BadRecord]) -> None:
         records = list(records)
         ids = [r.crm_id for r in records]
+        # Locked until the page commits (PostgreSQL): a webhook and the sync job applying the same deal
+        # one after the other, the second sees the first's stage and records no second move.
         existing = {
             d.crm_id: d
             for d in self.db.scalars(
-                select(Deal).where(Deal.organization_id == self.organization_id, Deal.crm_id.in_(ids))
+                select(Deal)
+                .where(Deal.organization_id == self.organization_id, Deal.crm_id.in_(ids))
+                .with_for_update()
             )
         }
         seen: set[str] = set()
@@ -157,6 +175,9 @@ class Applier:
             if record.crm_id in seen:
                 continue  # the same record twice in one page (it changed while being read): once is enough
             seen.add(record.crm_id)
+            if record.crm_id in existing and _not_newer(record.modified, self.since):
+                self.report.unchanged += 1
+                continue
             problem = _invalid(record)
             if problem:
                 self.report.errors.append(f"{self.label} record {record.crm_id} ('{record.name[:60]}'): {problem}; skipped")
@@ -291,7 +312,8 @@ class Applier:
             self.db,
             OutboxMessage,
             {
-                "idempotency_key": f"crm-stage:{deal.id}:{change.id}",
+                # One message per deal and stage change, whichever way it arrived (webhook or sync)
+                "idempotency_key": f"crm-stage:{deal.id}:{change.from_stage_id}>{change.to_stage_id}:{change.changed_at:%Y%m%d%H%M%S}",
                 "kind": "crm-stage",
                 "workspace_id": way_in,
                 "platform": platform,
@@ -308,12 +330,22 @@ class Applier:
         self.report.messages += int(added)
 
 
+def _not_newer(stamp: str, since: str | None) -> bool:
+    """Whether a record's modification stamp is no later than the run's starting cursor (both in the CRM
+    client's cursor form: ISO 8601 for Salesforce, milliseconds for HubSpot)."""
+    if not since or not stamp:
+        return False
+    if stamp.isdigit() and since.isdigit():
+        return int(stamp) <= int(since)
+    return stamp <= since
+
+
 def _invalid(record: CrmDeal) -> str | None:
     if not record.name.strip():
         return "the deal has no name"
     if len(record.name) > 200:
         return f"the name is {len(record.name)} characters long; the limit is 200"
-    if record.amount is not None and not (Decimal(0) <= record.amount < Decimal("1e12")):
+    if record.amount is not None and not (record.amount.is_finite() and Decimal(0) <= record.amount < Decimal("1e12")):
         return f"amount {record.amount} is out of range"
     if len(record.crm_id) > 64:
         return "the CRM id is longer than 64 characters"
@@ -342,7 +374,7 @@ def run_sync(
             raise CrmError(f"no CRM connection {connection_id}")
         organization = connection_organization_name(db, connection)
         report = SyncReport(connection.system, organization, dry_run=dry_run, cursor=connection.cursor)
-        applier = Applier(ctx, db, connection.organization_id, connection.system, report, now)
+        applier = Applier(ctx, db, connection.organization_id, connection.system, report, now, since=connection.cursor)
         cursor = connection.cursor
         try:
             client = client or client_for(ctx, connection)

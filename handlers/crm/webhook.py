@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from aiohttp import web
 from hubspot.utils.signature import Signature
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.context import AppContext
 from bot.models import CrmConnection
@@ -29,6 +31,7 @@ from handlers.crm.sync import Applier, CrmError, SyncReport, client_for, connect
 log = logging.getLogger(__name__)
 MAX_SKEW_MS = 5 * 60 * 1000
 MAX_BODY = 1_000_000
+TIMESTAMP = re.compile(r"[0-9]{1,16}", re.ASCII)
 DEAL_EVENTS = {"deal.creation", "deal.propertyChange", "deal.deletion", "deal.restore", "deal.merge"}
 
 
@@ -43,14 +46,18 @@ def verify(secret: str, uri: str, body: bytes, timestamp: str | None, signature:
     """None when HubSpot signed this request, else why not."""
     if not signature or not timestamp:
         return "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp"
-    if not timestamp.isdigit():
+    # ASCII digits only, and no more than a millisecond clock needs ("²" is a digit to str.isdigit, and a
+    # 400-digit number overflows a float).
+    if not TIMESTAMP.fullmatch(timestamp):
         return "X-HubSpot-Request-Timestamp is not milliseconds since the epoch"
     if abs(now.timestamp() * 1000 - int(timestamp)) > MAX_SKEW_MS:
         return "the request timestamp is more than 5 minutes from now"
+    if not signature.isascii():  # a base64 signature is ASCII; anything else cannot match
+        return "the signature does not match"
     expected = Signature.get_signature(
         secret, body.decode("utf-8", "replace"), "v3", http_uri=uri, http_method="POST", timestamp=timestamp
     )
-    if not hmac.compare_digest(expected.encode(), signature.encode()):
+    if not hmac.compare_digest(expected.encode(), signature.encode("ascii")):
         return "the signature does not match"
     return None
 
@@ -91,6 +98,9 @@ async def hubspot_webhook(ctx: AppContext, request: web.Request) -> web.Response
     except CrmError as exc:
         # HubSpot retries a failed delivery; nothing of this one was written
         return web.json_response({"error": str(exc)}, status=503)
+    except OperationalError:  # the database was busy (another writer, a failover): HubSpot delivers again
+        log.warning("HubSpot webhook: the database was busy; asked HubSpot to retry")
+        return web.json_response({"error": "busy, retry later"}, status=503)
     return web.json_response({"deals": applied})
 
 
