@@ -203,7 +203,7 @@ class Applier:
     def _adopt(self, record: CrmDeal) -> Deal | None:
         """An open deal with this name and no CRM id yet (added in chat before the CRM was connected)
         becomes this record's deal instead of getting a twin."""
-        if record.deleted:
+        if record.deleted or record.closed:  # a closed CRM record never closes an open deal made in chat
             return None
         if self._unlinked is None:
             self._unlinked = {}
@@ -213,10 +213,8 @@ class Applier:
                 )
             ):
                 self._unlinked.setdefault(deal.name.casefold(), deal)
-        deal = self._unlinked.pop(record.name.casefold(), None)
-        if deal is not None:
-            deal.crm_id = record.crm_id
-        return deal
+        # Linked (crm_id set) only once the record passes the owner and stage checks in _apply_one.
+        return self._unlinked.pop(record.name.casefold(), None)
 
     def _apply_one(self, record: CrmDeal, deal: Deal | None) -> Deal | None:
         if record.deleted:
@@ -236,6 +234,8 @@ class Applier:
             return None
         if deal is None:
             return self._create(record, owner_id, found)
+        if deal.crm_id is None:  # a deal made in chat, adopted by name: linked now that the record is usable
+            deal.crm_id = record.crm_id
         changed = False
         for attribute, value in (
             ("name", record.name),
