@@ -392,7 +392,8 @@ def test_a_hubspot_stage_change_reaches_the_owner_in_slack_as_a_stage_card(webho
             return post_webhook(server, body, headers)[0]
 
         assert webhook("qualifiedtobuy") == 200  # created at Discovery: nothing to tell yet
-        hubspot.put("9200", "Pied Piper", "presentationscheduled", "101", FIXED_NOW - timedelta(minutes=1))
+        # HubSpot's search index has not caught up with the change the webhook announces: read by id
+        hubspot.put("9200", "Pied Piper", "presentationscheduled", "101", FIXED_NOW - timedelta(minutes=1), indexed=False)
         assert webhook("presentationscheduled") == 200
         drain = DrainOutbox()
         drain(ctx, lambda: FIXED_NOW)

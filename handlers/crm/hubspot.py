@@ -19,7 +19,11 @@ from typing import Any, TypeVar
 
 import urllib3.exceptions
 from hubspot import HubSpot
-from hubspot.crm.deals import PublicObjectSearchRequest
+from hubspot.crm.deals import (
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectId,
+)
 
 from bot.settings import Settings
 from handlers.crm.mapping import BadRecord, CrmDeal
@@ -181,12 +185,23 @@ class HubSpotClient:
         return str(created.id)
 
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal | BadRecord]:
-        """The current state of these deals (a webhook names them); deleted ones are simply absent."""
+        """The current state of these deals (a webhook names them), read by id with the batch read API:
+        the search index lags a change by seconds, so searching would often return the old stage. Deleted
+        ones are simply absent (HubSpot answers 207 with an error per missing id)."""
         found: list[CrmDeal | BadRecord] = []
-        for start in range(0, len(ids), self.page):
-            chunk = ids[start : start + self.page]
-            page = self._search([{"propertyName": "hs_object_id", "operator": "IN", "values": chunk}], None)
-            found += [self.deal(d.id, d.properties or {}) for d in page.results or []]
+        for start in range(0, len(ids), 100):  # the batch API reads at most 100 records a call
+            chunk = ids[start : start + 100]
+            request = BatchReadInputSimplePublicObjectId(
+                properties=PROPERTIES, inputs=[SimplePublicObjectId(id=i) for i in chunk]
+            )
+            data, _status, headers = self._call(
+                lambda request=request: self.api.crm.deals.batch_api.read_with_http_info(
+                    request, _return_http_data_only=False
+                )
+            )
+            headers = dict(headers or {})
+            self.rate = {k: headers[k] for k in RATE_HEADERS if k in headers}
+            found += [self.deal(d.id, d.properties or {}) for d in data.results or []]
         return found
 
     def deal(self, deal_id: str, p: dict[str, Any]) -> CrmDeal | BadRecord:

@@ -32,6 +32,7 @@ class HubSpotDouble(HttpDouble):
     notes: list[dict[str, Any]] = field(default_factory=list)
     throttle: list[dict[str, str]] = field(default_factory=list)  # headers of 429s answered next
     searches: list[dict[str, Any]] = field(default_factory=list)
+    unindexed: set[str] = field(default_factory=set)  # changed deals the search index has not caught up with
     window: int = WINDOW
     _lock: threading.Lock = field(default_factory=threading.Lock)
     url_path = ""
@@ -39,6 +40,7 @@ class HubSpotDouble(HttpDouble):
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/crm/v3/objects/deals/search", self._search),
+            web.post("/crm/v3/objects/deals/batch/read", self._batch_read),
             web.get("/crm/v3/owners/", self._owners),
             web.get("/crm/v3/pipelines/deals", self._pipelines),
             web.post("/crm/v3/objects/notes", self._note),
@@ -67,6 +69,10 @@ class HubSpotDouble(HttpDouble):
             "hs_object_id": deal_id,
         }
         with self._lock:
+            if more.get("indexed", True):
+                self.unindexed.discard(deal_id)
+            else:
+                self.unindexed.add(deal_id)
             self.deals[deal_id] = {
                 "id": deal_id,
                 "properties": properties,
@@ -112,6 +118,7 @@ class HubSpotDouble(HttpDouble):
         filters = [f for g in body.get("filterGroups", []) for f in g.get("filters", [])]
         with self._lock:
             rows = list(self.deals.values())
+        rows = [r for r in rows if r["id"] not in self.unindexed]  # the search index lags new changes
         for f in filters:
             if f["propertyName"] == "hs_lastmodifieddate" and f["operator"] == "GTE":
                 rows = [r for r in rows if ms(r["properties"]["hs_lastmodifieddate"]) >= int(f["value"])]
@@ -134,6 +141,31 @@ class HubSpotDouble(HttpDouble):
         if after + limit < len(rows):
             answer["paging"] = {"next": {"after": str(after + limit)}}
         return web.json_response(answer, headers=self._headers())
+
+    async def _batch_read(self, request: web.Request) -> web.Response:
+        """POST /crm/v3/objects/deals/batch/read: the records by id, current at once (no index lag); ids not
+        found make it a 207 with an error naming them, as HubSpot answers."""
+        refused = self._refused(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        wanted = set(body.get("properties") or [])
+        ids = [str(i.get("id")) for i in body.get("inputs") or []]
+        with self._lock:
+            rows = [self.deals[i] for i in ids if i in self.deals]
+        results = [
+            {**r, "properties": {k: v for k, v in r["properties"].items() if k in wanted or k == "hs_object_id"},
+             "archived": False}
+            for r in rows
+        ]
+        answer: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": "2026-11-23T15:00:00Z",
+                                  "completedAt": "2026-11-23T15:00:00Z"}
+        missing = [i for i in ids if i not in self.deals]
+        if missing:
+            answer["numErrors"] = 1
+            answer["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some DEAL objects",
+                                 "context": {"ids": missing}}]
+        return web.json_response(answer, status=207 if missing else 200, headers=self._headers())
 
     async def _pipelines(self, request: web.Request) -> web.Response:
         refused = self._refused(request)
