@@ -17,7 +17,16 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import CrmConnection, Deal, DealStageChange, DealStatus, OutboxMessage, Person, Platform
+from bot.models import (
+    CrmConnection,
+    Deal,
+    DealStageChange,
+    DealStatus,
+    Organization,
+    OutboxMessage,
+    Person,
+    Platform,
+)
 from bot.people import get_or_create_workspace, person_by_email
 from bot.web import RUNNER_OPTIONS, create_app
 from handlers.crm.hubspot import HubSpotClient
@@ -645,3 +654,22 @@ def test_an_amount_that_is_not_a_number_is_reported_and_the_sync_goes_on(fast, d
     assert deal(ctx, "9200") is None and deal(ctx, "9201") is not None
     assert any("9200" in e for e in report.errors), report.errors
     assert run_sync(ctx, connection, FIXED_NOW).errors == []  # the cursor moved past it
+
+
+def test_a_hubspot_portal_leads_to_one_organization_and_a_reconnect_keeps_it(ctx, demo, hubspot, monkeypatch, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", ctx.settings.database_url)
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-test")
+    connect_args = ["crm", "connect", "hubspot", "--api-url", hubspot.url]
+    assert main([*connect_args, "--portal-id", PORTAL]) == 0
+    assert main(connect_args) == 0  # a reconnect (new token, say) without --portal-id
+    with ctx.sessions() as db:
+        assert db.scalar(select(CrmConnection.account_id)) == PORTAL  # webhooks still find the organization
+    with ctx.sessions.begin() as db:  # a second organization, through a Slack workspace of its own
+        other = get_or_create_workspace(db, Platform.SLACK, "T-OTHER", "Other team", join_single=False)
+        other_org = db.get(Organization, other.organization_id)
+        other_org.name = "Other Co"
+    capsys.readouterr()
+    assert main([*connect_args, "--portal-id", PORTAL, "--org", "Other Co"]) == 2
+    assert f"Portal {PORTAL} is already connected to the organization Local" in capsys.readouterr().err

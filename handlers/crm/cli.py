@@ -67,9 +67,28 @@ def run(args: argparse.Namespace) -> int:
                     db.add(connection)
                 elif connection.system != args.system:
                     connection.cursor = None  # another CRM: start over
+                elif args.portal_id and connection.account_id and args.portal_id != connection.account_id:
+                    connection.cursor = None  # another HubSpot portal: its deals are read from the start
+                    print(
+                        f"Warning: {organization.name} was connected to portal {connection.account_id}; deals "
+                        "linked to it keep their CRM ids. The next sync reads the new portal from the start."
+                    )
+                portal = args.portal_id or (connection.account_id if connection.system == args.system else None)
+                if portal:
+                    other = db.scalar(
+                        select(Organization.name)
+                        .join(CrmConnection, CrmConnection.organization_id == Organization.id)
+                        .where(
+                            CrmConnection.system == args.system,
+                            CrmConnection.account_id == portal,
+                            CrmConnection.organization_id != organization.id,
+                        )
+                    )
+                    if other is not None:  # a webhook names a portal: it must lead to one organization
+                        raise CliError(f"Portal {portal} is already connected to the organization {other}.")
                 connection.system = args.system
                 connection.settings = settings
-                connection.account_id = args.portal_id
+                connection.account_id = portal  # kept when --portal-id is left out on a reconnect
                 connection.enabled = not args.disable
                 print(
                     f"{organization.name}: {args.system} connected"
