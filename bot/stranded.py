@@ -48,8 +48,11 @@ class Report:
 
     database: str
     warnings: list[list[str]] = field(default_factory=list)
+    unchecked: str | None = None  # why the database could not be compared (unreachable, old schema)
 
     def lines(self) -> list[str]:
+        if self.unchecked:
+            return [self.unchecked]
         if not self.warnings:
             return []
         out = [f"the database ({self.database}) has data these playbooks no longer fit:"]
@@ -79,19 +82,17 @@ def check_database(database_url: str, playbooks: list[Playbook]) -> Report:
                 return report  # never migrated: nothing in it can be stranded
             head = code_head(engine)
             if current != head:
-                report.warnings.append(
-                    [
-                        f"the database schema is at {current} but this code needs {head}: its deals were not "
-                        "checked against these playbooks (run `python -m bot db upgrade`, then check again)"
-                    ]
+                report.unchecked = (
+                    f"the database ({shown}) schema is at {current} but this code needs {head}: its data was "
+                    "not checked against these playbooks (run `python -m bot db upgrade`, then check again)"
                 )
                 return report
             report.warnings += _Check(connection, playbooks).run()
             connection.rollback()
     except Exception as exc:  # noqa: BLE001 - an unreachable database is a warning, never a failed check
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        report.warnings.append(
-            [f"could not read the database to look for deals these playbooks would strand: {reason}"]
+        report.unchecked = (
+            f"could not read the database ({shown}) to look for data these playbooks would strand: {reason}"
         )
     finally:
         engine.dispose()
@@ -187,10 +188,16 @@ class _Check:
                 lost_playbooks[(organization_id, playbook_id)].append((stage_id, count))
             elif playbook.stage(stage_id) is None:
                 out.append(
-                    (self.org(organization_id), 0, self.stranded_stage(organization_id, playbook, stage_id, count))
+                    (
+                        self.org(organization_id),
+                        0,
+                        self.stranded_stage(organization_id, playbook, stage_id, count),
+                    )
                 )
         for (organization_id, playbook_id), stages in lost_playbooks.items():
-            out.append((self.org(organization_id), 0, self.stranded_playbook(organization_id, playbook_id, stages)))
+            out.append(
+                (self.org(organization_id), 0, self.stranded_playbook(organization_id, playbook_id, stages))
+            )
         return out
 
     def deal_names(self, organization_id: int, playbook_id: str, stage_id: str | None = None) -> list[str]:
@@ -205,32 +212,39 @@ class _Check:
 
     def confirmed_at(self, organization_id: int, playbook_id: str, stage_id: str) -> int:
         """Confirmations the stranded deals hold at their stranded stage (a move leaves them behind)."""
-        return self.db.scalar(
-            select(func.count())
-            .select_from(CriterionStatus)
-            .join(Deal, Deal.id == CriterionStatus.deal_id)
-            .where(
-                Deal.organization_id == organization_id,
-                Deal.playbook_id == playbook_id,
-                Deal.stage_id == stage_id,
-                Deal.status == DealStatus.OPEN,
-                CriterionStatus.stage_id == stage_id,
-                CriterionStatus.confirmed.is_(True),
+        return (
+            self.db.scalar(
+                select(func.count())
+                .select_from(CriterionStatus)
+                .join(Deal, Deal.id == CriterionStatus.deal_id)
+                .where(
+                    Deal.organization_id == organization_id,
+                    Deal.playbook_id == playbook_id,
+                    Deal.stage_id == stage_id,
+                    Deal.status == DealStatus.OPEN,
+                    CriterionStatus.stage_id == stage_id,
+                    CriterionStatus.confirmed.is_(True),
+                )
             )
-        ) or 0
+            or 0
+        )
 
-    def stranded_stage(self, organization_id: int, playbook: Playbook, stage_id: str, count: int) -> list[str]:
+    def stranded_stage(
+        self, organization_id: int, playbook: Playbook, stage_id: str, count: int
+    ) -> list[str]:
         names = self.deal_names(organization_id, playbook.id, stage_id)
         confirmed = self.confirmed_at(organization_id, playbook.id, stage_id)
         deals = _plural(count, "open deal")
         lines = [
-            f'organization "{self.org(organization_id)}": {deals} at stage \'{stage_id}\' of playbook '
+            f"organization \"{self.org(organization_id)}\": {deals} at stage '{stage_id}' of playbook "
             f"'{playbook.id}', which that playbook no longer has: {_names(names, count)}"
         ]
         near = nearest_stage(stage_id, [playbook])
         kept = f" and their {_plural(confirmed, 'confirmation')} at that stage" if confirmed else ""
         left = (
-            f" (their {_plural(confirmed, 'confirmation')} at '{stage_id}' stay with the old id)" if confirmed else ""
+            f" (their {_plural(confirmed, 'confirmation')} at '{stage_id}' stay with the old id)"
+            if confirmed
+            else ""
         )
         target = f'"{near[1].name}"' if near else "STAGE"
         example = f"`move {names[0]} to {near[1].name if near else 'STAGE'}`"
@@ -313,7 +327,9 @@ class _Check:
             stage = playbook.stage(stage_id) if playbook else None
             if stage is None or stage.criterion(criterion_id) is not None:
                 continue  # a missing stage or playbook is reported with its deals
-            old_text = self.db.scalar(select(CriterionEvent.criterion_text).where(CriterionEvent.id == event_id))
+            old_text = self.db.scalar(
+                select(CriterionEvent.criterion_text).where(CriterionEvent.id == event_id)
+            )
             names = list(
                 self.db.scalars(
                     select(Deal.name)
@@ -369,7 +385,10 @@ class _Check:
         by_topic: dict[tuple[int, str], list[str]] = defaultdict(list)
         rows = self.db.execute(
             select(
-                QuizQuestion.organization_id, QuizQuestion.external_id, QuizQuestion.audience, QuizQuestion.topic
+                QuizQuestion.organization_id,
+                QuizQuestion.external_id,
+                QuizQuestion.audience,
+                QuizQuestion.topic,
             )
             .where(QuizQuestion.active.is_(True))
             .order_by(QuizQuestion.organization_id, QuizQuestion.external_id)

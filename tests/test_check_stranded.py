@@ -16,10 +16,13 @@ from sqlalchemy import select
 from bot.models import Deal, QuizQuestion
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
 from playbooks.loader import load_library
-from tests.conftest import Chat
+from tests.conftest import Chat, add_person, other_workspace
 from tests.test_playbook_validation import run_cli
 
-RENAMED = ("  - id: evaluation\n    name: Evaluation\n", "  - id: technical-evaluation\n    name: Technical evaluation\n")
+RENAMED = (
+    "  - id: evaluation\n    name: Evaluation\n",
+    "  - id: technical-evaluation\n    name: Technical evaluation\n",
+)
 REMOVED_CRITERION = (
     "      - id: pain-confirmed\n        text: The buying group has confirmed the business problem and what it costs them\n",
     "",
@@ -107,7 +110,7 @@ def test_a_removed_criterion_warns_about_its_confirmations(ctx, demo, database_u
     assert result.returncode == 0, result.stderr
     warnings = warnings_of(result.stdout)
     assert warnings[1] == (
-        "warning: organization \"Local\": 1 confirmation of exit criterion 'pain-confirmed' (\"The buying group "
+        'warning: organization "Local": 1 confirmation of exit criterion \'pain-confirmed\' ("The buying group '
         "has confirmed the business problem and what it costs them\") at stage 'discovery' of playbook "
         "'enterprise' no longer counts: the stage has no such criterion (1 open deal: Acme Corp)"
     )
@@ -137,3 +140,40 @@ def test_without_a_database_the_check_is_as_before(tmp_path, kind):
     assert result.stdout == f"OK: 2 playbooks, 11 stages in {folder}\n"
     assert result.stderr == ""
     assert (path.read_bytes() if path.exists() else None) == before  # nothing created, nothing written
+
+
+def test_each_organization_is_named_with_its_own_deals(ctx, demo, database_url, tmp_path):
+    other = other_workspace(ctx)
+    owner = add_person(ctx, other, "pat@other.example", "Pat Other")
+    with ctx.sessions.begin() as db:
+        for name in ("Globex", "Soylent", "Vandelay", "Wonka"):
+            db.add(
+                Deal(
+                    organization_id=other.organization_id,
+                    name=name,
+                    owner_id=owner,
+                    playbook_id="enterprise",
+                    stage_id="evaluation",
+                )
+            )
+    folder = edited_copy(tmp_path, RENAMED)
+    warnings = warnings_of(run_cli("check-playbooks", str(folder), env={"DATABASE_URL": database_url}).stdout)
+    stages = [w for w in warnings if "at stage 'evaluation'" in w]
+    assert stages == [
+        "warning: organization \"Local\": 1 open deal at stage 'evaluation' of playbook 'enterprise', "
+        "which that playbook no longer has: Initech",
+        "warning: organization \"Other\": 4 open deals at stage 'evaluation' of playbook 'enterprise', "
+        "which that playbook no longer has: Globex, Soylent, Vandelay and 1 more",
+    ]
+
+
+def test_a_database_that_does_not_answer_is_a_warning():
+    url = "postgresql+psycopg://bot:secret@127.0.0.1:1/enablement"  # nothing listens on port 1
+    result = run_cli("check-playbooks", env={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert warnings_of(result.stdout) == [
+        "warning: could not read the database (postgresql+psycopg://bot:***@127.0.0.1:1/enablement) to look for "
+        "data these playbooks would strand: " + result.stdout.split("would strand: ", 1)[1].rstrip("\n")
+    ]
+    assert "secret" not in result.stdout
+    assert run_cli("check-playbooks", "--strict", env={"DATABASE_URL": url}).returncode == 1
