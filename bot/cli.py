@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         "check-playbooks", help="validate playbook files; prints file:line: message per error"
     )
     check.add_argument("dir", nargs="?", type=Path, default=None, help="folder (default: $PLAYBOOKS_DIR)")
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 on warnings too (deals, confirmations or quiz questions in the database these files strand)",
+    )
 
     imp = commands.add_parser("import", help="import people or deals from CSV")
     imp.add_argument("kind", choices=["people", "deals", "quizzes"])
@@ -238,7 +243,14 @@ def cmd_teams_package(args: argparse.Namespace) -> int:
 def cmd_check_playbooks(args: argparse.Namespace) -> int:
     from playbooks.loader import check_folder
 
-    folder = args.dir or load_settings().playbooks_dir
+    settings: Settings | CliError
+    try:
+        settings = load_settings()
+    except CliError as exc:
+        if args.dir is None:
+            raise
+        settings = exc  # the files can still be checked; the database cannot be found
+    folder = args.dir or settings.playbooks_dir  # type: ignore[union-attr]
     playbooks, errors = check_folder(folder)
     for error in errors:
         print(error)
@@ -247,7 +259,19 @@ def cmd_check_playbooks(args: argparse.Namespace) -> int:
         return 1
     stages = sum(len(p.stages) for p in playbooks)
     print(f"OK: {len(playbooks)} playbooks, {stages} stages in {folder}")
-    return 0
+    warnings = _stranded_warnings(settings, playbooks)
+    for line in warnings:
+        print(f"warning: {line}")
+    return 1 if warnings and args.strict else 0
+
+
+def _stranded_warnings(settings, playbooks) -> list[str]:  # type: ignore[no-untyped-def]
+    """Deals, confirmations and quiz questions in the configured database that these playbooks strand."""
+    if isinstance(settings, CliError):
+        return [f"{settings}: the database was not checked for data these playbooks would strand"]
+    from bot.stranded import check_database
+
+    return check_database(settings.database_url, playbooks).lines()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
