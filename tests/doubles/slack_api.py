@@ -280,8 +280,6 @@ class SlackDouble(HttpDouble):
                 files = args.get("files") or []
                 if any(item.get("id") not in self.uploads for item in files):
                     return {"ok": False, "error": "file_not_found"}
-                if any(self.uploads[item["id"]].get("completed") for item in files):
-                    return {"ok": False, "error": "file_already_completed"}  # (an upload completes once)
                 for item in files:
                     self.uploads[item["id"]].update(
                         title=item.get("title"),
