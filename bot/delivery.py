@@ -27,7 +27,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.localtime import Availability
-from bot.messages import Reply
+from bot.messages import Image, Reply
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform
 from bot.outbox import COMPOSE
 
@@ -97,6 +97,14 @@ class PartSender(Sender, Protocol):
 
 # Writes a message queued as {"compose": kind, ...} from the data as it is at send time; None: nothing to say.
 Composer = Callable[[Session, OutboxMessage, datetime], Reply | None]
+# Draws a message's picture again from the recipe its payload keeps under "chart" (the PNG is never stored).
+Draw = Callable[[dict[str, Any]], Image | None]
+
+
+def draw_chart(recipe: dict[str, Any]) -> Image | None:
+    from handlers.charts import draw
+
+    return draw(recipe)
 
 
 @dataclass
@@ -140,6 +148,7 @@ class Drainer:
     policy: DrainPolicy = field(default_factory=DrainPolicy)
     compose: Composer | None = None
     sleep: Callable[[float], None] = time.sleep
+    draw: Draw = draw_chart
     _next_free: dict[str, datetime] = field(default_factory=dict)
     _paused_until: dict[tuple[Platform, int], datetime] = field(default_factory=dict)
 
@@ -235,7 +244,7 @@ class Drainer:
             if sender is None:
                 raise RetryLater(f"no sender configured for {message.platform.value}")
             if _is_part_sender(sender):
-                total = len(sender.parts(Reply.from_dict(message.payload)))  # type: ignore[attr-defined]
+                total = len(sender.parts(self._reply(message)))  # type: ignore[attr-defined]
                 done = {**(message.sent_parts or {}), **_found_parts(sender, message)}
                 if all(str(i) in done for i in range(total)):
                     self._mark_sent(db, message, done.get("0"), now)
@@ -349,7 +358,7 @@ class Drainer:
                 if not self._wait_for_slot(sender, message, db, report):
                     return
                 self._fenced(db, message, claimed_at=self.clock(), sent_parts=message.sent_parts or {})
-                platform_id = sender.send(message, Reply.from_dict(message.payload))
+                platform_id = sender.send(message, self._reply(message))
         except RetryLater as exc:
             self._pause(message, exc.retry_after)
             self._fail(db, message, self.clock(), report, str(exc), exc.retry_after)
@@ -371,7 +380,7 @@ class Drainer:
         self, db: Session, sender: PartSender, message: OutboxMessage, report: DrainReport
     ) -> str | None | object:
         """Send the parts not yet delivered, each once; the platform id of the first part, or _DEFERRED."""
-        parts = sender.parts(Reply.from_dict(message.payload))
+        parts = sender.parts(self._reply(message))
         if message.sent_parts is None and message.attempts == 0:
             done: dict[str, Any] = {}
         else:  # a send may have begun: what arrived? (raises when the platform cannot tell)
@@ -381,13 +390,21 @@ class Drainer:
         for index, part in enumerate(parts):
             if str(index) in done:
                 continue
-            if not self._wait_for_slot(sender, message, db, report):
+            paced = getattr(sender, "paced", lambda part: True)(part)  # (file uploads have their own limits)
+            if paced and not self._wait_for_slot(sender, message, db, report):
                 return _DEFERRED
             self._fenced(db, message, claimed_at=self.clock())  # still ours (and renewed): only then post
             platform_id = sender.send_part(message, index, part)
             done = {**done, str(index): platform_id}
             self._fenced(db, message, sent_parts=done)
         return done.get("0")
+
+    def _reply(self, message: OutboxMessage) -> Reply:
+        """The stored message, with its chart drawn again from the stored recipe: the same numbers as the
+        words, so a retry shows exactly what the first attempt did."""
+        reply = Reply.from_dict(message.payload)
+        recipe = message.payload.get("chart")
+        return replace(reply, image=self.draw(recipe)) if recipe else reply
 
     def _fenced(self, db: Session, message: OutboxMessage, **values: Any) -> None:
         """Change the row only while our claim holds, and commit; raise LostClaim if it no longer does."""

@@ -111,6 +111,8 @@ class Image:
     png: bytes
     alt: str
     filename: str
+    # How to draw it again (JSON): the outbox keeps this, never the PNG, and redraws the picture at send time.
+    recipe: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ class Reply:
         data = asdict(self)
         data.pop("form")
         data.pop("image")
+        if self.image is not None and self.image.recipe is not None:
+            data["chart"] = self.image.recipe  # a few numbers; `handlers.charts.draw` makes the PNG again
         return data
 
     @classmethod

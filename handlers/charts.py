@@ -67,3 +67,46 @@ def bar_chart(
     figure.savefig(buffer, format="png")
     alt = f"{title}: " + "; ".join(f"{label} {value}" for label, value in rows)
     return Image(buffer.getvalue(), alt, filename)
+
+
+CONFIRMED = "#2a9d8f"
+OUTSTANDING = "#e9c46a"
+
+
+def progress_chart(rows: list[tuple[str, int, int]], title: str, filename: str) -> Image | None:
+    """Stacked horizontal bars, one per rep (or team): exit criteria of their open deals' current stages
+    confirmed, and still to confirm. `rows` is (label, confirmed, total), in the order to show them; None
+    when no row has a criterion to show."""
+    rows = [(label, max(0, confirmed), max(total, confirmed)) for label, confirmed, total in rows]
+    if not any(total for _, _, total in rows):
+        return None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 1.4 + 0.5 * len(rows)), dpi=90)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    labels = [textwrap.shorten(label, 50, placeholder="…") for label, _, _ in rows][::-1]
+    confirmed = [c for _, c, _ in rows][::-1]
+    outstanding = [t - c for _, c, t in rows][::-1]
+    axes.barh(labels, confirmed, color=CONFIRMED, label="exit criteria confirmed")
+    axes.barh(labels, outstanding, left=confirmed, color=OUTSTANDING, label="still to confirm")
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.tick_params(axis="y", labelsize=9)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.4, -0.08), ncol=2, fontsize=8, frameon=False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    alt = f"{title}: " + "; ".join(f"{label} {c} of {t} confirmed" for label, c, t in rows)
+    recipe = {"chart": "progress", "title": title, "filename": filename, "rows": [list(r) for r in rows]}
+    return Image(buffer.getvalue(), alt, filename, recipe)
+
+
+def draw(recipe: dict) -> Image | None:  # type: ignore[type-arg]
+    """The picture a stored recipe describes (the outbox redraws a message's chart when it sends it)."""
+    if recipe.get("chart") == "progress":
+        rows = [(str(label), int(confirmed), int(total)) for label, confirmed, total in recipe["rows"]]
+        return progress_chart(rows, str(recipe["title"]), str(recipe["filename"]))
+    raise ValueError(f"no chart called {recipe.get('chart')!r}")

@@ -28,7 +28,7 @@ from bot.models import (
     SummarySnapshot,
     UTCDateTime,
 )
-from handlers.charts import criteria_chart
+from handlers.charts import criteria_chart, progress_chart
 from handlers.common import Turn, open_deals_of, visible_owner_ids, weekly_due_groups
 
 STALLED_AFTER = timedelta(days=14)
@@ -601,4 +601,22 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
 
 
 def compose_digest(ctx, db: Session, manager: Person, now: datetime) -> Reply:  # type: ignore[no-untyped-def]
-    return ctx.renderer.render("team_summary.j2", me=manager, **team_summary_data(ctx, db, manager, now))
+    data = team_summary_data(ctx, db, manager, now)
+    reply = ctx.renderer.render("team_summary.j2", me=manager, **data)
+    return replace(reply, image=digest_chart(data))
+
+
+def digest_chart(data: dict):  # type: ignore[no-untyped-def,type-arg]
+    """The digest's chart: per rep (per team in an organization-wide digest), the exit criteria of their
+    open deals' current stages confirmed and still to confirm.
+
+    Why this one: on a Monday a manager decides whom to spend the week with. Deals per stage says where
+    the pipeline sits, which the CRM already shows; confirmed-versus-outstanding criteria per rep says
+    whose deals are moving on unqualified, which is the coaching conversation the digest exists to start,
+    and it reads at a glance (a long pale bar is a rep to sit down with). The lines below it name the deals.
+    """
+    rows = [(f"{block.name} ({block.deal_count})", block.confirmed, block.total) for block in data["reps"]]
+    scope = "team" if data.get("scope") == "team" else "organization"
+    return progress_chart(
+        rows, f"Exit criteria confirmed in the current stage, your {scope} (open deals)", "weekly-digest.png"
+    )

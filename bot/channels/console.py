@@ -298,6 +298,10 @@ class LocalSender:
         return {**message.target, "to": f"{person.name} <{person.email}>" if person else "everyone"}
 
     def send(self, message, reply: Reply) -> str | None:  # type: ignore[no-untyped-def]
+        if reply.image is not None:  # a terminal shows no picture: the chart is saved, and its path given
+            path = save_image(replace(reply.image, filename=f"outbox-{message.id}-{reply.image.filename}"))
+            note = f"Chart saved to {path}"
+            reply = replace(reply, context=f"{reply.context} {note}" if reply.context else note)
         self._stream.write(
             f"--- to {message.target.get('to', 'everyone')} ({message.kind})\n{to_text(reply)}\n\n"
         )

@@ -2,12 +2,21 @@
 
 Each message carries its outbox key in Slack message metadata, so after a crash or a timeout the drainer
 can ask Slack (conversations.history) whether the message already arrived instead of posting it twice.
+
+A reply's chart (a weekly digest's) follows the message as a file shared in the same conversation, in two
+more parts the drainer records like the others: "upload" (files.getUploadURLExternal, then the bytes to
+the URL Slack gave; its recorded id is the file's) and "share" (files.completeUploadExternal into the
+channel). A file share carries no metadata, so a retry finds the share by that recorded file id in the
+conversation's history. A retry after the upload was recorded reuses the uploaded file (it is shared, not
+uploaded again); an upload that failed before Slack's file id was recorded is started afresh, and the
+unfinished one is never shared, so nobody sees it.
 """
 
 from __future__ import annotations
 
 import logging
 import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -88,12 +97,34 @@ class SlackSender:
         return {**message.target, "channel": channel}
 
     def parts(self, reply: Reply) -> list[dict[str, Any]]:
-        """chat.postMessage payloads: one, or several when the reply needs over 50 blocks."""
-        return to_messages(reply)
+        """chat.postMessage payloads: one, or several when the reply needs over 50 blocks; then, with a
+        chart, its upload and its share."""
+        parts: list[dict[str, Any]] = list(to_messages(reply))
+        if reply.image is not None:
+            parts += [{"upload": reply.image}, {"share": reply.image, "title": reply.text[:250]}]
+        return parts
+
+    @staticmethod
+    def paced(part: dict[str, Any]) -> bool:
+        """Only posts keep to a channel's one message a second; the file methods have their own tiers."""
+        return "upload" not in part and "share" not in part
 
     def send_part(self, message: OutboxMessage, index: int, part: dict[str, Any]) -> str | None:
         """Post one part, carrying the outbox key and the part number in its metadata."""
         client = self._client(message.workspace_id)
+        if "upload" in part:
+            return self._upload(client, part["upload"])
+        if "share" in part:
+            file_id = (message.sent_parts or {}).get(str(index - 1))
+            if not file_id:
+                raise RetryLater("the chart's upload is not recorded yet")
+            self._call(
+                lambda: client.files_completeUploadExternal(
+                    files=[{"id": file_id, "title": part["title"] or part["share"].filename}],
+                    channel_id=message.target["channel"],
+                )
+            )
+            return f"shared:{file_id}"
         metadata = {
             "event_type": METADATA_EVENT,
             "event_payload": {"outbox_key": message.idempotency_key, "part": index},
@@ -124,6 +155,7 @@ class SlackSender:
         client = self._client(message.workspace_id)
         oldest = f"{message.created_at.timestamp() - 60:.6f}"
         found: dict[int, str] = {}
+        uploaded = {str(v): int(k) for k, v in (message.sent_parts or {}).items() if str(v).startswith("F")}
         cursor: str | None = None
         while True:
             response = self._call(
@@ -135,9 +167,33 @@ class SlackSender:
                 payload = (item.get("metadata") or {}).get("event_payload") or {}
                 if payload.get("outbox_key") == message.idempotency_key:
                     found.setdefault(int(payload.get("part", 0)), item.get("ts"))
+                for shared in item.get("files") or []:  # the chart's share: the part after its upload
+                    if shared.get("id") in uploaded:
+                        found.setdefault(uploaded[shared["id"]] + 1, item.get("ts"))
             cursor = (response.get("response_metadata") or {}).get("next_cursor")
             if not response.get("has_more") or not cursor:
                 return found
+
+    def _upload(self, client: WebClient, image: Any) -> str:
+        """Hand the PNG to Slack (not yet shared anywhere); returns Slack's file id."""
+        ticket = self._call(
+            lambda: client.files_getUploadURLExternal(
+                filename=image.filename, length=len(image.png), alt_txt=image.alt[:1000]
+            )
+        )
+        request = urllib.request.Request(
+            ticket["upload_url"],
+            data=image.png,
+            method="POST",
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+        def post() -> None:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310 (Slack's URL)
+                response.read()
+
+        self._call(post)
+        return str(ticket["file_id"])
 
     def find_sent(self, message: OutboxMessage) -> str | None:
         return self.find_parts(message).get(0)

@@ -111,6 +111,7 @@ class SlackDouble(HttpDouble):
     views: list[dict[str, Any]] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, bytes, channel
+    shares: list[dict[str, Any]] = field(default_factory=list)  # file shares, as conversations.history has them
     latency: float = 0.0  # every answer takes this long (a slow but healthy Slack)
     limits: dict[str, RateLimit] = field(default_factory=dict)  # enforced with 429s, e.g. SLACK_LIMITS
     limited: list[Call] = field(default_factory=list)  # calls answered 429 by `limits`
@@ -157,6 +158,7 @@ class SlackDouble(HttpDouble):
         """Start over between runs: no messages, no calls, no faults waiting."""
         with self._lock:
             self.messages.clear()
+            self.shares.clear()
             self.calls.clear()
             self.faults.clear()
 
@@ -275,14 +277,35 @@ class SlackDouble(HttpDouble):
                     "file_id": file_id,
                 }
             if method == "files.completeUploadExternal":
-                for item in args.get("files") or []:
+                files = args.get("files") or []
+                if any(item.get("id") not in self.uploads for item in files):
+                    return {"ok": False, "error": "file_not_found"}
+                for item in files:
                     self.uploads[item["id"]].update(
                         title=item.get("title"),
                         channel=args.get("channel_id"),
                         thread_ts=args.get("thread_ts"),
                         completed=True,
                     )
-                return {"ok": True, "files": [{"id": item["id"]} for item in args.get("files") or []]}
+                if args.get("channel_id"):  # shared: Slack posts a message carrying the files in the channel
+                    self._ts = max(self._ts + 0.000001, self.clock())
+                    self.shares.append(
+                        {
+                            "ts": f"{self._ts:.6f}",
+                            "channel": args.get("channel_id"),
+                            "text": args.get("initial_comment") or "",
+                            "thread_ts": args.get("thread_ts"),
+                            "files": [
+                                {"id": item["id"], "name": self.uploads[item["id"]].get("filename"),
+                                 "title": item.get("title"), "mimetype": "image/png"}
+                                for item in files
+                            ],
+                        }
+                    )
+                return {
+                    "ok": True,
+                    "files": [{"id": item["id"], "title": item.get("title")} for item in files],
+                }
             if method == "auth.test":
                 return {"ok": True, "team_id": "T0TEST", "user_id": "UBOT", "bot_id": "BBOT", "team": "Test"}
             if method == "conversations.open":
@@ -304,11 +327,14 @@ class SlackDouble(HttpDouble):
                 return {"ok": True, "channel": args.get("channel"), "ts": message["ts"], "message": message}
             if method == "conversations.history":
                 oldest = float(args.get("oldest", 0) or 0)
-                found = [
-                    m
-                    for m in self.messages
-                    if m["channel"] == args.get("channel") and float(m["ts"]) > oldest
-                ]
+                found = sorted(
+                    (
+                        m
+                        for m in self.messages + self.shares
+                        if m["channel"] == args.get("channel") and float(m["ts"]) > oldest
+                    ),
+                    key=lambda m: float(m["ts"]),
+                )
                 return {"ok": True, "messages": list(reversed(found)), "has_more": False}
             if method == "users.info":
                 user = self.users.get(str(args.get("user")))
