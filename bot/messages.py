@@ -39,6 +39,8 @@ class Request:
     channel_id: str | None = None  # the conversation it came from (a linked channel resolves "this deal")
     shared: bool = False  # said in a channel or group others read, not a direct message
     form: dict[str, str | list[str]] | None = None  # a submitted Form's values, by field id (with `click`)
+    # The platform's kind of conversation when it matters (Teams: "personal", "groupChat" or "channel").
+    conversation_type: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,15 @@
 """`post weekly summary to #channel` / `post weekly summary here`: a manager (their team's summary) or
-enablement (the organization's) subscribes a Slack channel to the weekly digest; `stop posting weekly
-summary` ends it. The subscription is the person's (one channel each, kept in their preferences); the
-digest job queues it with their own digest, one outbox message per person and ISO week, posted to the
-channel and composed when sent. Teams channels and the terminal have no channel to post to yet: the
-reply says so and the person keeps their own digest."""
+enablement (the organization's) subscribes a Slack channel or a Microsoft Teams channel to the weekly
+digest; `stop posting weekly summary` ends it. The subscription is the person's (one channel each, kept
+in their preferences with the platform, the way-in workspace id and the channel or Teams channel
+conversation id); the digest job queues it with their own digest, one outbox message per person and ISO
+week, posted to the channel and composed when sent.
+
+In Teams only "here", said in the channel itself, names a channel (Teams mentions of channels carry no
+id a bot can post to); the Teams sender posts there proactively through the person's stored reference
+(its serviceUrl and tenant) with the conversation replaced by the channel's. "here" in a personal or
+group chat is refused with a sentence saying where to say it. The terminal has no channel to post to:
+the reply says so and the person keeps their own digest."""
 
 from __future__ import annotations
 
@@ -22,7 +28,42 @@ SLACK_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 PREFERENCE = "summary_channel"
 
 
+HERE = ("", "here", "this channel", "to this channel", "in this channel")
+TEAMS_SAY_IT_IN_THE_CHANNEL = (
+    'Say "post weekly summary here" in the Teams channel itself (mention me there, with the app added to '
+    "the team); in this chat the weekly summary comes to you every Monday."
+)
+
+
+def teams_channel_conversation(conversation_id: str) -> str:
+    """The channel's own conversation id: a message in a channel thread carries `;messageid=` after it."""
+    return conversation_id.split(";messageid=", 1)[0]
+
+
+def _subscribe_teams(turn: Turn, where: str | None) -> Reply:
+    words = (where or "").strip().lower()
+    request = turn.request
+    if words not in HERE or request.conversation_type != "channel" or not request.channel_id:
+        return turn.render("message.j2", kind="error", text=TEAMS_SAY_IT_IN_THE_CHANNEL)
+    turn.person.preferences = {
+        **(turn.person.preferences or {}),
+        PREFERENCE: {
+            "platform": "teams",
+            "workspace_id": turn.workspace.id,
+            "channel": teams_channel_conversation(request.channel_id),
+        },
+    }
+    what = "the organization's summary" if turn.person.role == Role.ENABLEMENT else "your team's summary"
+    return turn.render(
+        "message.j2",
+        text=f"Every Monday at 08:00 your time I'll post {what} to this channel, as well as sending it to "
+        'you. Say "stop posting weekly summary" to end it.',
+    )
+
+
 def subscribe(turn: Turn, where: str | None) -> Reply:
+    if turn.workspace.platform == Platform.TEAMS:
+        return _subscribe_teams(turn, where)
     if turn.workspace.platform != Platform.SLACK:
         return turn.render(
             "message.j2",
@@ -34,9 +75,7 @@ def subscribe(turn: Turn, where: str | None) -> Reply:
     mentioned = SLACK_CHANNEL.search(words)
     if mentioned:
         channel, name = mentioned[1], mentioned[2] or mentioned[1]
-    elif words.lower() in ("", "here", "this channel", "to this channel", "in this channel") and (
-        turn.request.shared and turn.request.channel_id
-    ):
+    elif words.lower() in HERE and (turn.request.shared and turn.request.channel_id):
         channel, name = turn.request.channel_id, "this channel"
     else:
         return turn.render(
@@ -88,6 +127,10 @@ def enqueue_channel_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyp
                     sub = (person.preferences or {}).get(PREFERENCE) or {}
                     if not isinstance(sub, dict) or not sub.get("channel") or not sub.get("workspace_id"):
                         continue
+                    if sub.get("platform") == "teams":
+                        platform, target = Platform.TEAMS, {"conversation": str(sub["channel"])}
+                    else:
+                        platform, target = Platform.SLACK, {"channel": str(sub["channel"])}
                     queued += insert_or_ignore(
                         db,
                         OutboxMessage,
@@ -95,9 +138,9 @@ def enqueue_channel_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyp
                             "idempotency_key": f"{KIND}:{person.id}:{group.week}",
                             "kind": KIND,
                             "workspace_id": int(sub["workspace_id"]),
-                            "platform": Platform.SLACK,
+                            "platform": platform,
                             "person_id": person.id,
-                            "target": {"channel": str(sub["channel"])},
+                            "target": target,
                             "payload": compose_later(KIND, week=group.week),
                             "status": OutboxStatus.PENDING,
                             "attempts": 0,

@@ -617,12 +617,18 @@ def _shape_problem(body: Any) -> str:
 def _message_request(activity: Activity) -> Callable[[Who], Request]:
     """The router request for a message, once we know who sent it (text, or a click with form answers)."""
     click = click_from_value(activity.value) if activity.value else None
-    shared = (activity.conversation.conversation_type or "personal") != "personal"
+    conversation_type = activity.conversation.conversation_type or "personal"
+    shared = conversation_type != "personal"
     channel_id = activity.conversation.id
     if click is None:
         text = _clean_text(activity)
         return lambda who: Request(
-            who.workspace_id, who.person_id, text=text, channel_id=channel_id, shared=shared
+            who.workspace_id,
+            who.person_id,
+            text=text,
+            channel_id=channel_id,
+            shared=shared,
+            conversation_type=conversation_type,
         )
     answers = {
         k: v for k, v in activity.value.items() if k not in FORM_META_KEYS and isinstance(v, str | list)
@@ -634,6 +640,7 @@ def _message_request(activity: Activity) -> Callable[[Who], Request]:
         channel_id=channel_id,
         shared=shared,
         form=answers or None,
+        conversation_type=conversation_type,
     )
 
 
@@ -710,8 +717,18 @@ class TeamsSender:
                     ConversationRef.person_id == person.id, ConversationRef.platform == Platform.TEAMS
                 )
             )
+        channel = message.target.get("conversation")
         if row is None:
+            if channel:
+                raise Undeliverable(
+                    f"Teams channel {channel}: {person.email} has not chatted with the bot personally, so "
+                    "there is no serviceUrl to post with yet"
+                )
             raise Undeliverable(f"{person.email} has not installed the Teams app or messaged the bot yet")
+        if channel:
+            # A channel post needs only the person's serviceUrl, bot and tenant: it goes out even when
+            # their personal chat is unreachable.
+            return {**message.target, "reference": _channel_reference(row.reference, str(channel))}
         if not row.reachable:
             raise Undeliverable(f"{person.email} is unreachable in Teams: {row.unreachable_reason}")
         return {**message.target, "reference": row.reference}
@@ -725,7 +742,11 @@ class TeamsSender:
         reference = ConversationReference.deserialize(message.target["reference"])
         ids: list[str | None] = []
 
+        new_post = bool(message.target.get("conversation"))
+
         async def logic(turn_context: TurnContext) -> None:
+            if new_post:  # a channel post starts its own thread, not a reply to the SDK's continuation id
+                turn_context.activity.id = None
             for activity in to_activities(reply):
                 response = await turn_context.send_activity(Activity.deserialize(activity))
                 ids.append(response.id if response else None)
@@ -739,6 +760,11 @@ class TeamsSender:
             code = getattr(getattr(exc.error, "error", None), "code", None) or ""
             if status in (403, 404):
                 reason = f"{status} {code or 'bot not in conversation'}"
+                channel = message.target.get("conversation")
+                if channel:  # the channel is gone or the app was removed from its team; the person is not
+                    raise Undeliverable(
+                        f"Teams channel {channel}: {reason} (is the app still in the channel's team?)"
+                    ) from exc
                 self._mark_unreachable(message, reason)
                 raise Undeliverable(f"Teams: {reason}") from exc
             if status == 429:
@@ -766,6 +792,17 @@ class TeamsSender:
     def rate_key(self, message: OutboxMessage) -> tuple[str, float]:
         conversation = (message.target.get("reference") or {}).get("conversation", {}).get("id", "")
         return f"teams:{conversation}", SECONDS_BETWEEN_SENDS_PER_CONVERSATION
+
+
+def _channel_reference(personal: dict[str, Any], channel: str) -> dict[str, Any]:
+    """A person's stored (personal chat) reference pointed at a Teams channel conversation instead: the
+    same serviceUrl, bot and tenant, which is how Bot Framework posts proactively to a channel."""
+    tenant = (personal.get("conversation") or {}).get("tenantId")
+    reference = {key: value for key, value in personal.items() if key not in ("activityId", "conversation")}
+    reference["conversation"] = {"id": channel, "isGroup": True, "conversationType": "channel"}
+    if tenant:
+        reference["conversation"]["tenantId"] = tenant
+    return reference
 
 
 def _retry_after(response: Any) -> float | None:
