@@ -20,27 +20,51 @@ def criteria_chart(rows: list[tuple[str, int, int]], title: str) -> Image | None
     rows = sorted((r for r in rows if r[1] or r[2]), key=lambda r: -(r[1] + r[2]))[:MAX_BARS]
     if not rows:
         return None
+    png = _stacked_bars(
+        title,
+        rows,
+        (BLOCKED, "open deals where unconfirmed"),
+        (SKIPPED, "gates skipped"),
+        bar_height=0.55,
+        label_width=60,
+        label_size=8,
+    )
+    alt = "; ".join(f"{label}: unconfirmed on {u}, skipped {s}" for label, u, s in rows)
+    return Image(png, f"{title}. {alt}", "criteria-report.png")
+
+
+def _stacked_bars(
+    title: str,
+    rows: list[tuple[str, int, int]],
+    first: tuple[str, str],
+    second: tuple[str, str],
+    *,
+    bar_height: float,
+    label_width: int,
+    label_size: int,
+    extra_height: float = 0.0,
+) -> bytes:
+    """A PNG of two-part horizontal bars, one per (label, first, second) row, top to bottom in the order
+    given; `first` and `second` are each (colour, legend label)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(8, 1.2 + 0.55 * len(rows)), dpi=90)
+    figure = Figure(figsize=(8, 1.2 + extra_height + bar_height * len(rows)), dpi=90)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    labels = [textwrap.shorten(label, 60, placeholder="…") for label, _, _ in rows][::-1]
-    unconfirmed = [r[1] for r in rows][::-1]
-    skipped = [r[2] for r in rows][::-1]
-    axes.barh(labels, unconfirmed, color=BLOCKED, label="open deals where unconfirmed")
-    axes.barh(labels, skipped, left=unconfirmed, color=SKIPPED, label="gates skipped")
+    labels = [textwrap.shorten(label, label_width, placeholder="…") for label, _, _ in rows][::-1]
+    left = [a for _, a, _ in rows][::-1]
+    axes.barh(labels, left, color=first[0], label=first[1])
+    axes.barh(labels, [b for _, _, b in rows][::-1], left=left, color=second[0], label=second[1])
     axes.set_title(title, loc="left", fontsize=11)
-    axes.tick_params(axis="y", labelsize=8)
+    axes.tick_params(axis="y", labelsize=label_size)
     axes.xaxis.get_major_locator().set_params(integer=True)
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(loc="upper center", bbox_to_anchor=(0.4, -0.08), ncol=2, fontsize=8, frameon=False)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
-    alt = "; ".join(f"{label}: unconfirmed on {u}, skipped {s}" for label, u, s in rows)
-    return Image(buffer.getvalue(), f"{title}. {alt}", "criteria-report.png")
+    return buffer.getvalue()
 
 
 def bar_chart(
@@ -80,28 +104,19 @@ def progress_chart(rows: list[tuple[str, int, int]], title: str, filename: str) 
     rows = [(label, max(0, confirmed), max(total, confirmed)) for label, confirmed, total in rows]
     if not any(total for _, _, total in rows):
         return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(8, 1.4 + 0.5 * len(rows)), dpi=90)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    labels = [textwrap.shorten(label, 50, placeholder="…") for label, _, _ in rows][::-1]
-    confirmed = [c for _, c, _ in rows][::-1]
-    outstanding = [t - c for _, c, t in rows][::-1]
-    axes.barh(labels, confirmed, color=CONFIRMED, label="exit criteria confirmed")
-    axes.barh(labels, outstanding, left=confirmed, color=OUTSTANDING, label="still to confirm")
-    axes.set_title(title, loc="left", fontsize=11)
-    axes.tick_params(axis="y", labelsize=9)
-    axes.xaxis.get_major_locator().set_params(integer=True)
-    axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(loc="upper center", bbox_to_anchor=(0.4, -0.08), ncol=2, fontsize=8, frameon=False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    png = _stacked_bars(
+        title,
+        [(label, confirmed, total - confirmed) for label, confirmed, total in rows],
+        (CONFIRMED, "exit criteria confirmed"),
+        (OUTSTANDING, "still to confirm"),
+        bar_height=0.5,
+        extra_height=0.2,
+        label_width=50,
+        label_size=9,
+    )
     alt = f"{title}: " + "; ".join(f"{label} {c} of {t} confirmed" for label, c, t in rows)
     recipe = {"chart": "progress", "title": title, "filename": filename, "rows": [list(r) for r in rows]}
-    return Image(buffer.getvalue(), alt, filename, recipe)
+    return Image(png, alt, filename, recipe)
 
 
 def draw(recipe: dict) -> Image | None:  # type: ignore[type-arg]
