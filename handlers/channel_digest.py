@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.db import insert_or_ignore
 from bot.messages import Reply
 from bot.models import OutboxMessage, OutboxStatus, Person, Platform, Role
-from handlers.common import Turn, weekly_due_groups
+from handlers.common import Turn, not_paused, weekly_due_groups
 
 KIND = "cdigest"
 SLACK_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -108,7 +108,6 @@ def unsubscribe(turn: Turn) -> Reply:
 def enqueue_channel_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     """A channel post for each subscriber whose weekly digest slot has come (managers and enablement)."""
     from bot.outbox import compose_later
-    from handlers.coaching import not_paused
     from handlers.summaries import DIGEST_GRACE, DIGEST_TIME, DIGEST_WEEKDAY
 
     queued = 0

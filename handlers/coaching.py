@@ -31,7 +31,7 @@ from bot.models import (
     Role,
 )
 from handlers.charts import bar_chart
-from handlers.common import Turn, small_number, team_ids, weekly_due_groups
+from handlers.common import Turn, not_paused, small_number, team_ids, weekly_due_groups
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
 
 AREAS = {
@@ -372,11 +372,7 @@ def _not_paused_or_snoozed(week: str, local_date: date):  # type: ignore[no-unty
     """Managers who neither snoozed this week's nudge nor paused nudges past today (ISO dates compare as
     text)."""
     snoozed = Person.preferences["snoozed_week"].as_string()
-    paused = Person.preferences["paused_until"].as_string()
-    return and_(
-        or_(snoozed.is_(None), snoozed != week),
-        or_(paused.is_(None), paused == "", paused <= local_date.isoformat()),
-    )
+    return and_(or_(snoozed.is_(None), snoozed != week), not_paused(local_date))
 
 
 def _nudged_and_not_logged(managers, week: str):  # type: ignore[no-untyped-def]
@@ -436,12 +432,6 @@ def pause(turn: Turn, until_words: str) -> Reply:
         f"{turn.person.timezone} time: they start again that day. "
         'Say "resume nudges" to start again sooner.',
     )
-
-
-def not_paused(local_date: date):  # type: ignore[no-untyped-def]
-    """People who have not paused their messages past `local_date` (ISO dates compare as text)."""
-    paused = Person.preferences["paused_until"].as_string()
-    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
 
 
 def resume(turn: Turn) -> Reply:

@@ -309,6 +309,14 @@ def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, gra
 MAX_ID = 2**31 - 1  # the largest INTEGER (PostgreSQL's int4) a database id or stored number can be
 
 
+def not_paused(local_date: date, key: str = "paused_until"):  # type: ignore[no-untyped-def]
+    """WHERE clause: people who have not paused these messages past `local_date` (`key` in their preferences:
+    "paused_until" for nudges and digests, "quiz_paused_until" for knowledge checks; ISO dates compare as
+    text)."""
+    paused = Person.preferences[key].as_string()
+    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
+
+
 def small_number(text: str) -> int | None:
     """A record id or small count from a button or form value (untrusted: values can be forged): ASCII
     digits in 0..MAX_ID, else None, so a 40-digit value reads as "no such record" instead of failing."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.messages import Reply, Request, Section
 from bot.models import Organization, Person, Role, Workspace
 from handlers import quizzes, summaries
-from handlers.common import Turn, weekly_due_groups
+from handlers.common import Turn, not_paused, weekly_due_groups
 
 KIND = "edigest"
 QUIZ_LINES = 15  # the weakest questions first; the whole report is one "quiz report" away
@@ -21,7 +21,6 @@ QUIZ_LINES = 15  # the weakest questions first; the whole report is one "quiz re
 
 def enqueue_enablement_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     from bot import outbox
-    from handlers.coaching import not_paused
 
     queued = 0
     with ctx.sessions.begin() as db:

@@ -33,7 +33,7 @@ from bot.models import (
     ReviewLog,
     Role,
 )
-from handlers.common import Turn, small_number, team_ids
+from handlers.common import Turn, not_paused, small_number, team_ids
 
 DEFAULT_PER_DAY = 2
 DEFAULT_RETENTION = 0.9
@@ -363,21 +363,12 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
                 quiz_time.is_not_distinct_from(at),
                 country.is_not_distinct_from(land),
                 region.is_not_distinct_from(area),
-                _quizzes_not_paused(local_day),
+                not_paused(local_day, "quiz_paused_until"),  # "pause quizzes until 2 Jan"
             )
             queued += outbox.enqueue_to_people(
                 db, members, kind="quiz", key=("quiz", day), payload=outbox.compose_later("quiz"), now=now
             )
     return queued
-
-
-def _quizzes_not_paused(local_date):  # type: ignore[no-untyped-def]
-    """Reps who did not pause knowledge checks past today ("pause quizzes until 2 Jan"; ISO dates compare
-    as text)."""
-    from sqlalchemy import or_
-
-    paused = Person.preferences["quiz_paused_until"].as_string()
-    return or_(paused.is_(None), paused == "", paused <= local_date.isoformat())
 
 
 def compose_knowledge_check(ctx, db, rep: Person, now: datetime) -> Reply | None:  # type: ignore[no-untyped-def]

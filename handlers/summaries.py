@@ -29,7 +29,7 @@ from bot.models import (
     UTCDateTime,
 )
 from handlers.charts import criteria_chart, progress_chart
-from handlers.common import Turn, open_deals_of, visible_owner_ids, weekly_due_groups
+from handlers.common import Turn, not_paused, open_deals_of, visible_owner_ids, weekly_due_groups
 
 STALLED_AFTER = timedelta(days=14)
 SKIPPED_WINDOW = timedelta(days=30)
@@ -576,7 +576,6 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     sent (`compose_digest`), from the data as it is then.
     """
     from bot import outbox
-    from handlers.coaching import not_paused  # (coaching imports this module)
 
     reports = aliased(Person)
     queued = 0

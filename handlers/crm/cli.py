@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.cli import CliError, ensure_schema, load_context
     from bot.models import CrmConnection, Organization
     from bot.organizations import OrganizationError, choose, find
-    from handlers.crm.sync import CrmError, render_result, run_sync
+    from handlers.crm.mapping import CrmError
+    from handlers.crm.sync import render_result, run_sync
 
     ctx = load_context()
     try:

@@ -26,8 +26,7 @@ from hubspot.crm.deals import (
 )
 
 from bot.settings import Settings
-from handlers.crm.mapping import BadRecord, CrmDeal
-from handlers.crm.sync import CrmError
+from handlers.crm.mapping import BadRecord, CrmDeal, CrmError
 
 T = TypeVar("T")
 PROPERTIES = [

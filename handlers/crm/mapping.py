@@ -14,6 +14,10 @@ from playbooks.loader import PlaybookLibrary
 from playbooks.schema import Playbook, Stage
 
 
+class CrmError(Exception):
+    """The CRM could not be read (authentication, network, limits after retries): the run stops there."""
+
+
 @dataclass(frozen=True)
 class CrmDeal:
     """One CRM opportunity or deal, as read (strings as the CRM spells them)."""

@@ -23,8 +23,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from bot.settings import Settings
-from handlers.crm.mapping import BadRecord, CrmDeal
-from handlers.crm.sync import CrmError
+from handlers.crm.mapping import BadRecord, CrmDeal, CrmError
 from playbooks.loader import PlaybookLibrary
 
 T = TypeVar("T")

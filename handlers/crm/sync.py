@@ -26,16 +26,12 @@ from bot.context import AppContext
 from bot.db import insert_or_ignore
 from bot.models import CrmConnection, Deal, DealStageChange, DealStatus, OutboxMessage, OutboxStatus, Person
 from bot.stage_moves import record_stage_change
-from handlers.crm.mapping import BadRecord, CrmDeal, StageMap
+from handlers.crm.mapping import BadRecord, CrmDeal, CrmError, StageMap
 
 log = logging.getLogger(__name__)
 
 SYSTEMS = {"salesforce": "Salesforce", "hubspot": "HubSpot"}
 MAX_LISTED = 20  # unknown owners / errors listed in a report; the rest are counted
-
-
-class CrmError(Exception):
-    """The CRM could not be read (authentication, network, limits after retries): the run stops there."""
 
 
 class CrmClient(Protocol):

@@ -20,7 +20,8 @@ from bot.db import insert_or_ignore
 from bot.delivery import RetryLater, Undeliverable
 from bot.messages import Reply
 from bot.models import CrmConnection, Deal, OutboxMessage, OutboxStatus, Person, Platform
-from handlers.crm.sync import SYSTEMS, CrmError, client_for
+from handlers.crm.mapping import CrmError
+from handlers.crm.sync import SYSTEMS, client_for
 
 
 def queue_confirmations(db: Session, deal: Deal, confirmations: list[dict[str, Any]], now: datetime) -> int:
