@@ -9,8 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, or_, select
 
 from bot.confirmations import confirmed_criteria
-from bot.context import AppContext
-from bot.messages import Button, Click, Reply, Request
+from bot.messages import Button, Reply
 from bot.models import DealStageChange, Person, ReviewCard, Role
 from handlers.coaching import due_reps
 from handlers.common import Turn, deal_playbook_stage, team_ids, visible_deals
@@ -25,13 +24,6 @@ class Progress:
     confirmed: int
     total: int
     skipped_gates: int
-
-
-def build(ctx: AppContext, workspace_id: int, person_id: int) -> Reply:
-    """For channels that show a home screen: the same answer as saying "home"."""
-    from bot.router import handle
-
-    return handle(ctx, Request(workspace_id, person_id, click=Click("home.show")))
 
 
 def show(turn: Turn, _value: str = "") -> Reply:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from bot.messages import Button, Reply
 from bot.models import Deal, Person, Role
 from bot.text import fold
-from handlers import coaching, deals, summaries
+from handlers import coaching, deals, help, summaries
 from handlers.common import (
     Turn,
     closed_names,
@@ -40,7 +40,7 @@ from handlers.common import (
 )
 from playbooks.loader import PlaybookLibrary
 from playbooks.schema import Playbook, Stage
-from playbooks.search import STOPWORDS
+from playbooks.search import EVERYDAY, STOPWORDS
 from playbooks.thesaurus import stem
 
 # The words people use for each kind of section, most specific first (multi-word phrases win).
@@ -52,6 +52,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "blocking", "blocker", "blockers", "holding up", "holding back", "stuck", "still open", "open items",
         "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed", "whats left",
         "what s left", "what is left", "anything left", "still to do", "exit", "gating items", "gating", "gate items",
+        "before leaving", "before we leave", "before i leave", "before moving on", "before we move on",
+        "before i move on", "before we can move", "before i can move", "nail down", "lock down", "sign off on",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
@@ -65,7 +67,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "coaching_questions": (
         "coaching questions", "coaching question", "coaching qs", "questions to coach", "coach on", "coach",
-        "how do i coach", "how to coach", "how should i coach", "coach a rep", "coach my rep",
+        "how do i coach", "how to coach", "how should i coach", "coach a rep", "coach my rep", "one on one",
+        "1 1", "1on1", "1 on 1",
     ),
     "buyer_roles": (
         "buyer roles", "buyer role", "roles", "personas", "persona", "stakeholders", "stakeholder",
@@ -98,10 +101,14 @@ INTENTS: dict[str, tuple[str, ...]] = {
         "stand", "walk me through", "walk through", "brief me", "rundown", "recap", "progress", "latest",
         "how is", "how s", "hows", "how are things", "this deal", "my deal",
     ),
-    "team": ("my team", "team", "my reps", "reps", "teams", "team s", "my people", "direct reports"),
+    "team": (
+        "my team", "team", "my reps", "reps", "teams", "team s", "my people", "direct reports", "everyone",
+        "everyones", "everyone s", "everybody", "everybodys", "everybody s", "all deals", "all the deals",
+    ),
     "mine": (
         "my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have", "deals have i",
         "deals i have", "deals i ve got", "my open deals", "what deals", "which deals", "deals am i",
+        "on my plate", "my book", "my book of business", "what am i working", "what am i working on",
     ),
     "stuck": ("stuck", "stalled", "stalling", "at risk", "slipping", "going nowhere", "not moving"),
 }
@@ -110,11 +117,14 @@ FORWARD_VERBS = {"push", "move", "advance", "bump", "progress", "promote", "take
 MOVE_VERBS = {"move", "advance", "bump", "progress", "promote", "push"}
 FORWARD_WORDS = {"forward", "along", "ahead", "up", "next"}
 STAGE_NOUNS = {"stage", "step", "phase"}
+COACHING_MARKS = {"1on1", "coach", "coaching", "coached"}  # and "1:1", "one on one" (section phrases)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
     "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "last": -1, "final": -1,
     "opening": 1, "initial": 1,
 }
+FIRST = {"first", "1st", "initial", "intro", "introductory", "opening"}
+FIRST_CONTACT = {"call", "calls", "meeting", "meetings", "conversation", "chat", "visit", "contact", "touch"}
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 # Words that mean a stage word is an event, not the stage: "after a demo", "before the proposal".
 EVENT_BEFORE = {"a", "an", "after", "before", "post", "pre"}
@@ -217,6 +227,8 @@ class Understanding:
     known_content: bool = False  # some content word is one the playbooks use (or a thesaurus phrase)
     move_to_stage: bool = False  # a deal, a stage and a move verb: "Kessler is ready for risk review, move it"
     names_team: bool = False  # a manager names people of their team ("where are Tomas and Lena's deals")
+    everyday: bool = False  # lunch, parking, the weather: a word of everyday life the playbooks never use
+    text: str = ""
 
     @property
     def asks_which_deals(self) -> bool:
@@ -232,7 +244,7 @@ class Understanding:
 
 def understand(turn: Turn, text: str) -> Understanding:
     words = tokens(text)
-    u = Understanding(words, role=turn.person.role)
+    u = Understanding(words, role=turn.person.role, text=text)
     used = [False] * len(words)
     keys = stage_keys(turn.ctx.playbooks)
     preferred = deals.preferred_playbooks(turn)
@@ -262,6 +274,13 @@ def understand(turn: Turn, text: str) -> Understanding:
     _find_stage(u, corrected, stems, used, keys, preferred, strong_only=True)
     _find_phrases(u, stems, used, SECTION_PHRASES, intents=False)
     _find_phrases(u, stems, used, INTENT_PHRASES, intents=True)
+    said = set(words)
+    if "my" in said and {"deals", "opps", "opportunities", "accounts"} & said:  # stems merge "my deal(s)"
+        u.intents.add("mine")
+    if u.section == "questions" and u.role != Role.REP and (
+        COACHING_MARKS & said or _names_team_member(turn, words, used)
+    ):  # a manager: "what should I ask Hanna about Lakeview in our 1:1"
+        u.section = "coaching_questions"
     # The buyer's and the rep's phrases ("signs the cheque") are search words, never stage names.
     free = [w if not is_used else "" for w, is_used in zip(corrected, used, strict=True)]
     for meaning in turn.ctx.playbooks.thesaurus.find(free):
@@ -277,25 +296,26 @@ def understand(turn: Turn, text: str) -> Understanding:
         u.hint = "objections"
         if u.section in ("tasks", "talk_tracks"):  # "what do I say/do when the client says ...": handle it
             u.section = "objections"
-    said = set(words)
     arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
-    u.forward = bool(u.deals) and not u.stages and (
+    next_stage = bool(MOVE_VERBS & said) and {"next", "stage"} <= said  # "push it to the next stage"
+    u.forward = bool(u.deals) and (next_stage or arrow or not u.stages) and (
         (bool(words) and words[0] in FORWARD_VERBS and (
             bool(FORWARD_WORDS & said) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
         ))
         or (bool(MOVE_VERBS & said) and {"next", "stage"} <= said)  # "move O'Rourke to next stage pls"
         or arrow  # "summit dental group → next stage"
     )
-    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said)  # "ready for X, move it"
+    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward  # "ready for X, move it"
     if u.role != Role.REP and not u.deals and {"deals", "pipeline", "doing"} & said:
         u.names_team = _names_team_member(turn, words, used)
+    index = turn.ctx.playbooks.index
+    u.everyday = any(w in EVERYDAY and not index.uses(w) for w in words)
     u.content = u.meanings + [
         w for w, is_used in zip(corrected, used, strict=True)
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
     ]
     # Asked by the stage rule, and by search (a section asked about plus known words is a real question).
     if u.content and (u.section is not None or (u.stages and not u.stage_explicit)):
-        index = turn.ctx.playbooks.index
         u.known_content = bool(u.meanings) or any(index.known(w) for w in u.content)
     return u
 
@@ -303,12 +323,12 @@ def understand(turn: Turn, text: str) -> Understanding:
 # "the client says we're too pricey", "legal wants their own paper", "IT doesn't trust it", "nurses are
 # saying the pumps are fiddly": someone on the buyer's side takes a position, which the playbooks answer as
 # an objection. Any subject but the asker's own side ("I", "we", "my manager").
-OUR_SIDE = "i|we|you|me|my|our|manager|rep|reps"
+OUR_SIDE = "i|im|am|we|were|you|me|my|our|manager|rep|reps"
 BUYER_SAYS = re.compile(
     rf"\b(?!(?:{OUR_SIDE})\b)[a-z]+(?: (?!(?:{OUR_SIDE})\b)[a-z]+)? (?:says?|said|(?:is|are|s|re|keeps?|keep on) saying|keeps? "
-    r"(?:asking|pushing|nickel)|thinks?|feels?|wants?|claims?|insists?|complains?|(?:is|are|s|re) "
-    r"(?:unhappy|not happy|concerned|nervous|worried|skeptical|sceptical|hesitant|pushing|balking|"
-    r"refusing|objecting|stalling)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not|"
+    r"(?:asking|pushing|nickel)|thinks?|feels?|wants?|claims?|insists?|complains?|(?:(?:is|are|s|re|seems?|got|getting) )?"
+    r"(?:unhappy|not happy|concerned|nervous|worried|skeptical|sceptical|hesitant)|(?:is|are|s|re) "
+    r"(?:pushing|balking|refusing|objecting|stalling)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not|"
     r"refuses? to|refused to) (?:trust|believe|want|like|see|buy|agree|have|think|let|sign|pay|commit|approve))\b"
 )
 
@@ -601,7 +621,7 @@ def _find_stage(
     def event(f: tuple[int, int, int, Playbook, Stage, int, int]) -> bool:
         start, end = f[5], f[6]
         stage_follows = end < len(words) and words[end] in STAGE_NOUNS
-        return start > 0 and words[start - 1] in EVENT_BEFORE and not stage_follows
+        return start > 0 and words[start - 1] in EVENT_BEFORE and not stage_follows and not _relative(words, start)
 
     found = [f for f in found if not event(f)]
     if strong_only:
@@ -636,6 +656,31 @@ def _find_stage(
     for i in (start - 1, end):
         if 0 <= i < len(words) and words[i] in STAGE_NOUNS:
             used[i] = True
+    shift = _relative(words, start)
+    if shift:  # "the stage after site assessment": its neighbour in the same playbook
+        book, named = u.stages[0]
+        index = [s.id for s in book.stages].index(named.id) + shift
+        if 0 <= index < len(book.stages):
+            u.stages = [(book, book.stages[index])]
+            u.stage_explicit = True
+
+
+RELATIVE = {"after": 1, "following": 1, "past": 1, "before": -1, "preceding": -1, "prior": -1}
+
+
+def _relative(words: list[str], start: int) -> int:
+    """+1 / -1 when the stage named at `start` is said as a neighbour: "the stage after discovery",
+    "what comes before negotiation", "step before the demo" (0 for "after a demo": an event)."""
+    i = start - 1
+    if i >= 0 and words[i] in {"the", "to"}:  # "prior to the demo stage"
+        i -= 1
+    if i >= 0 and words[i] == "to" and i > 0 and words[i - 1] == "prior":
+        i -= 1
+    if i < 0 or words[i] not in RELATIVE:
+        return 0
+    if not (STAGE_NOUNS | {"comes", "come", "then", "stages", "steps"}) & set(words[max(0, i - 4) : i]):
+        return 0
+    return RELATIVE[words[i]]
 
 
 def _ordinal_stage(
@@ -651,6 +696,8 @@ def _ordinal_stage(
         span = (i, i + 1)
         if word in ORDINALS and i + 1 < len(words) and words[i + 1] in STAGE_NOUNS | {"one"}:
             position, span = ORDINALS[word], (i, i + 2)
+        elif word in FIRST and i + 1 < len(words) and words[i + 1] in FIRST_CONTACT:
+            position, span = 1, (i, i + 2)  # "the first call": the playbook's opening stage
         elif word in STAGE_NOUNS and i + 1 < len(words):
             following = words[i + 1]
             if following.isdigit():
@@ -771,6 +818,13 @@ class Rule:
 # The decision table, read top to bottom: the first rule whose condition holds answers.
 RULES: tuple[Rule, ...] = (
     Rule("refused", lambda u: u.hidden, refuse),
+    # "who closed the parking lot gate?", "pizza before the pipeline review?": not about selling, unless a
+    # deal or a stage is named as such
+    Rule(
+        "everyday",
+        lambda u: u.everyday and not u.deals and u.closed is None and not u.stage_explicit,
+        lambda t, u: help.not_understood(t, u.text),
+    ),
     Rule("deal-choice", lambda u: len(u.deals) > 1, deal_choice),
     Rule("move-forward", lambda u: u.forward and u.deal is not None, move_forward),
     Rule("move-to-stage", lambda u: u.move_to_stage and u.deal is not None, lambda t, u: move_to_stage(t, u)),

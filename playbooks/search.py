@@ -36,6 +36,17 @@ CASUAL = frozenset(
     im ive its whats hows thats""".split()
 )
 
+# Everyday life and office errands: a question about these is not about selling, even when it also holds
+# words the playbooks use ("order lunch for the team meeting"). Such a word counts as two unknown words and
+# is never read as a close spelling of a playbook word ("lunch" is not "launch"), unless a playbook itself
+# uses it.
+EVERYDAY = frozenset(
+    """lunch dinner breakfast brunch pizza sandwich sandwiches coffee snacks food catering restaurant
+    cake beer drinks weather rain snow forecast parking wifi printer laptop password vpn birthday party
+    movie movies football soccer basketball baseball score joke jokes song music recipe gym taxi uber
+    flight flights hotel expenses payroll salary haircut""".split()
+)
+
 # The words a person uses when they want this kind of section.
 KIND_WORDS = {
     "objection": "objection objections handle handling pushback push back respond response concern",
@@ -163,6 +174,9 @@ class SearchIndex:
         unknown_words = 0
         for i, word in enumerate(raw):
             if word in STOPWORDS:
+                continue
+            if word in EVERYDAY and not self.uses(word):
+                unknown_words += 2
                 continue
             expanded = self._expand(word)
             if i in covered:  # the phrase counted once; a jargon word ("roi") still searches as itself,

@@ -375,3 +375,64 @@ def test_a_manager_asking_who_to_coach_or_about_named_reps(chat_as):
 )
 def test_section_words_reps_use(chat_as, question, first):
     assert first_titled(chat_as().say(question)).startswith(first)
+
+
+@pytest.mark.parametrize(
+    ("question", "header"),
+    [
+        ("whats the stage after discovery", "Evaluation stage"),
+        ("the stage before evaluation, whats involved", "Discovery stage"),
+        ("what comes after the proposal stage?", "Decision and negotiation stage"),
+        ("what should i ask on the first call", "Problem awareness stage"),
+    ],
+)
+def test_stages_named_by_their_neighbour_or_the_first_call(chat_as, question, header):
+    assert chat_as().say(question).header == header
+
+
+def test_after_a_demo_is_an_event_not_the_next_stage(chat_as):
+    assert chat_as().say("what comes after the demo stage").header == "Quote stage"
+    assert chat_as().say("tips for after a demo").header != "Quote stage"
+
+
+def test_exit_criteria_said_as_what_to_nail_down_before_leaving(chat_as):
+    reply = chat_as().say("what do i gotta nail down before leaving the discovery stage")
+    assert reply.header == "Discovery stage"
+    assert first_titled(reply).startswith("Exit criteria")
+
+
+def test_my_deals_and_everyones_deals(chat_as):
+    for question in ("list my deals pls", "whats on my plate rn"):
+        assert chat_as().say(question).header == "Your open deals", question
+    assert chat_as("manager@example.com").say("show me everyones deals").header.startswith("Team summary")
+
+
+def test_next_stage_wins_over_a_stage_named_as_what_was_finished(chat_as):
+    reply = chat_as().say("initech is done with evaluation, push it to the next stage")
+    assert (reply.header or "").startswith("Initech moved to Proposal and business case"), reply.plain_text()
+
+
+def test_a_manager_asking_what_to_ask_a_rep_gets_coaching_questions(chat_as):
+    reply = chat_as("manager@example.com").say("umbrella - what should i ask sam about it in our 1:1")
+    assert reply.header == "Umbrella Health: Proposal and business case"
+    assert first_titled(reply).startswith("Coaching questions")
+    rep = chat_as().say("initech - what should i ask in the next call")  # a rep: questions for the buyer
+    assert first_titled(rep).startswith("Questions to ask")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who closed the parking lot gate, im stuck lol",
+        "anyone want to split a pizza before the pipeline review tmrw",
+        "can you order lunch for the team meeting",
+    ],
+)
+def test_everyday_errands_with_sales_words_are_not_understood(chat_as, question):
+    reply = chat_as().say(question)
+    assert reply.kind == "error" and "didn't understand" in reply.plain_text(), reply.plain_text()
+
+
+def test_an_everyday_word_does_not_hide_a_deal_or_a_stage_asked_about(chat_as):
+    assert chat_as().say("lunch with acme tomorrow, what should i ask").header == "Acme Corp: Discovery"
+    assert chat_as().say("questions for the discovery stage over lunch").header == "Discovery stage"

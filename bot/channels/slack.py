@@ -56,7 +56,6 @@ from bot.messages import Button, Click, Reply, Request
 from bot.models import Person, Platform, ProcessedEvent, Workspace
 from bot.people import get_or_create_workspace, match_platform_person
 from bot.router import answer, handle
-from handlers import home
 
 log = logging.getLogger(__name__)
 
@@ -476,7 +475,9 @@ class SlackChannel:
         if event.get("tab", "home") != "home":
             return
         who = await self._who(body, event.get("user", ""), client)
-        reply = await asyncio.to_thread(home.build, self.ctx, who.workspace_id, who.person_id)
+        reply = await asyncio.to_thread(
+            handle, self.ctx, Request(who.workspace_id, who.person_id, click=Click("home.show"))
+        )
         blocks = [block for payload in to_messages(reply) for block in payload["blocks"]][:HOME_BLOCK_LIMIT]
         await client.views_publish(user_id=event["user"], view={"type": "home", "blocks": blocks})
 
