@@ -54,6 +54,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "what s left", "what is left", "anything left", "still to do", "exit", "gating items", "gating", "gate items",
         "before leaving", "before we leave", "before i leave", "before moving on", "before we move on",
         "before i move on", "before we can move", "before i can move", "nail down", "lock down", "sign off on",
+        "has to be signed off", "have to be signed off", "needs to be signed off", "must be signed off",
+        "has to happen", "needs to happen", "must happen", "have to happen", "has to be done", "needs to be done",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
@@ -90,7 +92,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "content": (
         "content", "assets", "asset", "collateral", "materials", "material", "decks", "deck", "what to send",
         "what do i send", "what should i send", "resources", "documents", "docs", "links", "templates",
-        "template", "send them", "share with", "send", "share",
+        "template", "send them", "share with", "send", "share", "hand them", "give them", "leave behind",
+        "leave behinds", "send over", "something to send", "anything to send", "one pager", "one pagers",
     ),
 }
 
@@ -104,6 +107,7 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "team": (
         "my team", "team", "my reps", "reps", "teams", "team s", "my people", "direct reports", "everyone",
         "everyones", "everyone s", "everybody", "everybodys", "everybody s", "all deals", "all the deals",
+        "my folks", "folks", "my guys", "my crew", "my squad", "my group", "my org", "my region",
     ),
     "mine": (
         "my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have", "deals have i",
@@ -117,7 +121,7 @@ FORWARD_VERBS = {"push", "move", "advance", "bump", "progress", "promote", "take
 MOVE_VERBS = {"move", "advance", "bump", "progress", "promote", "push"}
 FORWARD_WORDS = {"forward", "along", "ahead", "up", "next"}
 STAGE_NOUNS = {"stage", "step", "phase"}
-COACHING_MARKS = {"1on1", "coach", "coaching", "coached"}  # and "1:1", "one on one" (section phrases)
+COACHING_MARKS = {"1on1", "coach", "coaching", "coached", "rep", "reps", "team", "my team"}  # and "1:1", "one on one" (section phrases)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
     "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "last": -1, "final": -1,
@@ -145,6 +149,18 @@ def _phrases(table: dict[str, tuple[str, ...]]) -> list[tuple[tuple[str, ...], s
 
 SECTION_PHRASES = _phrases(SECTIONS)
 INTENT_PHRASES = _phrases(INTENTS)
+
+
+def name_forms(name: str) -> list[list[str]]:
+    """A name's words, and with an apostrophe-s joined ("Children's": "children s" and "childrens")."""
+    words = tokens(name)
+    joined: list[str] = []
+    for w in words:
+        if w == "s" and joined:
+            joined[-1] += "s"
+        else:
+            joined.append(w)
+    return [words] if joined == words else [words, joined]
 
 
 def tokens(text: str) -> list[str]:
@@ -305,7 +321,11 @@ def understand(turn: Turn, text: str) -> Understanding:
         or (bool(MOVE_VERBS & said) and {"next", "stage"} <= said)  # "move O'Rourke to next stage pls"
         or arrow  # "summit dental group → next stage"
     )
-    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward  # "ready for X, move it"
+    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward
+    if u.move_to_stage and u.deal is not None and (u.deal.playbook_id, u.deal.stage_id) == (
+        u.stages[0][0].id, u.stages[0][1].id
+    ):  # "Mercy General is done with the cost model, advance it": the stage it is in is the one finished
+        u.move_to_stage, u.forward = False, True  # "ready for X, move it"
     if u.role != Role.REP and not u.deals and {"deals", "pipeline", "doing"} & said:
         u.names_team = _names_team_member(turn, words, used)
     index = turn.ctx.playbooks.index
@@ -407,17 +427,18 @@ def _windows(words: list[str], used: list[bool], longest: int) -> list[tuple[int
 def _name_keys(name: str) -> list[tuple[str, int]]:
     """A deal name's whole form (level 3), and at level 2 its leading words and its trailing words
     ("saint eloi" for Hôpital Saint-Éloi, "eloi") worth matching alone."""
-    words = tokens(name)
-    keys = [(" ".join(words), 3)]
-    for size in range(len(words) - 1, 0, -1):
-        head = words[:size]
-        if head[0] not in NOT_A_NAME and len(" ".join(head)) >= 3:
-            keys.append((" ".join(head), 2))
-    for start in range(1, len(words)):
-        tail = words[start:]
-        if tail[0] not in NOT_A_NAME and len(" ".join(tail)) >= 4:
-            keys.append((" ".join(tail), 2))
-    return keys
+    keys: list[tuple[str, int]] = []
+    for words in name_forms(name):
+        keys.append((" ".join(words), 3))
+        for size in range(len(words) - 1, 0, -1):
+            head = words[:size]
+            if head[0] not in NOT_A_NAME and len(" ".join(head)) >= 3:
+                keys.append((" ".join(head), 2))
+        for start in range(1, len(words)):
+            tail = words[start:]
+            if tail[0] not in NOT_A_NAME and len(" ".join(tail)) >= 4:
+                keys.append((" ".join(tail), 2))
+    return list(dict.fromkeys(keys))
 
 
 def _match_names(
@@ -437,7 +458,7 @@ def _match_names(
     for deal_id, name in names.items():
         for key, level in _name_keys(name):
             table.setdefault(key, []).append((deal_id, level))
-        for w in tokens(name):
+        for w in {w for form in name_forms(name) for w in form}:
             if w not in NOT_A_NAME:
                 postings.setdefault(w, set()).add(deal_id)
     if not table:

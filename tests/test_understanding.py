@@ -436,3 +436,33 @@ def test_everyday_errands_with_sales_words_are_not_understood(chat_as, question)
 def test_an_everyday_word_does_not_hide_a_deal_or_a_stage_asked_about(chat_as):
     assert chat_as().say("lunch with acme tomorrow, what should i ask").header == "Acme Corp: Discovery"
     assert chat_as().say("questions for the discovery stage over lunch").header == "Discovery stage"
+
+
+def test_a_possessive_in_a_deal_name_typed_without_its_apostrophe(chat_as):
+    riley = chat_as()
+    riley.say("new deal Northgate Children's Hospital in discovery")
+    reply = riley.say("northgate childrens got approved!! move it to the next stage")
+    assert (reply.header or "").startswith("Northgate Children's Hospital moved to Evaluation"), reply.plain_text()
+
+
+def test_done_with_the_stage_it_is_in_then_advance_it_moves_it_on(chat_as):
+    reply = chat_as().say("initech is done with evaluation, advance it")
+    assert (reply.header or "").startswith("Initech moved to Proposal and business case"), reply.plain_text()
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("what has to be signed off before we leave evaluation", "Exit criteria"),
+        ("initech - got anything i can hand them?", "Content"),
+    ],
+)
+def test_more_section_words_reps_use(chat_as, question, first):
+    assert first_titled(chat_as().say(question)).startswith(first)
+
+
+def test_a_manager_asking_for_their_folks_and_what_to_ask_their_reps(chat_as):
+    manager = chat_as("manager@example.com")
+    assert manager.say("show me everything my folks have open rn").header.startswith("Team summary")
+    reply = manager.say("what do i ask my reps in the evaluation stage")
+    assert reply.header == "Evaluation stage" and first_titled(reply).startswith("Coaching questions")
