@@ -167,6 +167,12 @@ def test_the_leaderboard_ranks_the_team_by_mastery_not_volume(ctx, demo, chat_as
     assert answered[2] > answered[1]  # Riley was asked more questions than Sam, and ranks below
     assert lines[3] == "- **Nia New** · no answers yet"
     assert "Olga" not in board.plain_text()
+    assert chat_as("other@example.com").say("leaderboard").text.startswith(
+        "You are not on a manager's team yet, so there is no team to rank."
+    )
+    assert chat_as("enablement@example.com").say("leaderboard").text.startswith(
+        "The leaderboard ranks each manager's team for its reps and manager."
+    )
     # Sam hides: teammates see "a teammate" in Sam's place; Sam still sees their own name
     assert sam.say("hide me from the leaderboard").text.startswith(
         'Done: on the leaderboard your teammates see you as "a teammate"'
