@@ -34,6 +34,7 @@ from handlers import (
     home,
     playbook,
     quizzes,
+    streaks,
     summaries,
     understand,
 )
@@ -48,6 +49,11 @@ REASON = r"(?:(?::| -| because(?: of)?| reason:?| due to)\s*(?P<reason>.+)| (?P<
 
 def _reason(m: re.Match[str]) -> str | None:
     return m["reason"] or (f"Lost {m['lost_to']}" if m["lost_to"] else None)
+
+
+def _switched_on(words: str) -> bool:
+    """ "leaderboard on", "enable the leaderboard": True; "turn off the leaderboard", "stop ...": False."""
+    return not {"off", "disable", "disabled", "stop"} & set(words.lower().split())
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,31 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: quizzes.my_progress(t),
     ),
     _r("team-knowledge", r"team knowledge|team quiz results", lambda t, m: quizzes.team_knowledge(t)),
+    _r(
+        "leaderboard-switch",
+        r"(?:turn|switch) (?:on|off) (?:the |our )?(?:team |quiz )?leaderboards?"
+        r"|(?:enable|disable|start|stop) (?:the |our )?(?:team |quiz )?leaderboards?"
+        r"|(?:turn |switch )?(?:the |our )?(?:team |quiz )?leaderboards? (?:on|off|enabled|disabled)",
+        lambda t, m: streaks.switch(t, _switched_on(m[0])),
+    ),
+    _r(
+        "leaderboard-hide",
+        r"(?:hide me|take me off|remove me|leave me off|opt (?:me )?out)(?: of| from)? (?:the |our )?(?:team )?leaderboard"
+        r"|(?:don'?t|do not) show (?:me|my name) on (?:the |our )?(?:team )?leaderboard",
+        lambda t, m: streaks.hide(t, True),
+    ),
+    _r(
+        "leaderboard-unhide",
+        r"(?:show me|show my name|put me(?: back)?|unhide me) (?:on|in) (?:the |our )?(?:team )?leaderboard"
+        r"|opt (?:me )?(?:back )?in(?:to)? (?:the |our )?(?:team )?leaderboard",
+        lambda t, m: streaks.hide(t, False),
+    ),
+    _r(
+        "leaderboard",
+        r"(?:show )?(?:me )?(?:the |my |our )?(?:team'?s? )?(?:quiz )?(?:leaderboard|ranking|rankings)"
+        r"|(?:where|how) do i rank(?: on my team)?|my rank(?:ing)?|who'?s (?:top|leading|ahead) (?:on|in) (?:my|our) team",
+        lambda t, m: streaks.show(t),
+    ),
     _r("quiz-report", r"quiz report", lambda t, m: quizzes.quiz_report(t)),
     _r("quiz-new", r"(?:new|add|write) (?:a )?(?:quiz )?question", lambda t, m: quizzes.new_question_form(t)),
     _r(
@@ -125,12 +156,12 @@ UTTERANCES: tuple[Route, ...] = (
     _r(
         "pause-quizzes",
         r"pause (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)(?: until| till| to)? (?P<until>.+)",
-        lambda t, m: availability.pause_quizzes(t, m["until"]),
+        lambda t, m: streaks.pause_quizzes(t, m["until"]),  # pauses kept for streaks
     ),
     _r(
         "resume-quizzes",
         r"(?:resume|unpause) (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)",
-        lambda t, m: availability.resume_quizzes(t),
+        lambda t, m: streaks.resume_quizzes(t),
     ),
     _r(
         "working-days",

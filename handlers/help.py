@@ -44,7 +44,9 @@ COMMANDS: dict[Role, tuple[str, ...]] = {
 
 
 def show_help(turn: Turn) -> Reply:
-    return turn.render("help.j2")
+    from handlers.streaks import is_on
+
+    return turn.render("help.j2", leaderboard=is_on(turn.organization))  # its line only when it is on
 
 
 def not_understood(turn: Turn, words: str) -> Reply:

@@ -296,7 +296,9 @@ def answer(turn: Turn, value: str) -> Reply:
         turn.db, turn.person, now
     ):
         buttons += (Button("Next question", "quiz.next", "", style="primary"),)
-    return turn.render(
+    from handlers.streaks import with_streak
+
+    result = turn.render(
         "quiz_result.j2",
         buttons=buttons,
         question=question,
@@ -306,6 +308,7 @@ def answer(turn: Turn, value: str) -> Reply:
         next_due=reviewed.due.astimezone(zone(turn.person.timezone)),
         stage=stage[1] if stage else None,
     )
+    return with_streak(turn, result)  # "🔥 5-day streak" (working days, handlers.streaks)
 
 
 def _has_more(db, rep: Person, now: datetime) -> bool:  # type: ignore[no-untyped-def]
@@ -413,29 +416,13 @@ def my_progress(turn: Turn) -> Reply:
         )
         entry.questions += 1
         entry.mastered += (card.get("stability") or 0) >= MASTERED_STABILITY
-    days = turn.db.scalars(
-        select(ReviewLog.reviewed_at)
-        .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
-        .where(ReviewCard.person_id == turn.person.id)
-    ).all()
+    from handlers.streaks import streak  # working days in a row; holidays, days off and pauses don't break it
+
     return turn.render(
         "quiz_progress.j2",
         topics=sorted(topics.values(), key=lambda t: t.topic),
-        streak=streak(
-            {d.astimezone(zone(turn.person.timezone)).date() for d in days},
-            turn.now().astimezone(zone(turn.person.timezone)).date(),
-        ),
+        streak=streak(turn.db, turn.person, turn.now()),
     )
-
-
-def streak(days: set, today) -> int:  # type: ignore[no-untyped-def,type-arg]
-    """Consecutive days with at least one answer, ending today (or yesterday, if today is not done yet)."""
-    day = today if today in days else today - timedelta(days=1)
-    count = 0
-    while day in days:
-        count += 1
-        day -= timedelta(days=1)
-    return count
 
 
 def topic_scores(
