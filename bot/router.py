@@ -420,6 +420,7 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
         quiet=question is not None,
         section=understood.section or understood.hint,
         prefer=understood.preferred,
+        kind_boost=understand.BUYER_SAYS_BOOST if understood.buyer_says else 1.5,
         lenient=understood.hint is not None
         or (understood.section is not None and understood.known_content and question is None),
     )

@@ -59,6 +59,7 @@ def search(
     section: str | None = None,
     prefer: list[str] | None = None,
     lenient: bool = False,
+    kind_boost: float = 1.5,
 ) -> Reply | None: ...
 
 
@@ -71,6 +72,7 @@ def search(
     section: str | None = None,
     prefer: list[str] | None = None,
     lenient: bool = False,
+    kind_boost: float = 1.5,
 ) -> Reply | None:
     """Best-matching sections across every stage (the `section` kind asked for ranks higher); with
     `fallback`, a miss becomes the "didn't understand" reply, or None when `quiet` (the caller has a
@@ -83,6 +85,7 @@ def search(
         prefer=deals.preferred_playbooks(turn) if prefer is None else prefer,
         every_word=fallback and not lenient,
         kind=kind,
+        kind_boost=kind_boost,
     )
     if not hits:
         if quiet:

@@ -243,6 +243,7 @@ class Understanding:
     known_content: bool = False  # some content word is one the playbooks use (or a thesaurus phrase)
     move_to_stage: bool = False  # a deal, a stage and a move verb: "Kessler is ready for risk review, move it"
     names_team: bool = False  # a manager names people of their team ("where are Tomas and Lena's deals")
+    buyer_says: bool = False  # someone on the buyer's side takes a position: an objection, most likely
     everyday: bool = False  # lunch, parking, the weather: a word of everyday life the playbooks never use
     text: str = ""
 
@@ -310,7 +311,12 @@ def understand(turn: Turn, text: str) -> Understanding:
         u.stage_explicit = True
     if BUYER_SAYS.search(" ".join(words)):
         u.hint = "objections"
+        u.buyer_says = True
         if u.section in ("tasks", "talk_tracks"):  # "what do I say/do when the client says ...": handle it
+            u.section = "objections"
+        # "legal wants their own contract template", "the docs will freak out": a word that can mean
+        # content, in the buyer's mouth, is the thing they object about
+        if u.section == "content" and not STRONG_CONTENT & set(words):
             u.section = "objections"
     arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
     next_stage = bool(MOVE_VERBS & said) and {"next", "stage"} <= said  # "push it to the next stage"
@@ -343,6 +349,8 @@ def understand(turn: Turn, text: str) -> Understanding:
 # "the client says we're too pricey", "legal wants their own paper", "IT doesn't trust it", "nurses are
 # saying the pumps are fiddly": someone on the buyer's side takes a position, which the playbooks answer as
 # an objection. Any subject but the asker's own side ("I", "we", "my manager").
+STRONG_CONTENT = {"content", "collateral", "deck", "decks", "asset", "assets", "materials", "resources", "pager"}
+BUYER_SAYS_BOOST = 2.5  # search: what the buyer says is answered from objections unless much else fits better
 OUR_SIDE = "i|im|am|we|were|you|me|my|our|manager|rep|reps"
 BUYER_SAYS = re.compile(
     rf"\b(?!(?:{OUR_SIDE})\b)[a-z]+(?: (?!(?:{OUR_SIDE})\b)[a-z]+)? (?:says?|said|(?:is|are|s|re|keeps?|keep on) saying|keeps? "

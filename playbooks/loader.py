@@ -42,8 +42,11 @@ class PlaybookLibrary:
         limit: int = 3,
         every_word: bool = False,
         kind: str | None = None,
+        kind_boost: float = 1.5,
     ) -> list[Hit]:
-        return self.index.search(query, prefer=prefer, limit=limit, every_word=every_word, kind=kind)
+        return self.index.search(
+            query, prefer=prefer, limit=limit, every_word=every_word, kind=kind, kind_boost=kind_boost
+        )
 
     @property
     def default(self) -> Playbook:

@@ -156,6 +156,7 @@ class SearchIndex:
         limit: int = 3,
         every_word: bool = False,
         kind: str | None = None,
+        kind_boost: float = 1.5,
     ) -> list[Hit]:
         """Best sections for `query`, searched on the words the playbooks know (and what the thesaurus says
         the question's phrases mean). With `every_word` (messages nothing else understood) a question
@@ -208,7 +209,7 @@ class SearchIndex:
                 if prefer and doc.playbook.id in prefer:
                     score *= 1.5 if doc.playbook.id == prefer[0] else 1.25
                 if kind is not None and doc.kind == kind:
-                    score *= 1.5
+                    score *= kind_boost
                 scored.append((score, doc))
         scored.sort(key=lambda pair: -pair[0])
         if not scored:

@@ -273,6 +273,9 @@ def test_a_stage_said_as_a_stage_keeps_the_section_asked_for(chat_as):
         "what do I do if the customer is worried about switching costs",
         "their IT folks don't believe it will scale, how do I handle that",
         "the buyer keeps saying this just isn't a priority for them",
+        "the client says the docs we sent don't justify the price",  # "docs", "links" in the buyer's mouth:
+        "buyer thinks the links we shared show a competitor is cheaper",  # what they object about, no content ask
+        "cfo worried the price is too high for this year",  # a position without "is"
     ],
 )
 def test_what_the_buyer_says_is_answered_with_objections(chat_as, question):
