@@ -228,6 +228,7 @@ class Understanding:
     deal_exact: bool = False  # the deal's whole name or its first words were typed (safe for a change)
     deal_words: str = ""
     hidden: bool = False  # names a deal the asker may not see
+    instead: list[Deal] = field(default_factory=list)  # with `hidden`: deals of theirs the words also start
     closed: Deal | None = None  # names a closed deal (won or lost) the asker may see, and no open one
     this_deal: bool = False
     stages: list[tuple[Playbook, Stage]] = field(default_factory=list)
@@ -500,6 +501,8 @@ def _match_names(
         for key, score, _ in process.extract(
             " ".join(window), choices, scorer=fuzz.ratio, score_cutoff=85, limit=5
         ):
+            if len(key.split()) < end - start:  # "bump pioneer grocers" is not a spelling of "pioneer grocers"
+                continue
             for deal_id, _level in table[key]:
                 found.append((1, end - start, score, deal_id, start))
     return found
@@ -540,6 +543,10 @@ def _find_deals(turn: Turn, u: Understanding, words: list[str], used: list[bool]
                 rank, _, span = _best(found)
                 if best is None or _order(rank) > _order(best[0]):
                     u.hidden = True
+                    # the same words also start a deal of their own: offered, never shown unasked
+                    if best is not None and best[0][0] == 2 and best[0][1] == span[1] - span[0]:
+                        own = select(Deal).where(Deal.id.in_(best[1])).order_by(Deal.name)
+                        u.instead = list(turn.db.scalars(own))
                     u.deal_words = " ".join(words[span[0] : span[1]])
                     for i in range(*span):
                         used[i] = True
@@ -744,11 +751,16 @@ def _ordinal_stage(
 
 
 def refuse(turn: Turn, u: Understanding) -> Reply:
+    """Refused without details; when the words also start a deal of the asker's own ("castle freight"
+    for their Castle Freight Depot Services), that deal is offered as a button, never shown unasked."""
+    offered = u.instead[:5]
     return turn.render(
         "refused.j2",
         kind="refusal",
+        buttons=tuple(Button(d.name, "deal.next", str(d.id)) for d in offered),
         what=f'the deal "{u.deal_words}"',
         why="it belongs to someone outside your team.",
+        instead=[d.name for d in offered],
     )
 
 

@@ -469,3 +469,22 @@ def test_a_manager_asking_for_their_folks_and_what_to_ask_their_reps(chat_as):
     assert manager.say("show me everything my folks have open rn").header.startswith("Team summary")
     reply = manager.say("what do i ask my reps in the evaluation stage")
     assert reply.header == "Evaluation stage" and first_titled(reply).startswith("Coaching questions")
+
+
+def test_a_colleagues_deal_whose_name_starts_my_own_is_refused_and_mine_offered(chat_as):
+    riley, sam = chat_as(), chat_as("sam@example.com")
+    sam.say("new deal Castle Freight in evaluation")
+    riley.say("new deal Castle Freight Depot Services in discovery")
+    reply = riley.say("castle freight?")
+    assert reply.kind == "refusal"
+    assert "Sam" not in reply.plain_text() and "Evaluation" not in reply.plain_text()
+    assert [b.label for b in reply.buttons] == ["Castle Freight Depot Services"]
+    assert riley.click("Castle Freight Depot Services").header == "Castle Freight Depot Services: Discovery"
+
+
+def test_words_around_a_deal_name_are_not_read_as_a_misspelt_longer_name(chat_as):
+    riley = chat_as()
+    riley.say("new deal Pioneer Grocers Co-op in discovery")
+    riley.say("new deal Pioneer Parcel in discovery")
+    reply = riley.say("bump pioneer grocers to the next stage pls")
+    assert (reply.header or "").startswith("Pioneer Grocers Co-op moved to Evaluation"), reply.plain_text()
