@@ -402,19 +402,28 @@ def refresh(
 
     Cheap when nothing changed: one query of the linked questions, one fingerprint per section."""
     # a retired question is compared when it comes back (`active: true`): until then nobody is asked it
-    query = select(QuizQuestion).where(QuizQuestion.section_ref.is_not(None), QuizQuestion.active.is_(True))
+    linked = [QuizQuestion.section_ref.is_not(None), QuizQuestion.active.is_(True)]
     if organization_id is not None:
-        query = query.where(QuizQuestion.organization_id == organization_id)
+        linked.append(QuizQuestion.organization_id == organization_id)
     result = Refresh()
     seen: dict[str, str] = {}
-    for question in db.scalars(query.order_by(QuizQuestion.id)):
-        key = question.section_ref or ""
+
+    def now_seen(key: str) -> str:
         if key not in seen:
             section = resolve(key, playbooks)
             seen[key] = section.fingerprint if section is not None else MISSING
-        current = seen[key]
-        if current == question.section_seen:
-            continue
+        return seen[key]
+
+    rows = db.execute(
+        select(QuizQuestion.id, QuizQuestion.section_ref, QuizQuestion.section_seen).where(*linked)
+    )
+    changed = [qid for qid, key, last in rows if now_seen(key or "") != last]
+    if not changed:
+        return result
+    for question in db.scalars(
+        select(QuizQuestion).where(QuizQuestion.id.in_(changed)).order_by(QuizQuestion.id)
+    ):
+        current = now_seen(question.section_ref or "")
         before, question.section_seen = question.section_seen, current
         if current == MISSING:
             if question.review_flagged_at is None or question.review_reason != GONE:
