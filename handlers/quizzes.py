@@ -451,33 +451,50 @@ def my_progress(turn: Turn) -> Reply:
 
 
 def sections_to_reread(db, library, rep: Person, topics: set[str]) -> dict[str, list[quizlinks.Section]]:  # type: ignore[no-untyped-def]
-    """Per weak topic, the playbook sections to re-read: those the topic's linked questions test (the ones
-    the rep last got wrong first), else the stage the topic names. At most two per topic."""
-    if not topics:
+    """Per weak topic of one rep, the playbook sections to re-read (see `reread`)."""
+    found = reread(db, library, {rep.id: topics})
+    return {topic: sections for (_, topic), sections in found.items()}
+
+
+def reread(  # type: ignore[no-untyped-def]
+    db, library, weak: dict[int, set[str]], stages: bool = True
+) -> dict[tuple[int, str], list[quizlinks.Section]]:
+    """Per (rep, weak topic), the playbook sections to re-read: those tested by the topic's linked questions
+    the rep last got wrong, else (with `stages`) the stage the topic names. At most two each; one query."""
+    weak = {rep: topics for rep, topics in weak.items() if topics}
+    if not weak:
         return {}
     rows = db.execute(
-        select(QuizQuestion.topic, QuizQuestion.section_ref, ReviewLog.correct)
+        select(ReviewCard.person_id, QuizQuestion.topic, QuizQuestion.section_ref, ReviewLog.correct)
         .join(ReviewCard, ReviewCard.question_id == QuizQuestion.id)
         .join(ReviewLog, ReviewLog.card_id == ReviewCard.id)
-        .where(ReviewCard.person_id == rep.id, QuizQuestion.topic.in_(topics))
+        .where(
+            ReviewCard.person_id.in_(weak),
+            QuizQuestion.topic.in_({t for topics in weak.values() for t in topics}),
+            QuizQuestion.section_ref.is_not(None),
+        )
         .order_by(ReviewLog.reviewed_at, ReviewLog.id)
     ).all()
-    latest: dict[tuple[str, str | None], bool] = {}
-    for topic, ref, correct in rows:
-        latest[(topic, ref)] = bool(correct)
-    out: dict[str, list[quizlinks.Section]] = {}
-    for (topic, ref), _correct in sorted(latest.items(), key=lambda kv: (kv[1], kv[0][1] or "")):
-        section = quizlinks.resolve(ref, library.playbooks) if ref else None
-        found = out.setdefault(topic, [])
+    latest: dict[tuple[int, str, str], bool] = {}
+    for rep, topic, ref, correct in rows:
+        if topic in weak[rep]:
+            latest[(rep, topic, ref)] = bool(correct)
+    out: dict[tuple[int, str], list[quizlinks.Section]] = {}
+    for (rep, topic, ref), correct in sorted(latest.items(), key=lambda kv: kv[0][2]):
+        if correct:
+            continue
+        section = quizlinks.resolve(ref, library.playbooks)
+        found = out.setdefault((rep, topic), [])
         if section is not None and len(found) < 2 and section.ref not in [f.ref for f in found]:
             found.append(section)
-    for topic in topics:
-        if not out.get(topic):
-            stage = next(((p, st) for p in library.playbooks for st in p.stages if st.id == topic), None)
-            if stage is not None:
-                ref = quizlinks.SectionRef(stage[0].id, stage[1].id)
-                out[topic] = [quizlinks.resolve(ref, library.playbooks)]  # type: ignore[list-item]
-    return {topic: found for topic, found in out.items() if found}
+    by_id = {st.id: (p, st) for p in reversed(library.playbooks) for st in p.stages} if stages else {}
+    for rep, topics in weak.items():
+        for topic in topics:
+            if not out.get((rep, topic)) and topic in by_id:
+                playbook, stage = by_id[topic]
+                section = quizlinks.resolve(quizlinks.SectionRef(playbook.id, stage.id), library.playbooks)
+                out[(rep, topic)] = [section] if section is not None else []
+    return {key: found for key, found in out.items() if found}
 
 
 def streak(days: set, today) -> int:  # type: ignore[no-untyped-def,type-arg]
@@ -539,9 +556,14 @@ def team_knowledge(turn: Turn) -> Reply:
     )
     names = dict(turn.db.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
     scores = topic_scores(turn.db, ids, turn.now() - timedelta(days=90))
+    weak = {
+        pid: {topic for topic, (count, right) in topics.items() if right / count < WEAK_TOPIC}
+        for pid, topics in scores.items()
+    }
+    sections = reread(turn.db, turn.ctx.playbooks, weak, stages=False)  # the nudge names the stage
     rows = sorted(
         (
-            (names[pid], topic, count, round(100 * right / count))
+            (names[pid], topic, count, round(100 * right / count), sections.get((pid, topic), []))
             for pid, topics in scores.items()
             for topic, (count, right) in topics.items()
         ),

@@ -405,5 +405,10 @@ def test_a_weak_topic_names_the_section_to_reread(ctx, demo, chat_as, tmp_path):
         "customer or said they do not need one"
     ) in text
     assert "Re-read: Proposal" not in text  # a topic answered right needs no re-reading
+    team = chat_as("manager@example.com").say("team knowledge").plain_text()
+    assert (
+        "- **Riley Chen** · evaluation: 25% right over 4 answers · needs coaching · re-read: Evaluation · "
+        "exit criterion “references-checked”\n"  # the section she got wrong, not the one she got right
+    ) in team
     stage = riley.click("Re-read Evaluation")
     assert "references" in stage.plain_text().lower() and "Evaluation" in (stage.header or stage.plain_text())
