@@ -412,3 +412,19 @@ def test_a_weak_topic_names_the_section_to_reread(ctx, demo, chat_as, tmp_path):
     ) in team
     stage = riley.click("Re-read Evaluation")
     assert "references" in stage.plain_text().lower() and "Evaluation" in (stage.header or stage.plain_text())
+
+
+def test_the_demo_loads_into_edited_playbooks_without_the_links_they_no_longer_have(ctx, tmp_path):
+    from bot.demo import load_if_empty
+    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
+
+    edited, _ = edited_ctx(ctx, tmp_path, REFS_REMOVED)
+    with ctx.sessions.begin() as db:  # `python -m bot chat`'s first run, with an edited playbook folder
+        workspace = get_or_create_workspace(db, *LOCAL_WORKSPACE, name="Local")
+        assert load_if_empty(db, workspace.organization_id, edited.playbooks, FIXED_NOW)
+    with ctx.sessions() as db:
+        refs = dict(db.execute(select(QuizQuestion.external_id, QuizQuestion.section_ref)).all())
+    assert len(refs) == 26 and refs["enterprise-evaluation-1"] is None
+    assert refs["enterprise-evaluation-2"] == (
+        "enterprise/evaluation/objection:We're also looking at a competitor and you look much the same"
+    )
