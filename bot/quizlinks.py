@@ -385,9 +385,11 @@ class Refresh:
         return bool(self.flagged or self.cleared or self.reasked)
 
     def summary(self) -> str:
+        flagged = len(self.flagged)
         return (
-            f"{len(self.flagged)} linked quiz questions flagged for review (playbook section changed), "
-            f"{self.reasked} reps' cards reset to be asked again"
+            f"{flagged} linked quiz {'question' if flagged == 1 else 'questions'} flagged for review "
+            f"(playbook section changed or gone), {self.reasked} review "
+            f"{'card' if self.reasked == 1 else 'cards'} reset to be asked again"
         )
 
 

@@ -505,8 +505,12 @@ class _Check:
                 [
                     f'organization "{self.org(organization_id)}": these files change the text of `{ref}`, which '
                     f"{_plural(len(ids), 'quiz question')} {'tests' if len(ids) == 1 else 'test'}: {_names(ids, len(ids))}",
-                    "when the bot loads them, the questions are flagged for enablement's review and asked again "
-                    f"to the {_plural(reps, 'rep')} who had answered right",
+                    "when the bot loads them, the questions are flagged for enablement's review and "
+                    + (
+                        f"asked again to the {_plural(reps, 'rep')} who had answered right"
+                        if reps
+                        else "asked again to whoever has answered right by then (nobody has yet)"
+                    ),
                 ]
             )
         for organization_id, ids in waiting.items():

@@ -276,6 +276,11 @@ def test_enablement_sees_the_flag_and_clears_it_by_marking_it_reviewed(ctx, demo
         "changed since the question was reviewed (flagged 24 November 2026; asked again to 1 rep who had it right)"
     ) in review.text
     assert [b.label for b in report.buttons] == ["Mark refs reviewed"]
+    lines = report.plain_text().splitlines()
+    assert next(x for x in lines if x.startswith("- **refs**")).endswith(
+        "· **to review: the playbook changed**"
+    )
+    assert "to review" not in next(x for x in lines if x.startswith("- **roi**"))
 
     listing = enablement.say("questions to review")
     assert listing.header == "Questions to review"
