@@ -259,19 +259,22 @@ def cmd_check_playbooks(args: argparse.Namespace) -> int:
         return 1
     stages = sum(len(p.stages) for p in playbooks)
     print(f"OK: {len(playbooks)} playbooks, {stages} stages in {folder}")
-    warnings = _stranded_warnings(settings, playbooks)
+    warnings, notes = _stranded_warnings(settings, playbooks)
     for line in warnings:
         print(f"warning: {line}")
+    for line in notes:  # what the files will do to linked quiz questions: not a problem, never --strict
+        print(f"note: {line}")
     return 1 if warnings and args.strict else 0
 
 
-def _stranded_warnings(settings, playbooks) -> list[str]:  # type: ignore[no-untyped-def]
+def _stranded_warnings(settings, playbooks) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
     """Deals, confirmations and quiz questions in the configured database that these playbooks strand."""
     if isinstance(settings, CliError):
-        return [f"{settings}: the database was not checked for data these playbooks would strand"]
+        return [f"{settings}: the database was not checked for data these playbooks would strand"], []
     from bot.stranded import check_database
 
-    return check_database(settings.database_url, playbooks).lines()
+    report = check_database(settings.database_url, playbooks)
+    return report.lines(), report.note_lines()
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -345,6 +345,15 @@ class QuizQuestion(Base):
         Integer, default=1
     )  # bumped when the question text or answer changes
     updated_at: Mapped[datetime] = _utcnow_column()
+    # The playbook section the question tests (bot/quizlinks.py: "enterprise/evaluation/exit_criterion:fit-validated"),
+    # the fingerprint of that section's text when the question was written or last reviewed, and the
+    # fingerprint the bot last saw (a new one means the section changed: the question is flagged and the
+    # reps who had learned it are asked again).
+    section_ref: Mapped[str | None] = mapped_column(Text)
+    section_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    section_seen: Mapped[str | None] = mapped_column(String(64))
+    review_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # waiting for enablement
+    review_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class ReviewCard(Base):
@@ -366,6 +375,8 @@ class ReviewCard(Base):
     # the waiting question was asked for by the rep (seen at once), not pushed (seen whenever they look)
     pending_on_request: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = _utcnow_column()
+    # when the card's memory was reset because the playbook section its question tests changed
+    relearn_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReviewLog(Base):

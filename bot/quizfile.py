@@ -3,19 +3,25 @@
 A file is imported whole or not at all: every problem is reported as `file:line: message` first.
 Re-importing updates questions by id; changing a question's text, choices or answer bumps its version,
 so an answer to the old wording is recognised, and every rep's history stays.
+
+An item may name the playbook section it tests (`tests:`, see bot/quizlinks.py); the reference is checked
+against the loaded playbooks (`file:line`, with the nearest name), and the fingerprint of the section's
+text is stored with the question: it is the version the question was written (or, when re-imported with
+changes, reviewed) against.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import yamlfile
+from bot import quizlinks, yamlfile
 from bot.models import Person, QuizQuestion, Role
 from bot.yamlfile import FileError, YamlFileError
 from playbooks.loader import PlaybookLibrary
@@ -42,6 +48,8 @@ class QuizItem(BaseModel):
     explanation: str = ""
     audience: str = ALL_REPS
     active: bool = True
+    # the playbook section it tests: "PLAYBOOK/STAGE[/PART]" or {playbook:, stage:, exit_criterion:|...}
+    tests: Any = None
 
     @field_validator("answer")
     @classmethod
@@ -65,17 +73,46 @@ class QuizImport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    linked: int = 0  # questions of the file that name the playbook section they test
+    cleared: list[str] = field(default_factory=list)  # flagged for review, updated by this file: flag lifted
+    flagged: list[str] = field(default_factory=list)  # still (or newly) waiting for enablement's review
 
     def summary(self, file: str) -> str:
-        return f"{file}: {self.created} questions created, {self.updated} updated, {self.unchanged} unchanged"
+        line = f"{file}: {self.created} questions created, {self.updated} updated, {self.unchanged} unchanged"
+        if self.cleared:
+            line += f"\nreviewed (flag lifted): {', '.join(self.cleared)}"
+        if self.flagged:
+            line += (
+                f"\nstill flagged for review, their playbook section changed: {', '.join(self.flagged)} "
+                '(update them in this file and import it again, or say "mark ID reviewed" in chat)'
+            )
+        return line
 
 
-def import_quizzes(db: Session, organization_id: int, path: Path, library: PlaybookLibrary) -> QuizImport:
-    """Validate the whole file, then write it; raises YamlFileError (nothing written) on any problem."""
+def import_quizzes(
+    db: Session,
+    organization_id: int,
+    path: Path,
+    library: PlaybookLibrary,
+    now: datetime | None = None,
+    *,
+    drop_unknown_links: bool = False,
+) -> QuizImport:
+    """Validate the whole file, then write it; raises YamlFileError (nothing written) on any problem.
+
+    `drop_unknown_links`: a `tests:` the playbooks do not have imports the question without its link
+    instead of failing (the demo's starter set, loaded into playbooks enablement may have edited).
+
+    Afterwards the organization's linked questions are compared with `library` (quizlinks.refresh), so a
+    section that changed since a question was reviewed is flagged and its learners re-asked."""
+    now = now or datetime.now(UTC)
     doc = yamlfile.load(path)
     parsed = yamlfile.validate(doc, QuizFile) if not doc.errors and doc.data is not None else None
+    sections: dict[int, quizlinks.Section] = {}
     if parsed is not None:
         doc.errors.extend(_cross_checks(db, organization_id, doc, parsed, library))  # type: ignore[arg-type]
+        link_errors = _link_checks(doc, parsed, library, sections)  # type: ignore[arg-type]
+        doc.errors.extend([] if drop_unknown_links else link_errors)
     if doc.errors or parsed is None:
         raise YamlFileError(doc.errors or [FileError(doc.file, 1, "the file is empty")])
     result = QuizImport()
@@ -83,8 +120,11 @@ def import_quizzes(db: Session, organization_id: int, path: Path, library: Playb
         q.external_id: q
         for q in db.scalars(select(QuizQuestion).where(QuizQuestion.organization_id == organization_id))
     }
-    for item in parsed.quizzes:  # type: ignore[attr-defined]
+    for i, item in enumerate(parsed.quizzes):  # type: ignore[attr-defined]
         question = existing.get(item.id)
+        section = sections.get(i)
+        ref = section.ref.key if section else None
+        result.linked += section is not None
         if question is None:
             db.add(
                 QuizQuestion(
@@ -98,6 +138,9 @@ def import_quizzes(db: Session, organization_id: int, path: Path, library: Playb
                     audience=item.audience,
                     active=item.active,
                     version=1,
+                    section_ref=ref,
+                    section_fingerprint=section.fingerprint if section else None,
+                    section_seen=section.fingerprint if section else None,
                 )
             )
             result.created += 1
@@ -107,15 +150,23 @@ def import_quizzes(db: Session, organization_id: int, path: Path, library: Playb
             item.choices,
             item.answer,
         )
-        changed = changed_meaning or (
+        reviewed = changed_meaning or (question.explanation, question.section_ref) != (item.explanation, ref)
+        changed = reviewed or (
             question.topic,
-            question.explanation,
             question.audience,
             question.active,
-        ) != (item.topic, item.explanation, item.audience, item.active)
+        ) != (item.topic, item.audience, item.active)
         if not changed:
             result.unchanged += 1
             continue
+        if reviewed:  # the question was worked on: it now stands against the section as it is
+            if question.review_flagged_at is not None:
+                result.cleared.append(item.id)
+            if question.section_ref != ref or question.section_seen is None:
+                question.section_seen = section.fingerprint if section else None
+            question.section_ref = ref
+            question.section_fingerprint = section.fingerprint if section else None
+            question.review_flagged_at = question.review_reason = None
         question.topic, question.question, question.choices = item.topic, item.question, item.choices
         question.answer, question.explanation, question.audience, question.active = (
             item.answer,
@@ -126,7 +177,38 @@ def import_quizzes(db: Session, organization_id: int, path: Path, library: Playb
         question.version += 1 if changed_meaning else 0
         result.updated += 1
     db.flush()
+    quizlinks.refresh(db, library.playbooks, now, organization_id)
+    result.flagged = list(
+        db.scalars(
+            select(QuizQuestion.external_id)
+            .where(
+                QuizQuestion.organization_id == organization_id,
+                QuizQuestion.review_flagged_at.is_not(None),
+                QuizQuestion.external_id.in_([item.id for item in parsed.quizzes]),  # type: ignore[attr-defined]
+            )
+            .order_by(QuizQuestion.external_id)
+        )
+    )
     return result
+
+
+def _link_checks(
+    doc: yamlfile.LoadedYaml,
+    parsed: QuizFile,
+    library: PlaybookLibrary,
+    sections: dict[int, quizlinks.Section],
+) -> list[FileError]:
+    """Each `tests:` must name a section the loaded playbooks have; the error names the nearest one."""
+    errors: list[FileError] = []
+    for i, item in enumerate(parsed.quizzes):
+        if item.tests is None:
+            continue
+        try:
+            sections[i] = quizlinks.resolve_value(item.tests, library.playbooks)
+        except quizlinks.LinkError as exc:
+            line = doc.line_of(("quizzes", i, "tests", *exc.path))
+            errors.append(FileError(doc.file, line, f"quizzes[{i}].tests: {exc}"))
+    return errors
 
 
 def _cross_checks(

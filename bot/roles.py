@@ -51,12 +51,15 @@ ROUTES: dict[str, Allowed] = {
     "summary-channel-stop": Allowed(DIGEST_READERS, "Posting the weekly summary to a channel"),
     "quiz-new": Allowed(ENABLEMENT, "Writing quiz questions"),
     "quiz-post": Allowed(ENABLEMENT, "Posting a quiz to a channel"),
+    "quiz-review": Allowed(ENABLEMENT, "Reviewing quiz questions whose playbook section changed"),
+    "quiz-reviewed": Allowed(ENABLEMENT, "Reviewing quiz questions whose playbook section changed"),
 }
 CLICKS: dict[str, Allowed] = {
     "coaching.form": ROUTES["log-coaching"],
     "coaching.log": ROUTES["log-coaching"],
     "coaching.snooze": Allowed(MANAGERS, "Snoozing coaching nudges"),
     "quiz.create": ROUTES["quiz-new"],
+    "quiz.reviewed": ROUTES["quiz-reviewed"],
 }
 
 

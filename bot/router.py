@@ -112,6 +112,16 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: streaks.show(t),
     ),
     _r("quiz-report", r"quiz report", lambda t, m: quizzes.quiz_report(t)),
+    _r(
+        "quiz-review",
+        r"(?:(?:quiz )?questions (?:to|for) review|quiz review|review questions)",
+        lambda t, m: quizzes.questions_to_review(t),
+    ),
+    _r(
+        "quiz-reviewed",
+        r"mark (?:quiz |question )?(?P<id>[\w.-]+) (?:as )?reviewed",
+        lambda t, m: quizzes.mark_reviewed(t, m["id"]),
+    ),
     _r("quiz-new", r"(?:new|add|write) (?:a )?(?:quiz )?question", lambda t, m: quizzes.new_question_form(t)),
     _r(
         "quiz-post",
@@ -325,6 +335,7 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "quiz.answer": quizzes.answer,
     "quiz.next": quizzes.next_clicked,
     "quiz.create": quizzes.create_submitted,
+    "quiz.reviewed": quizzes.reviewed_clicked,
     "cquiz.answer": quizzes.channel_answer,
     "cquiz.close": quizzes.channel_close,
     "coaching.form": coaching.log_form,

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from bot import quizlinks
 from bot.db import code_head
 from bot.models import (
     CriterionEvent,
@@ -34,6 +35,8 @@ from bot.models import (
     DealStatus,
     Organization,
     QuizQuestion,
+    ReviewCard,
+    ReviewLog,
 )
 from playbooks.schema import ExitCriterion, Playbook, Stage
 
@@ -49,6 +52,13 @@ class Report:
     database: str
     warnings: list[list[str]] = field(default_factory=list)
     unchecked: str | None = None  # why the database could not be compared (unreachable, old schema)
+    # not problems: what these files will do to linked quiz questions (flag, re-ask), and those waiting
+    notes: list[list[str]] = field(default_factory=list)
+
+    def note_lines(self) -> list[str]:
+        if self.unchecked:
+            return []
+        return [line for note in self.notes for line in (note[0], *(f"  {more}" for more in note[1:]))]
 
     def lines(self) -> list[str]:
         if self.unchecked:
@@ -87,7 +97,9 @@ def check_database(database_url: str, playbooks: list[Playbook]) -> Report:
                     "not checked against these playbooks (run `python -m bot db upgrade`, then check again)"
                 )
                 return report
-            report.warnings += _Check(connection, playbooks).run()
+            check = _Check(connection, playbooks)
+            report.warnings += check.run()
+            report.notes += check.notes
             connection.rollback()
     except Exception as exc:  # noqa: BLE001 - an unreachable database is a warning, never a failed check
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -156,6 +168,8 @@ def nearest_criterion(old_id: str, old_text: str, stage: Stage) -> ExitCriterion
 class _Check:
     def __init__(self, connection: Connection, playbooks: list[Playbook]):
         self.db = connection
+        self.playbook_list = list(playbooks)
+        self.notes: list[list[str]] = []
         self.playbooks = {p.id: p for p in playbooks}
         self.stage_ids = {s.id for p in playbooks for s in p.stages}
         self.organizations = dict(self.db.execute(select(Organization.id, Organization.name)).all())
@@ -165,6 +179,7 @@ class _Check:
         found += self.deals()
         found += self.confirmations()
         found += self.quiz_questions()
+        found += self.quiz_links()
         found.sort(key=lambda f: (f[0].casefold(), f[1]))
         return [warning for _, _, warning in found]
 
@@ -421,4 +436,90 @@ class _Check:
             to = f"'{near[1].id}' (\"{near[1].name}\")" if near else "a current stage id"
             lines.append(f"set their topic to {to} {fix}")
             out.append((self.org(organization_id), 3, lines))
+        return out
+
+    # -- quiz questions tied to a playbook section (`tests:` in quiz files, bot/quizlinks.py) ------------
+
+    def learners(self, question_ids: list[int]) -> int:
+        """Reps whose latest answer to one of these questions was right (they would be asked again)."""
+        latest: dict[int, bool] = {}
+        for card_id, correct in self.db.execute(
+            select(ReviewLog.card_id, ReviewLog.correct)
+            .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
+            .where(ReviewCard.question_id.in_(question_ids))
+            .order_by(ReviewLog.card_id, ReviewLog.reviewed_at, ReviewLog.id)
+        ):
+            latest[card_id] = bool(correct)
+        return sum(latest.values())
+
+    def quiz_links(self) -> list[tuple[str, int, list[str]]]:
+        """A linked section the files no longer have strands its questions (a warning, with the nearest
+        section); a section whose text the files change will flag its questions and re-ask their learners
+        (a note), and questions already waiting for review are listed (a note)."""
+        rows = self.db.execute(
+            select(
+                QuizQuestion.id,
+                QuizQuestion.organization_id,
+                QuizQuestion.external_id,
+                QuizQuestion.section_ref,
+                QuizQuestion.section_fingerprint,
+                QuizQuestion.section_seen,
+                QuizQuestion.review_flagged_at,
+            )
+            .where(QuizQuestion.section_ref.is_not(None), QuizQuestion.active.is_(True))
+            .order_by(QuizQuestion.organization_id, QuizQuestion.section_ref, QuizQuestion.external_id)
+        ).all()
+        gone: dict[tuple[int, str], list[str]] = defaultdict(list)
+        changing: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+        waiting: dict[int, list[str]] = defaultdict(list)
+        for qid, organization_id, external_id, ref, reviewed, seen, flagged in rows:
+            section = quizlinks.resolve(ref, self.playbook_list)
+            if section is None:
+                gone[(organization_id, ref)].append(external_id)
+            elif section.fingerprint != reviewed and section.fingerprint != seen:
+                changing[(organization_id, ref)].append((qid, external_id))
+            elif flagged is not None:
+                waiting[organization_id].append(external_id)
+        out = []
+        fix = "in the quiz file and re-import it (`python -m bot import quizzes FILE.yaml`; the ids keep reps' history)"
+        for (organization_id, ref), ids in gone.items():
+            lines = [
+                f'organization "{self.org(organization_id)}": {_plural(len(ids), "quiz question")} '
+                f"{'tests' if len(ids) == 1 else 'test'} `{ref}`, a playbook section these files no longer have: "
+                f"{_names(ids, len(ids))}"
+            ]
+            near = quizlinks.nearest(quizlinks.SectionRef.from_key(ref), self.playbook_list)
+            if near:
+                lines.append(
+                    f"nearest current section: `{near}`. If it is the same section renamed, keep its old id or "
+                    f"wording in the playbook; otherwise point their `tests:` at it {fix}"
+                )
+            else:
+                lines.append(f"point their `tests:` at a current section, or remove it, {fix}")
+            lines.append("until then they are flagged for enablement's review when the bot loads these files")
+            out.append((self.org(organization_id), 4, lines))
+        for (organization_id, ref), questions in changing.items():
+            ids = [external_id for _, external_id in questions]
+            reps = self.learners([qid for qid, _ in questions])
+            self.notes.append(
+                [
+                    f'organization "{self.org(organization_id)}": these files change the text of `{ref}`, which '
+                    f"{_plural(len(ids), 'quiz question')} {'tests' if len(ids) == 1 else 'test'}: {_names(ids, len(ids))}",
+                    "when the bot loads them, the questions are flagged for enablement's review and "
+                    + (
+                        f"asked again to the {_plural(reps, 'rep')} who had answered right"
+                        if reps
+                        else "asked again to whoever has answered right by then (nobody has yet)"
+                    ),
+                ]
+            )
+        for organization_id, ids in waiting.items():
+            self.notes.append(
+                [
+                    f'organization "{self.org(organization_id)}": {_plural(len(ids), "quiz question")} '
+                    f"{'waits' if len(ids) == 1 else 'wait'} for enablement's review, the playbook section "
+                    f"{'it tests' if len(ids) == 1 else 'they test'} having changed: {_names(ids, len(ids))} "
+                    '(in chat: "questions to review")'
+                ]
+            )
         return out

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from fsrs import Card, Rating, Scheduler
 from sqlalchemy import Integer, and_, func, select
 
+from bot import quizlinks
 from bot.db import insert_or_ignore
 from bot.localtime import zone
 from bot.messages import Button, Form, FormField, Reply
@@ -188,6 +189,15 @@ def ask(
     time to answer is a response time. A pushed daily question is seen whenever the rep opens the chat,
     which no platform reports, so its answer is graded by correctness alone."""
     question = db.get(QuizQuestion, card.question_id)
+    if (
+        card.relearn_since is not None
+        and not (card.card or {}).get("last_review")
+        and not intro.startswith("That")
+    ):
+        section = quizlinks.resolve(question.section_ref or "", ctx.playbooks.playbooks)
+        if section is not None:  # reset because the section it tests changed (bot/quizlinks.py)
+            changed = f"The playbook's {section.label} changed since you answered this; here it is again."
+            intro = f"{intro} {changed}".strip()
     if card.pending_since is None:
         card.pending_since = now
         card.pending_on_request = on_request
@@ -343,6 +353,9 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     reps = and_(Person.role == Role.REP, Person.active.is_(True))
     queued = 0
     with ctx.sessions.begin() as db:
+        # the clock's playbooks against the sections linked questions were reviewed against: a section
+        # that changed flags its questions and re-asks their learners before today's questions are chosen
+        quizlinks.refresh(db, ctx.playbooks.playbooks, now)
         groups = db.execute(
             select(Person.timezone, Person.working_days, quiz_time, country, region)
             .where(reps)
@@ -418,11 +431,67 @@ def my_progress(turn: Turn) -> Reply:
         entry.mastered += (card.get("stability") or 0) >= MASTERED_STABILITY
     from handlers.streaks import streak  # working days in a row; holidays, days off and pauses don't break it
 
+    weak = {t.topic for t in topics.values() if t.answers >= 3 and t.correct / t.answers < WEAK_TOPIC}
+    reread = sections_to_reread(turn.db, turn.ctx.playbooks, turn.person, weak)
+    stages = {(s.playbook.id, s.stage.id): s for found in reread.values() for s in found}
+    buttons = tuple(
+        Button(f"Re-read {s.stage.name}", "stage.show", f"{playbook_id}:{stage_id}")
+        for (playbook_id, stage_id), s in list(stages.items())[:3]
+    )
     return turn.render(
         "quiz_progress.j2",
+        buttons=buttons,
+        reread=reread,
         topics=sorted(topics.values(), key=lambda t: t.topic),
         streak=streak(turn.db, turn.person, turn.now()),
     )
+
+
+def sections_to_reread(db, library, rep: Person, topics: set[str]) -> dict[str, list[quizlinks.Section]]:  # type: ignore[no-untyped-def]
+    """Per weak topic of one rep, the playbook sections to re-read (see `reread`)."""
+    found = reread(db, library, {rep.id: topics})
+    return {topic: sections for (_, topic), sections in found.items()}
+
+
+def reread(  # type: ignore[no-untyped-def]
+    db, library, weak: dict[int, set[str]], stages: bool = True
+) -> dict[tuple[int, str], list[quizlinks.Section]]:
+    """Per (rep, weak topic), the playbook sections to re-read: those tested by the topic's linked questions
+    the rep last got wrong, else (with `stages`) the stage the topic names. At most two each; one query."""
+    weak = {rep: topics for rep, topics in weak.items() if topics}
+    if not weak:
+        return {}
+    rows = db.execute(
+        select(ReviewCard.person_id, QuizQuestion.topic, QuizQuestion.section_ref, ReviewLog.correct)
+        .join(ReviewCard, ReviewCard.question_id == QuizQuestion.id)
+        .join(ReviewLog, ReviewLog.card_id == ReviewCard.id)
+        .where(
+            ReviewCard.person_id.in_(weak),
+            QuizQuestion.topic.in_({t for topics in weak.values() for t in topics}),
+            QuizQuestion.section_ref.is_not(None),
+        )
+        .order_by(ReviewLog.reviewed_at, ReviewLog.id)
+    ).all()
+    latest: dict[tuple[int, str, str], bool] = {}
+    for rep, topic, ref, correct in rows:
+        if topic in weak[rep]:
+            latest[(rep, topic, ref)] = bool(correct)
+    out: dict[tuple[int, str], list[quizlinks.Section]] = {}
+    for (rep, topic, ref), correct in sorted(latest.items(), key=lambda kv: kv[0][2]):
+        if correct:
+            continue
+        section = quizlinks.resolve(ref, library.playbooks)
+        found = out.setdefault((rep, topic), [])
+        if section is not None and len(found) < 2 and section.ref not in [f.ref for f in found]:
+            found.append(section)
+    by_id = {st.id: (p, st) for p in reversed(library.playbooks) for st in p.stages} if stages else {}
+    for rep, topics in weak.items():
+        for topic in topics:
+            if not out.get((rep, topic)) and topic in by_id:
+                playbook, stage = by_id[topic]
+                section = quizlinks.resolve(quizlinks.SectionRef(playbook.id, stage.id), library.playbooks)
+                out[(rep, topic)] = [section] if section is not None else []
+    return {key: found for key, found in out.items() if found}
 
 
 def topic_scores(
@@ -474,9 +543,14 @@ def team_knowledge(turn: Turn) -> Reply:
     )
     names = dict(turn.db.execute(select(Person.id, Person.name).where(Person.id.in_(ids))).all())
     scores = topic_scores(turn.db, ids, turn.now() - timedelta(days=90))
+    weak = {
+        pid: {topic for topic, (count, right) in topics.items() if right / count < WEAK_TOPIC}
+        for pid, topics in scores.items()
+    }
+    sections = reread(turn.db, turn.ctx.playbooks, weak, stages=False)  # the nudge names the stage
     rows = sorted(
         (
-            (names[pid], topic, count, round(100 * right / count))
+            (names[pid], topic, count, round(100 * right / count), sections.get((pid, topic), []))
             for pid, topics in scores.items()
             for topic, (count, right) in topics.items()
         ),
@@ -562,7 +636,132 @@ def quiz_report(turn: Turn) -> Reply:
             )
         )
     retention = _retention_by_topic(db, turn.organization.id)
-    return turn.render("quiz_report.j2", stats=stats, retention=retention)
+    review = _to_review(turn)
+    return turn.render(
+        "quiz_report.j2", stats=stats, retention=retention, review=review, buttons=_review_buttons(review)
+    )
+
+
+@dataclass
+class ToReview:
+    """A linked question waiting for enablement: the playbook section it tests changed or is gone."""
+
+    question: QuizQuestion
+    section: quizlinks.Section | None  # None: no longer in the playbooks
+    since: str  # the day it was flagged, in the reader's time zone
+    reasked: int  # reps whose card was reset since then
+
+
+def _to_review(turn: Turn) -> list[ToReview]:
+    flagged = list(
+        turn.db.scalars(
+            select(QuizQuestion)
+            .where(
+                QuizQuestion.organization_id == turn.organization.id,
+                QuizQuestion.review_flagged_at.is_not(None),
+            )
+            .order_by(QuizQuestion.review_flagged_at, QuizQuestion.external_id)
+        )
+    )
+    reset = dict(
+        turn.db.execute(
+            select(ReviewCard.question_id, func.count(ReviewCard.id))
+            .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
+            .where(
+                QuizQuestion.organization_id == turn.organization.id,
+                QuizQuestion.review_flagged_at.is_not(None),
+                ReviewCard.relearn_since >= QuizQuestion.review_flagged_at,
+            )
+            .group_by(ReviewCard.question_id)
+        ).all()
+    )
+    tz = zone(turn.person.timezone)
+    return [
+        ToReview(
+            q,
+            quizlinks.resolve(q.section_ref or "", turn.ctx.playbooks.playbooks),
+            q.review_flagged_at.astimezone(tz).strftime("%d %B %Y"),
+            reset.get(q.id, 0),
+        )
+        for q in flagged
+    ]
+
+
+def _review_buttons(review: list[ToReview]) -> tuple[Button, ...]:
+    return tuple(
+        Button(f"Mark {r.question.external_id} reviewed", "quiz.reviewed", str(r.question.id))
+        for r in review[:5]
+        if r.section is not None
+    )
+
+
+def questions_to_review(turn: Turn) -> Reply:
+    """Enablement's list of linked questions whose playbook section changed (or is gone) since review."""
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="questions to review", why="they are for enablement."
+        )
+    review = _to_review(turn)
+    return turn.render("quiz_review.j2", review=review, buttons=_review_buttons(review))
+
+
+def mark_reviewed(turn: Turn, external_id: str) -> Reply:
+    """'mark enterprise-evaluation-1 reviewed': the question stands against its section as it is now."""
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="reviewing questions", why="it is for enablement."
+        )
+    question = turn.db.scalar(
+        select(QuizQuestion).where(
+            QuizQuestion.organization_id == turn.organization.id,
+            func.lower(QuizQuestion.external_id) == external_id.strip().lower(),
+        )
+    )
+    if question is None:
+        from bot.quizlinks import _suggest
+
+        ids = turn.db.scalars(
+            select(QuizQuestion.external_id).where(QuizQuestion.organization_id == turn.organization.id)
+        ).all()
+        near = _suggest(external_id, ids)
+        hint = f' Did you mean "{near}"?' if near else ' Say "questions to review" for the list.'
+        return turn.render(
+            "message.j2", kind="error", text=f"There is no question with id {external_id}.{hint}"
+        )
+    return _mark(turn, question)
+
+
+def reviewed_clicked(turn: Turn, value: str) -> Reply:
+    number = small_number(value)
+    question = turn.db.get(QuizQuestion, number) if number is not None else None
+    if question is None or question.organization_id != turn.organization.id:
+        return turn.render("message.j2", kind="error", text="That question no longer exists.")
+    return _mark(turn, question)
+
+
+def _mark(turn: Turn, question: QuizQuestion) -> Reply:
+    if question.section_ref is None:
+        return turn.render(
+            "message.j2",
+            text=f"Question {question.external_id} names no playbook section (`tests:`), so there is nothing to review.",
+        )
+    if question.review_flagged_at is None:
+        return turn.render("message.j2", text=f"Question {question.external_id} is not waiting for review.")
+    if not quizlinks.mark_reviewed(question, turn.ctx.playbooks.playbooks):
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=(
+                f"The section question {question.external_id} tests ({question.section_ref}) is no longer in the "
+                "playbooks: point its `tests:` at a current section in its quiz file and import it again."
+            ),
+        )
+    left = len(_to_review(turn))
+    more = f" {left} still to review." if left else " Nothing else to review."
+    return turn.render(
+        "message.j2",
+        text=f"Marked {question.external_id} reviewed against the playbook as it is now.{more}",
+    )
 
 
 def _retention_by_topic(db, organization_id: int) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ def load_if_empty(db: Session, organization_id: int, library: PlaybookLibrary, n
     if all(library.get(pid) for pid in ("enterprise", "transactional")):
         import_deals(db, organization_id, DEMO_DIR / "deals.csv", library, now=now)
         _confirm_one(db, organization_id, library, now)
-        import_quizzes(db, organization_id, STARTER_QUIZZES, library)
+        import_quizzes(db, organization_id, STARTER_QUIZZES, library, now, drop_unknown_links=True)
     return True
 
 
