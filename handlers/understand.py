@@ -53,7 +53,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "missing", "outstanding", "left to do", "left to confirm", "unconfirmed", "confirmed", "whats left",
         "what s left", "what is left", "anything left", "still to do", "exit", "gating items", "gating", "gate items",
         "before leaving", "before we leave", "before i leave", "before moving on", "before we move on",
-        "before i move on", "before we can move", "before i can move", "nail down", "lock down", "sign off on",
+        "before i move on", "before we can move", "before i can move", "nail down", "lock down", "can move on", "we can move on", "ready to move on", "actually done",
         "has to be signed off", "have to be signed off", "needs to be signed off", "must be signed off",
         "has to happen", "needs to happen", "must happen", "have to happen", "has to be done", "needs to be done",
     ),
@@ -355,7 +355,7 @@ BUYER_SAYS_BOOST = 2.5  # search: what the buyer says is answered from objection
 OUR_SIDE = "i|im|am|we|were|you|me|my|our|manager|rep|reps"
 BUYER_SAYS = re.compile(
     rf"\b(?!(?:{OUR_SIDE})\b)[a-z]+(?: (?!(?:{OUR_SIDE})\b)[a-z]+)? (?:says?|said|(?:is|are|s|re|keeps?|keep on) saying|keeps? "
-    r"(?:asking|pushing|nickel)|thinks?|feels?|wants?|claims?|insists?|complains?|(?:(?:is|are|s|re|seems?|got|getting) )?"
+    r"(?:asking|pushing|nickel)|thinks?|feels?|wants?|claims?|insists?|complains?|hates?|dislikes?|resents?|(?:is|are|s|re|seem|seems|got|get) (?:annoyed|frustrated|angry|upset|fed up|scared|afraid)|(?:(?:is|are|s|re|seems?|got|getting) )?"
     r"(?:unhappy|not happy|concerned|nervous|worried|skeptical|sceptical|hesitant)|(?:is|are|s|re) "
     r"(?:pushing|balking|refusing|objecting|stalling)|(?:doesn t|don t|dont|doesnt|won t|wont|can t|cant|will not|do not|does not|"
     r"refuses? to|refused to) (?:trust|believe|want|like|see|buy|agree|have|think|let|sign|pay|commit|approve))\b"

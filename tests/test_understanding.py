@@ -488,3 +488,17 @@ def test_words_around_a_deal_name_are_not_read_as_a_misspelt_longer_name(chat_as
     riley.say("new deal Pioneer Parcel in discovery")
     reply = riley.say("bump pioneer grocers to the next stage pls")
     assert (reply.header or "").startswith("Pioneer Grocers Co-op moved to Evaluation"), reply.plain_text()
+
+
+def test_done_and_move_on_asks_for_exit_criteria_and_signs_off_for_the_buyer(chat_as):
+    reply = chat_as().say("how do i know the evaluation is actually done and we can move on")
+    assert reply.header == "Evaluation stage" and first_titled(reply).startswith("Exit criteria"), reply.plain_text()
+    reply = chat_as().say("who actually signs off on a deal this size?")
+    assert "Buyer roles" in reply.sections[0].title or first_titled(reply).startswith("Buyer roles"), [
+        s.title for s in reply.sections
+    ]
+
+
+def test_an_annoyed_buyer_is_an_objection(chat_as):
+    reply = chat_as().say("buyer is annoyed about the price increase")
+    assert "Objection" in reply.sections[0].title, [s.title for s in reply.sections]
