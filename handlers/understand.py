@@ -78,7 +78,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "who should i talk to", "who do i need", "who is in the room", "buying group", "decision makers",
         "people involved", "who are the buyers", "who s involved", "who should i be talking to", "talk to",
         "talking to", "meet with", "who do i meet", "who to meet", "in the room", "who else", "key players",
-        "on their side", "who matters", "power players", "who calls the shots",
+        "who on their side", "who matters", "power players", "who calls the shots",
     ),
     "talk_tracks": (
         "talk tracks", "talk track", "talking points", "talk points", "pitch", "what to say", "what do i say",
