@@ -167,7 +167,7 @@ def run(questions_file: Path, *, verbose: bool = False, data: Path = DATA) -> di
             right, wrong_deal = judge(reply, q.get("expect") or {}, deal_names)
             if not q.get("expect"):
                 right = reply.kind != "error"  # any playbook answer will do
-            if "went wrong" in reply.plain_text():
+            if reply.kind == "error" and "something went wrong on my side" in reply.plain_text():  # error.j2
                 errors += 1
             header = reply.header or ""
             leaks += any(header.startswith(f"{n}:") for n in deal_names if n not in visible[q["as"]])

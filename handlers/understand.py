@@ -78,7 +78,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "who should i talk to", "who do i need", "who is in the room", "buying group", "decision makers",
         "people involved", "who are the buyers", "who s involved", "who should i be talking to", "talk to",
         "talking to", "meet with", "who do i meet", "who to meet", "in the room", "who else", "key players",
-        "who on their side", "who matters", "power players", "who calls the shots",
+        "who on their side", "who matters", "whos involved in", "who gets involved", "power players", "who calls the shots",
     ),
     "talk_tracks": (
         "talk tracks", "talk track", "talking points", "talk points", "pitch", "what to say", "what do i say",
@@ -113,6 +113,7 @@ INTENTS: dict[str, tuple[str, ...]] = {
         "my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have", "deals have i",
         "deals i have", "deals i ve got", "my open deals", "what deals", "which deals", "deals am i",
         "on my plate", "my book", "my book of business", "what am i working", "what am i working on",
+        "what have i got", "what ve i got", "got going on", "what do i have going", "have i got going",
     ),
     "stuck": ("stuck", "stalled", "stalling", "at risk", "slipping", "going nowhere", "not moving"),
 }
@@ -121,6 +122,8 @@ FORWARD_VERBS = {"push", "move", "advance", "bump", "progress", "promote", "take
 MOVE_VERBS = {"move", "advance", "bump", "progress", "promote", "push"}
 FORWARD_WORDS = {"forward", "along", "ahead", "up", "next"}
 STAGE_NOUNS = {"stage", "step", "phase"}
+# Words people slip into a phrase without changing it (compared as stems).
+HEDGES = frozenset(stem(w) for w in "actually really usually even exactly basically typically normally generally ever".split())
 COACHING_MARKS = {"1on1", "coach", "coaching", "coached", "rep", "reps", "team", "my team"}  # and "1:1", "one on one" (section phrases)
 ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
@@ -602,23 +605,25 @@ def _find_phrases(
     *,
     intents: bool,
 ) -> None:
+    # "what do I *actually* do", "who's *usually* involved": phrases match with such words left out
+    kept = [i for i, s in enumerate(stems) if s not in HEDGES]
     for key, kind in phrases:
         size = len(key)
-        for start in range(len(stems) - size + 1):
-            if tuple(stems[start : start + size]) == key and (
-                kind == "stuck" or not any(used[start : start + size])
-            ):
+        for first in range(len(kept) - size + 1):
+            at = kept[first : first + size]
+            start, end = at[0], at[-1] + 1
+            if tuple(stems[i] for i in at) == key and (kind == "stuck" or not any(used[start:end])):
                 if intents:
                     u.intents.add(kind)
                     if kind != "stuck":  # "stuck" also asks for the exit criteria still open
-                        for i in range(start, start + size):
+                        for i in range(start, end):
                             used[i] = True
                 elif u.section is None:
                     u.section = kind
-                    for i in range(start, start + size):
+                    for i in range(start, end):
                         used[i] = True
                 elif u.section == kind:
-                    for i in range(start, start + size):
+                    for i in range(start, end):
                         used[i] = True
 
 

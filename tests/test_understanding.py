@@ -502,3 +502,18 @@ def test_done_and_move_on_asks_for_exit_criteria_and_signs_off_for_the_buyer(cha
 def test_an_annoyed_buyer_is_an_objection(chat_as):
     reply = chat_as().say("buyer is annoyed about the price increase")
     assert "Objection" in reply.sections[0].title, [s.title for s in reply.sections]
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("what do i actually do in the discovery stage", "Next tasks"),
+        ("whos usually involved in the evaluation stage", "Buyer roles"),
+    ],
+)
+def test_hedge_words_inside_a_phrase_do_not_break_it(chat_as, question, first):
+    assert first_titled(chat_as().say(question)).startswith(first)
+
+
+def test_what_have_i_got_going_on_lists_my_deals(chat_as):
+    assert chat_as().say("what have i got going on rn").header == "Your open deals"
