@@ -32,6 +32,7 @@ from handlers import (
     deals,
     help,
     home,
+    leaderboard,
     playbook,
     quizzes,
     streaks,
@@ -91,25 +92,25 @@ UTTERANCES: tuple[Route, ...] = (
         r"(?:turn|switch) (?:on|off) (?:the |our )?(?:team |quiz )?leaderboards?"
         r"|(?:enable|disable|start|stop) (?:the |our )?(?:team |quiz )?leaderboards?"
         r"|(?:turn |switch )?(?:the |our )?(?:team |quiz )?leaderboards? (?:on|off|enabled|disabled)",
-        lambda t, m: streaks.switch(t, _switched_on(m[0])),
+        lambda t, m: leaderboard.switch(t, _switched_on(m[0])),
     ),
     _r(
         "leaderboard-hide",
         r"(?:hide me|take me off|remove me|leave me off|opt (?:me )?out)(?: of| from)? (?:the |our )?(?:team )?leaderboard"
         r"|(?:don'?t|do not) show (?:me|my name) on (?:the |our )?(?:team )?leaderboard",
-        lambda t, m: streaks.hide(t, True),
+        lambda t, m: leaderboard.hide(t, True),
     ),
     _r(
         "leaderboard-unhide",
         r"(?:show me|show my name|put me(?: back)?|unhide me) (?:on|in) (?:the |our )?(?:team )?leaderboard"
         r"|opt (?:me )?(?:back )?in(?:to)? (?:the |our )?(?:team )?leaderboard",
-        lambda t, m: streaks.hide(t, False),
+        lambda t, m: leaderboard.hide(t, False),
     ),
     _r(
         "leaderboard",
         r"(?:show )?(?:me )?(?:the |my |our )?(?:team'?s? )?(?:quiz )?(?:leaderboard|ranking|rankings)"
         r"|(?:where|how) do i rank(?: on my team)?|my rank(?:ing)?|who'?s (?:top|leading|ahead) (?:on|in) (?:my|our) team",
-        lambda t, m: streaks.show(t),
+        lambda t, m: leaderboard.show(t),
     ),
     _r("quiz-report", r"quiz report", lambda t, m: quizzes.quiz_report(t)),
     _r(

@@ -44,7 +44,7 @@ COMMANDS: dict[Role, tuple[str, ...]] = {
 
 
 def show_help(turn: Turn) -> Reply:
-    from handlers.streaks import is_on
+    from handlers.leaderboard import is_on
 
     return turn.render("help.j2", leaderboard=is_on(turn.organization))  # its line only when it is on
 
