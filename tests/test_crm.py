@@ -505,7 +505,7 @@ def test_a_deal_added_in_chat_is_linked_to_its_crm_record_by_name_not_duplicated
 def test_the_stage_card_reaches_a_teams_rep_as_an_adaptive_card(teams_ctx, teams_web, salesforce):
     from functools import partial
 
-    from bot.channels.teams import TeamsSender
+    from bot.channels.teams_outbound import TeamsSender
     from bot.delivery import Drainer
     from bot.people import find_workspace
     from handlers.proactive import compose
