@@ -25,9 +25,10 @@ def _child(url: str, work: bool) -> None:
     from sqlalchemy import text
 
     from benchmarks.scheduler_tick import MONDAY_0930_NEW_YORK, context
+    from bot.channels.senders import build_senders
     from scheduler.jobs import make_jobs
 
-    jobs = make_jobs()
+    jobs = make_jobs(build_senders)
     if work:
         ctx = context(url)
         with ctx.engine.begin() as connection:

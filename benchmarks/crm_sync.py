@@ -43,6 +43,7 @@ from sqlalchemy import insert
 from benchmarks.data import fresh_database
 from benchmarks.report import Figure, table
 from bot import db
+from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.importers import import_deals
 from bot.models import CrmConnection, Organization, Person, Platform, Workspace
@@ -195,7 +196,7 @@ def run_webhook_benchmark(url: str, deliveries: int) -> list[Figure]:
     for i in range(deliveries):  # one rep each: Slack's per-channel pacing is not what is measured
         hubspot.owner(str(100 + i), f"rep{i}@bench.example")
     server = BackgroundServer(create_app(ctx), **RUNNER_OPTIONS).start()
-    drain = DrainOutbox()
+    drain = DrainOutbox(build_senders)
     handled: list[float] = []
     to_dm: list[float] = []
     try:

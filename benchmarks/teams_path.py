@@ -78,14 +78,14 @@ def arrived_replies(connector_url: str) -> dict[str, float]:
 def serve_echo(port: int, reusing: bool = False) -> None:
     """botbuilder's echo sample: a CloudAdapter with no app id, echoing the text through send_activity.
 
-    With `reusing`, the adapter gets our connector-client reuse (bot/channels/teams.py) and nothing else:
+    With `reusing`, the adapter gets our connector-client reuse (bot/channels/teams_connector.py) and nothing else:
     the SDK's own cost per activity once that is done, a floor for any bot built on it."""
     from types import SimpleNamespace
 
     from botbuilder.core import ActivityHandler, MessageFactory, TurnContext
     from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
-    from bot.channels.teams import CONNECTOR_CLIENTS_KEPT, ConnectorClients, ReusingAuthentication
+    from bot.channels.teams_connector import CONNECTOR_CLIENTS_KEPT, ConnectorClients, ReusingAuthentication
 
     class EchoBot(ActivityHandler):
         async def on_message_activity(self, turn_context: TurnContext) -> None:

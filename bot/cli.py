@@ -8,22 +8,14 @@ import os
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from bot import db
-from bot.context import AppContext
+from bot.cli_crm import add_parser as add_crm_parser
+from bot.cli_crm import run as run_crm
 from bot.settings import Settings
+from bot.startup import CliError, ensure_schema, load_context, load_settings
 from bot.yamlfile import YamlFileError
 
 log = logging.getLogger("bot")
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed without a traceback, exit code attached."""
-
-    def __init__(self, message: str, code: int = 2):
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("name", help="organization name, id or way in")
     rename.add_argument("new_name")
 
-    from handlers.crm.cli import add_parser as add_crm_parser
-
     add_crm_parser(commands)
 
     database = commands.add_parser("db", help="database schema")
@@ -120,38 +110,6 @@ def main(argv: list[str] | None = None) -> int:
         # interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise CliError(f"invalid configuration: {problems}") from exc
-
-
-def load_context(settings: Settings | None = None) -> AppContext:
-    """Settings, playbooks and database; an invalid playbook stops start-up with its file:line errors."""
-    settings = settings or load_settings()
-    try:
-        return AppContext.create(settings)
-    except YamlFileError as exc:
-        raise CliError(f"refusing to start: the playbooks have errors\n{exc}", code=1) from exc
-
-
-def ensure_schema(ctx: AppContext) -> None:
-    """SQLite (the embedded default) upgrades itself; PostgreSQL must be upgraded on purpose, once per release."""
-    if ctx.settings.is_sqlite:
-        db.upgrade(ctx.engine)
-        return
-    try:
-        current, head = db.schema_status(ctx.engine)
-    except Exception as exc:  # noqa: BLE001 - any connection problem is reported the same way
-        raise CliError(f"cannot reach the database at {ctx.engine.url.render_as_string()}: {exc}") from exc
-    if current != head:
-        raise CliError(
-            f"the database schema is at {current or 'nothing'} but this code needs {head}: run `python -m bot db upgrade`"
-        )
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -422,9 +380,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_crm(args: argparse.Namespace) -> int:
-    from handlers.crm.cli import run
-
-    return run(args)
+    return run_crm(args)
 
 
 def _export_table(args: argparse.Namespace) -> int:

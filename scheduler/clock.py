@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot.cli import CliError, ensure_schema, load_context
 from bot.context import AppContext
+from bot.startup import CliError, ensure_schema, load_context
 from scheduler import lease
-from scheduler.jobs import Job, make_jobs, worker_id
+from scheduler.jobs import BuildSenders, Job, make_jobs, worker_id
 
 log = logging.getLogger("scheduler")
 
@@ -48,7 +48,8 @@ def flowing_clock(start: datetime | None) -> Callable[[], datetime]:
     return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, build_senders: BuildSenders) -> int:
+    """`build_senders` makes the outbox's senders (the entry point passes bot.channels.senders')."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler says "Running job" and "executed successfully" at every run: its warnings are enough
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m scheduler", description="The clock process, or one job run once."
     )
-    jobs = make_jobs()
+    jobs = make_jobs(build_senders)
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run one job once and exit")
     run.add_argument("job", help=f"one of: {', '.join(jobs)}")
@@ -94,14 +95,13 @@ def main(argv: list[str] | None = None) -> int:
 def run_clock(
     ctx: AppContext,
     *,
-    jobs: dict[str, Job] | None = None,
+    jobs: dict[str, Job],
     stop: threading.Event | None = None,
     holder: str | None = None,
     ttl: timedelta = LEASE_TTL,
     renew_every: float = RENEW_EVERY,
 ) -> int:
     """Hold the lease and run every job on its interval; stand by while another clock holds it."""
-    jobs = jobs or make_jobs()
     stop = stop or threading.Event()
     holder = holder or worker_id()
     if threading.current_thread() is threading.main_thread():

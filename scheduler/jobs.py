@@ -1,7 +1,9 @@
 """The jobs the clock runs, by name (also `python -m scheduler run NAME`).
 
 Each job takes the context and the current time and returns a one-line summary. Jobs that decide what
-to send enqueue into the outbox (idempotent keys per person and period); only `outbox` sends.
+to send enqueue into the outbox (idempotent keys per person and period); only `outbox` sends, through
+the senders the entry point passes in (scheduler/__main__.py builds them from bot/channels/senders.py),
+so no module here imports a platform SDK.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from bot.channels.senders import build_senders
 from bot.context import AppContext
-from bot.delivery import Drainer, DrainPolicy
+from bot.delivery import Drainer, DrainPolicy, Sender
+from bot.models import Platform
 from handlers.coaching import enqueue_nudges
 from handlers.proactive import compose
 from handlers.quizzes import enqueue_knowledge_checks
 from handlers.summaries import SNAPSHOT_ABOVE, enqueue_digests, refresh_snapshots
+
+BuildSenders = Callable[[AppContext], dict[Platform, Sender]]
+"""Makes the sender of each platform's outbox rows from the context (bot.channels.senders.build_senders)."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +43,14 @@ class DrainOutbox:
     """The outbox job. It keeps one Drainer for the life of the clock process, so rate-limit pacing, a
     workspace's 429 pause and the DM channels already opened carry over from one run to the next."""
 
+    build_senders: BuildSenders
     drainer: Drainer | None = None
 
     def __call__(self, ctx: AppContext, clock: Callable[[], datetime]) -> str:
         if self.drainer is None:
             self.drainer = Drainer(
                 ctx.sessions,
-                build_senders(ctx),
+                self.build_senders(ctx),
                 worker_id(),
                 clock,
                 DrainPolicy(lease=timedelta(seconds=ctx.settings.outbox_claim_lease_seconds)),
@@ -89,8 +95,9 @@ def crm_sync(ctx: AppContext, clock: Callable[[], datetime]) -> str:
     )
 
 
-def make_jobs() -> dict[str, Job]:
-    """The jobs, with fresh state: one set per clock process (and per `run`)."""
+def make_jobs(build_senders: BuildSenders) -> dict[str, Job]:
+    """The jobs, with fresh state: one set per clock process (and per `run`); the outbox sends through
+    the senders `build_senders` makes (once, at its first run)."""
     return {
         "knowledge-checks": Job(
             queue_knowledge_checks,
@@ -106,6 +113,6 @@ def make_jobs() -> dict[str, Job]:
             300,
             f"recount organization-wide summaries of workspaces with over {SNAPSHOT_ABOVE:,} open deals",
         ),
-        "outbox": Job(DrainOutbox(), 5, "send what is due in the outbox"),
+        "outbox": Job(DrainOutbox(build_senders), 5, "send what is due in the outbox"),
         "crm-sync": Job(crm_sync, 300, "read what changed in each organization's CRM (Salesforce, HubSpot)"),
     }

@@ -16,6 +16,7 @@ import sys
 from datetime import timedelta
 
 from benchmarks.crash import QUICK
+from bot.channels.senders import build_senders
 from scheduler.jobs import DrainOutbox
 from tests.conftest import REPO
 
@@ -67,7 +68,7 @@ def test_killed_and_paused_drainer_processes_deliver_every_part_once(ctx):
 def test_the_clock_drains_with_the_configured_claim_lease(ctx):
     """OUTBOX_CLAIM_LEASE_SECONDS reaches the drainer of the clock's outbox job (two minutes by default)."""
     assert ctx.settings.outbox_claim_lease_seconds == 120
-    job = DrainOutbox()
+    job = DrainOutbox(build_senders)
     job(
         dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"outbox_claim_lease_seconds": 3})),
         ctx.clock,

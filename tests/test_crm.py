@@ -369,6 +369,7 @@ def test_webhook_signatures(webhook_ctx, demo, hubspot):
 
 
 def test_a_hubspot_stage_change_reaches_the_owner_in_slack_as_a_stage_card(webhook_ctx, slack, hubspot):
+    from bot.channels.senders import build_senders
     from bot.demo import load_if_empty
     from scheduler.jobs import DrainOutbox
     from tests.doubles.people import SLACK_TEAM
@@ -404,7 +405,7 @@ def test_a_hubspot_stage_change_reaches_the_owner_in_slack_as_a_stage_card(webho
         # HubSpot's search index has not caught up with the change the webhook announces: read by id
         hubspot.put("9200", "Pied Piper", "presentationscheduled", "101", FIXED_NOW - timedelta(minutes=1), indexed=False)
         assert webhook("presentationscheduled") == 200
-        drain = DrainOutbox()
+        drain = DrainOutbox(build_senders)
         drain(ctx, lambda: FIXED_NOW)
         (card,) = chat_posts(slack)
         assert card["channel"] == "DURILEY"  # a direct message to the owner
@@ -473,12 +474,13 @@ def test_connect_dry_run_sync_and_status_from_the_command_line(ctx, demo, salesf
 
 
 def test_the_clock_job_syncs_every_connected_organization(fast, demo, hubspot):
+    from bot.channels.senders import build_senders
     from scheduler.jobs import make_jobs
 
     connect(fast, demo, "hubspot", {"api_url": hubspot.url}, PORTAL)
     hubspot.put("9300", "Clockwork", "appointmentscheduled", "102", T0)
     hubspot.put("9301", "Legal one", "1234567", "101", T0)  # "Legal Review", mapped by nobody
-    line = make_jobs()["crm-sync"].run(fast, lambda: FIXED_NOW)
+    line = make_jobs(build_senders)["crm-sync"].run(fast, lambda: FIXED_NOW)
     assert line == "crm-sync: Local 2 read, 1 created, 0 moved, 0 closed, 1 unmapped stages, 0 errors"
     assert deal(fast, "9300").stage_id == "awareness"
     with fast.sessions() as db:
@@ -503,7 +505,7 @@ def test_a_deal_added_in_chat_is_linked_to_its_crm_record_by_name_not_duplicated
 def test_the_stage_card_reaches_a_teams_rep_as_an_adaptive_card(teams_ctx, teams_web, salesforce):
     from functools import partial
 
-    from bot.channels.teams import TeamsSender
+    from bot.channels.teams_outbound import TeamsSender
     from bot.delivery import Drainer
     from bot.people import find_workspace
     from handlers.proactive import compose

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.channels.slack_outbound import SlackSender
-from bot.channels.teams import TeamsSender
+from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer, DrainPolicy
 from bot.models import OutboxMessage, OutboxStatus, Platform
 from bot.people import get_or_create_workspace, person_by_email

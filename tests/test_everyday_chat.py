@@ -154,12 +154,13 @@ def test_people_import_says_why_a_manager_was_rejected_in_line_order_with_plural
 def test_the_clock_logs_one_line_per_run_that_did_something(ctx, demo, caplog):
     from datetime import datetime, timedelta
 
+    from bot.channels.senders import build_senders
     from scheduler.clock import _logged
     from scheduler.jobs import make_jobs
 
     monday_8am_chicago = datetime.fromisoformat("2026-11-23T14:00:00+00:00")
     sunday = datetime.fromisoformat("2026-11-22T14:00:00+00:00")
-    jobs = make_jobs()
+    jobs = make_jobs(build_senders)
     caplog.set_level(logging.DEBUG, logger="scheduler")
     for name in ("outbox", "digests", "coaching-nudges"):
         _logged(name, jobs[name].run, ctx, lambda: sunday)()
@@ -167,7 +168,7 @@ def test_the_clock_logs_one_line_per_run_that_did_something(ctx, demo, caplog):
     assert len(quiet) == 3 and all(r.levelno == logging.DEBUG for r in quiet)
     caplog.clear()
     _logged("digests", jobs["digests"].run, ctx, lambda: monday_8am_chicago)()
-    later = make_jobs()["outbox"].run  # (a drainer keeps the clock it was made with)
+    later = make_jobs(build_senders)["outbox"].run  # (a drainer keeps the clock it was made with)
     _logged("outbox", later, ctx, lambda: monday_8am_chicago + timedelta(hours=5))()
     info = [r.getMessage() for r in caplog.records if r.name == "scheduler" and r.levelno == logging.INFO]
     assert info[0] == "digests: 2 queued"  # Morgan's team summary and Avery's enablement report

@@ -575,7 +575,7 @@ def test_oauth_redirect_with_a_forged_state_is_refused(ctx, slack):
 def test_the_manifest_matches_what_the_app_listens_to():
     import yaml
 
-    from bot.channels.slack import BOT_SCOPES
+    from bot.channels.slack_bolt_app import BOT_SCOPES
     from tests.conftest import REPO
 
     manifest = yaml.safe_load((REPO / "slack" / "manifest.yaml").read_text())

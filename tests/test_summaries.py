@@ -104,6 +104,7 @@ def test_a_large_organization_reads_summaries_counted_ahead_by_the_clock(ctx, ch
     counted (in the reader's time zone), and are recounted by the clock's `summaries` job; a manager's
     own summary stays live."""
     import handlers.summaries
+    from bot.channels.senders import build_senders
     from scheduler.jobs import make_jobs
 
     monkeypatch.setattr(handlers.summaries, "SNAPSHOT_ABOVE", 3)  # the demo's 5 open deals count as large
@@ -123,7 +124,7 @@ def test_a_large_organization_reads_summaries_counted_ahead_by_the_clock(ctx, ch
 
     later = FIXED_NOW + timedelta(minutes=11)
     ctx.clock = lambda: later
-    job = make_jobs()["summaries"]
+    job = make_jobs(build_senders)["summaries"]
     assert job.run(ctx, ctx.clock) == "summaries: 2 organization summaries recounted"
     assert job.run(ctx, ctx.clock) == "summaries: 0 organization summaries recounted"  # fresh already
     recounted = enablement.say("summary").plain_text()

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from bot import outbox
-from bot.channels.teams import ConnectorClients, TeamsSender
+from bot.channels.teams_connector import ConnectorClients
+from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer, DrainPolicy
 from bot.messages import Reply, Section
 from bot.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform

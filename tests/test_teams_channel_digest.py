@@ -11,7 +11,7 @@ from functools import partial
 import pytest
 from sqlalchemy import select
 
-from bot.channels.teams import TeamsSender
+from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer
 from bot.models import ConversationRef, OutboxMessage, OutboxStatus, Platform
 from bot.people import get_or_create_workspace, person_by_email

@@ -8,7 +8,7 @@ from typing import TextIO
 from bot.channels.console import LocalSender
 from bot.channels.slack_install import token_lookup
 from bot.channels.slack_outbound import SlackSender
-from bot.channels.teams import TeamsSender
+from bot.channels.teams_outbound import TeamsSender
 from bot.context import AppContext
 from bot.delivery import Sender
 from bot.models import Platform

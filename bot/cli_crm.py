@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.startup import CliError, ensure_schema, load_context
+
 
 def add_parser(commands: Any) -> None:
     crm = commands.add_parser("crm", help="CRM sync (Salesforce, HubSpot): connect, status, sync")
@@ -43,7 +45,6 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.cli import CliError, ensure_schema, load_context
     from bot.models import CrmConnection, Organization
     from bot.organizations import OrganizationError, choose, find
     from handlers.crm.mapping import CrmError
