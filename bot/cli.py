@@ -13,7 +13,7 @@ from bot.cli_crm import add_parser as add_crm_parser
 from bot.cli_crm import run as run_crm
 from bot.settings import Settings
 from bot.startup import CliError, ensure_schema, load_context, load_settings
-from bot.yamlfile import YamlFileError
+from playbooks.yamlfile import YamlFileError
 
 log = logging.getLogger("bot")
 

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from bot import quizlinks, yamlfile
 from bot.models import Person, QuizQuestion, Role
-from bot.yamlfile import FileError, YamlFileError
 from playbooks.loader import PlaybookLibrary
+from playbooks.yamlfile import FileError, YamlFileError
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ALL_REPS = "all reps"

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from bot import db
 from bot.context import AppContext
 from bot.settings import Settings
-from bot.yamlfile import YamlFileError
+from playbooks.yamlfile import YamlFileError
 
 
 class CliError(Exception):

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, utils
 
-from bot import yamlfile
-from bot.yamlfile import FileError, YamlFileError
+from playbooks import yamlfile
 from playbooks.schema import Playbook, Stage
 from playbooks.search import Hit, SearchIndex
 from playbooks.thesaurus import Thesaurus, check_files, thesaurus_files
+from playbooks.yamlfile import FileError, YamlFileError
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import Literal
 import snowballstemmer
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot import yamlfile
-from bot.yamlfile import FileError
+from playbooks import yamlfile
+from playbooks.yamlfile import FileError
 
 BUNDLED = Path(__file__).parent / "thesaurus" / "sales.yaml"
 

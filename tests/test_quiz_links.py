@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from bot.models import Person, QuizQuestion, ReviewCard
 from bot.quizfile import import_quizzes
-from bot.yamlfile import YamlFileError
 from handlers.quizzes import enqueue_knowledge_checks
 from playbooks.loader import load_library
+from playbooks.yamlfile import YamlFileError
 from tests.conftest import FIXED_NOW, Chat, deliver
 from tests.test_check_stranded import edited_copy
 from tests.test_playbook_validation import run_cli

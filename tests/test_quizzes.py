@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from bot.models import OutboxMessage, QuizQuestion, ReviewCard, ReviewLog
 from bot.quizfile import import_quizzes
-from bot.yamlfile import YamlFileError
 from handlers.quizzes import enqueue_knowledge_checks
+from playbooks.yamlfile import YamlFileError
 from tests.conftest import FIXED_NOW, deliver
 from tests.test_playbook_validation import run_cli
 
