@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import quizlinks, yamlfile
+from bot import quizlinks
 from bot.models import Person, QuizQuestion, Role
+from playbooks import yamlfile
 from playbooks.loader import PlaybookLibrary
 from playbooks.yamlfile import FileError, YamlFileError
 
