@@ -205,17 +205,51 @@ def due_reps(ctx, db, manager: Person, now: datetime) -> list[RepDue]:  # type: 
     for deal_id, criterion_id in latest_confirmed(db, manager.organization_id, owners):
         confirmed[deal_id].add(criterion_id)
     activity = last_activity(db, manager.organization_id, owners)
+    due = [rep for rep in reports if rep.id not in last or (now - last[rep.id]).days >= interval]
+    weak = weak_topics(ctx, db, {rep.id for rep in due}, now)
     out = []
-    for rep in reports:
+    for rep in due:
         days = (now - last[rep.id]).days if rep.id in last else None
-        if days is not None and days < interval:
-            continue
-        focus = suggest_focus(ctx, db, rep, now, confirmed, activity)
+        focus = suggest_focus(ctx, db, rep, now, confirmed, activity, weak)
         out.append(RepDue(rep, days, days is None or days >= 2 * interval, focus))
     return out
 
 
-def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity) -> Focus:  # type: ignore[no-untyped-def]
+@dataclass(frozen=True)
+class WeakTopic:
+    """A rep's weakest knowledge-check topic over 90 days, and the playbook sections they last got wrong."""
+
+    topic: str
+    percent: int
+    sections: tuple[str, ...]  # labels, e.g. "Evaluation · exit criterion “references-checked”"
+
+
+def weak_topics(ctx, db, rep_ids: set[int], now: datetime) -> dict[int, WeakTopic]:  # type: ignore[no-untyped-def]
+    """Per rep, the weakest topic (3+ answers, under 60% right, over 90 days) with the linked sections the rep
+    last answered wrong: two queries for all the reps, whatever their number."""
+    from handlers.quizzes import WEAK_TOPIC, reread, topic_scores
+
+    if not rep_ids:
+        return {}
+    weakest: dict[int, tuple[str, int]] = {}
+    for rep_id, scores in topic_scores(db, rep_ids, now - timedelta(days=90)).items():
+        weak = [
+            (right / count, topic)
+            for topic, (count, right) in scores.items()
+            if count >= 3 and right / count < WEAK_TOPIC
+        ]
+        if weak:
+            share, topic = min(weak)
+            weakest[rep_id] = (topic, round(100 * share))
+    sections = reread(db, ctx.playbooks, {rep: {topic} for rep, (topic, _) in weakest.items()}, stages=False)
+    return {
+        rep: WeakTopic(topic, percent, tuple(s.label for s in sections.get((rep, topic), [])))
+        for rep, (topic, percent) in weakest.items()
+    }
+
+
+def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity, weak=None) -> Focus:  # type: ignore[no-untyped-def]
+    """`weak`: the reps' weak knowledge-check topics (`weak_topics`), worked out once for all of them."""
     deals = list(
         db.scalars(
             select(Deal).where(Deal.owner_id == rep.id, Deal.status == DealStatus.OPEN).order_by(Deal.name)
@@ -253,16 +287,15 @@ def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity) -> F
                 f"({stage.name if stage else deal.stage_id})",
                 _questions(stage, "lead-opportunity"),
             )
-    from handlers.quizzes import weakest_topic
-
-    weak = weakest_topic(db, rep, now)
-    if weak is not None:
-        topic, percent = weak
-        stage = next((s for p in ctx.playbooks.playbooks for s in p.stages if s.id == topic), None)
+    found = (weak if weak is not None else weak_topics(ctx, db, {rep.id}, now)).get(rep.id)
+    if found is not None:
+        stage = next((s for p in ctx.playbooks.playbooks for s in p.stages if s.id == found.topic), None)
+        wrong = f"; last answered wrong: {' and '.join(found.sections)}" if found.sections else ""
         return Focus(
             "skills-behaviors",
             "Methodology",
-            f"knowledge checks on {stage.name if stage else topic} are {percent}% right over 90 days",
+            f"knowledge checks on {stage.name if stage else found.topic} are {found.percent}% right over 90 "
+            f"days{wrong}",
             _questions(stage, "skills-behaviors"),
         )
     open_criteria: Counter[tuple[str, str, str]] = Counter()

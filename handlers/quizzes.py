@@ -296,12 +296,27 @@ def answer(turn: Turn, value: str) -> Reply:
     card.pending_since = None
     card.pending_on_request = None
     turn.db.flush()
-    stage = next(
-        ((p, s) for p in turn.ctx.playbooks.playbooks for s in p.stages if s.id == question.topic), None
+    # the playbook section the question tests (`tests:`), else the stage its topic names
+    section = (
+        quizlinks.resolve(question.section_ref, turn.ctx.playbooks.playbooks)
+        if question.section_ref
+        else None
+    )
+    stage = (
+        (section.playbook, section.stage)
+        if section is not None
+        else next(
+            ((p, s) for p in turn.ctx.playbooks.playbooks for s in p.stages if s.id == question.topic), None
+        )
     )
     buttons: tuple[Button, ...] = ()
     if stage:
-        buttons += (Button(f"Open the {stage[1].name} stage", "stage.show", f"{stage[0].id}:{stage[1].id}"),)
+        label = (
+            f"Re-read {stage[1].name}"
+            if section is not None and not correct
+            else f"Open the {stage[1].name} stage"
+        )
+        buttons += (Button(label, "stage.show", f"{stage[0].id}:{stage[1].id}"),)
     if answered_today(turn.db, turn.person, now) < per_day(turn.person, turn.organization) and _has_more(
         turn.db, turn.person, now
     ):
@@ -317,6 +332,7 @@ def answer(turn: Turn, value: str) -> Reply:
         not_sure=choice == NOT_SURE,
         next_due=reviewed.due.astimezone(zone(turn.person.timezone)),
         stage=stage[1] if stage else None,
+        section=section,
     )
     return with_streak(turn, result)  # "🔥 5-day streak" (working days, handlers.streaks)
 
@@ -830,6 +846,14 @@ def question_form(nonce: str) -> Form:
                 multiline=True,
                 max_length=300,
             ),
+            FormField(
+                "tests",
+                "Playbook section it tests, as in quiz files: PLAYBOOK/STAGE[/PART] "
+                "(e.g. enterprise/evaluation/tasks)",
+                "text",
+                max_length=300,
+                placeholder="enterprise/evaluation/exit_criterion:references-checked",
+            ),
         ),
     )
 
@@ -878,6 +902,19 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
 
             return send_back(turn, question_form(nonce), wrong)
         return turn.render("message.j2", kind="error", text=f"Nothing was added: {problems}.")
+    tests = str(answers.get("tests") or "").strip()
+    section = None
+    if tests:  # the same check as `tests:` in a quiz file, with the nearest name
+        try:
+            section = quizlinks.resolve_value(tests, turn.ctx.playbooks.playbooks)
+        except quizlinks.LinkError as exc:
+            from handlers.forms import send_back
+
+            return send_back(
+                turn,
+                question_form(nonce),
+                {"tests": str(exc).rstrip(".") + ("" if str(exc).endswith("?") else ".")},
+            )
     added = insert_or_ignore(
         turn.db,
         QuizQuestion,
@@ -893,14 +930,18 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
             "active": True,
             "version": 1,
             "updated_at": turn.now(),
+            "section_ref": section.ref.key if section else None,
+            "section_fingerprint": section.fingerprint if section else None,
+            "section_seen": section.fingerprint if section else None,
         },
         ["organization_id", "external_id"],
     )
     if not added:
         return turn.render("message.j2", text="Already added: this form was submitted before.")
+    tested = f" It tests the playbook's {section.label} (`{section.ref.key}`)." if section else ""
     return turn.render(
         "message.j2",
-        text=f'Added question {item.id} ("{item.question}") for all reps. They get it in their daily checks.',
+        text=f'Added question {item.id} ("{item.question}") for all reps. They get it in their daily checks.{tested}',
     )
 
 

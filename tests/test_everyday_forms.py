@@ -45,7 +45,7 @@ def test_the_three_newcomer_paths_succeed_in_the_terminal(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/new.db"}
     quiz = (
         "new quiz question\ndiscovery\nWhich outcome ends Discovery?\n"
-        "A signed contract\nConfirmed business problem and cost\nA product demo\n\n2\n\n"
+        "A signed contract\nConfirmed business problem and cost\nA product demo\n\n2\n\n\n"
     )
     result = run_cli("chat", "--as", "enablement@example.com", env=env, stdin=quiz)
     assert result.returncode == 0, result.stderr
@@ -66,7 +66,7 @@ def test_the_three_newcomer_paths_succeed_in_the_terminal(tmp_path):
 
 def test_a_list_of_one_choice_is_asked_again_and_the_other_answers_are_kept(ctx, demo):
     script = (
-        "new quiz question\npricing\nWho owns the budget?\nThe champion\n\n2\n\n"
+        "new quiz question\npricing\nWho owns the budget?\nThe champion\n\n2\n\n\n"
         "The champion\nThe economic buyer\n\n"
     )
     out = _terminal(ctx, demo, "enablement@example.com", script)

@@ -415,7 +415,7 @@ def test_enablement_writes_a_question_in_chat(ctx, chat_as):
 
     author = chat_as("enablement@example.com")
     form = author.say("new quiz question").form
-    assert [f.id for f in form.fields] == ["topic", "question", "choices", "answer", "explanation"]
+    assert [f.id for f in form.fields] == ["topic", "question", "choices", "answer", "explanation", "tests"]
     bad = submit(
         author,
         form,
