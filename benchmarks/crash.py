@@ -56,12 +56,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks import procs
 from benchmarks.data import fresh_database as database
-from bot import db as botdb
 from bot.channels.slack_blocks import to_messages
 from bot.messages import Button, Reply, Section
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform
-from bot.outbox import enqueue_to_people
-from bot.people import get_or_create_workspace, person_by_email
+from storage import db as botdb
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform
+from storage.outbox import enqueue_to_people
+from storage.people import get_or_create_workspace, person_by_email
 from tests.doubles.slack_api import SlackDouble
 
 LEASE = 3.0  # seconds: OUTBOX_CLAIM_LEASE_SECONDS of every drainer started here

@@ -42,17 +42,17 @@ from sqlalchemy import insert
 
 from benchmarks.data import fresh_database
 from benchmarks.report import Figure, table
-from bot import db
 from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.importers import import_deals
-from bot.models import CrmConnection, Organization, Person, Platform, Workspace
 from bot.rendering import Renderer
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
 from bot.web import RUNNER_OPTIONS, create_app
 from handlers.crm.sync import run_sync
 from playbooks.loader import load_library
 from scheduler.jobs import DrainOutbox
+from storage import db
+from storage.models import CrmConnection, Organization, Person, Platform, Workspace
 from tests.doubles.hubspot import HubSpotDouble
 from tests.doubles.salesforce import SalesforceDouble, rsa_key_pair
 from tests.doubles.server import BackgroundServer

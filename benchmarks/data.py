@@ -22,9 +22,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, make_url, select, text
 
-from bot import confirmations, db
-from bot.models import Base, Deal, Person, Role, Workspace
+from bot import confirmations
 from playbooks.loader import PlaybookLibrary, load_library
+from storage import db
+from storage.models import Base, Deal, Person, Role, Workspace
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parent.parent / "playbooks"
 FINGERPRINT_TABLE = "bench_dataset"
@@ -275,7 +276,7 @@ def _generate(
 
 PEOPLE_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "email",
     "name",
     "role",
@@ -292,7 +293,7 @@ PEOPLE_COLUMNS = (
 )
 DEAL_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "name",
     "owner_id",
     "playbook_id",
@@ -306,7 +307,7 @@ DEAL_COLUMNS = (
 )
 STAGE_CHANGE_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "deal_id",
     "from_stage_id",
     "to_stage_id",
@@ -316,7 +317,7 @@ STAGE_CHANGE_COLUMNS = (
 )
 EVENT_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "deal_id",
     "playbook_id",
     "stage_id",
@@ -332,7 +333,7 @@ EVENT_COLUMNS = (
 )
 COACHING_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "manager_id",
     "rep_id",
     "area",
@@ -343,7 +344,7 @@ COACHING_COLUMNS = (
 )
 QUESTION_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "external_id",
     "topic",
     "question",
@@ -357,7 +358,7 @@ QUESTION_COLUMNS = (
 )
 CARD_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "person_id",
     "question_id",
     "card",
@@ -367,7 +368,7 @@ CARD_COLUMNS = (
 )
 LOG_COLUMNS = (
     "id",
-    "workspace_id",  # the organization (column name kept, see bot.models)
+    "workspace_id",  # the organization (column name kept, see storage.models)
     "card_id",
     "question_version",
     "rating",

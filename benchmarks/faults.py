@@ -46,20 +46,20 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.data import fresh_database as database
-from bot import db as botdb
-from bot import outbox
 from bot.channels.slack_blocks import to_messages
 from bot.channels.slack_outbound import SlackSender
 from bot.context import AppContext
 from bot.delivery import Drainer, DrainPolicy
 from bot.demo import load_if_empty
 from bot.messages import Button, Reply, Section
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform
-from bot.people import get_or_create_workspace
 from bot.rendering import Renderer
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
 from bot.web import RUNNER_OPTIONS, create_app
 from playbooks.loader import load_library
+from storage import db as botdb
+from storage import outbox
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform
+from storage.people import get_or_create_workspace
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.people import (
     SLACK_NEWBIE,

@@ -21,15 +21,15 @@ from sqlalchemy import select, text
 
 from benchmarks import data
 from benchmarks.report import Figure, Target, table
-from bot import outbox
 from bot.channels.senders import build_senders
 from bot.context import AppContext
 from bot.delivery import Drainer
 from bot.messages import Reply
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform, Role
 from bot.settings import Settings
 from handlers.proactive import compose
 from scheduler.clock import flowing_clock
+from storage import outbox
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform, Role
 from tests.doubles.slack_api import SLACK_LIMITS, SlackDouble
 
 MONDAY_0930_NEW_YORK = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)

@@ -165,18 +165,18 @@ def run_bot(model: str, seed: int, reps: int, days: int) -> tuple[float, float]:
     """(mean recall, reviews per question) of the bot's own scheduling."""
     from sqlalchemy import select
 
-    from bot import db as botdb
     from bot.context import AppContext
     from bot.demo import STARTER_QUIZZES
     from bot.messages import Click, Request
-    from bot.models import Base, Person, QuizQuestion, ReviewCard, Role
-    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
     from bot.quizfile import import_quizzes
     from bot.rendering import Renderer
     from bot.router import handle
     from bot.settings import Settings
     from handlers.quizzes import compose_knowledge_check
     from playbooks.loader import load_library
+    from storage import db as botdb
+    from storage.models import Base, Person, QuizQuestion, ReviewCard, Role
+    from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/bench.db"

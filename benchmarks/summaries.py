@@ -22,7 +22,6 @@ from benchmarks import data
 from benchmarks.report import Figure, Target, table
 from bot.context import AppContext
 from bot.messages import Request
-from bot.models import Organization, Person, Role, SummarySnapshot, Workspace
 from bot.router import handle
 from bot.settings import Settings
 from handlers.common import Turn, visible_owner_ids
@@ -34,6 +33,7 @@ from handlers.summaries import (
     refresh_snapshot,
     team_summary_data,
 )
+from storage.models import Organization, Person, Role, SummarySnapshot, Workspace
 
 REPEAT = 5
 

@@ -106,16 +106,16 @@ def run(questions_file: Path, *, verbose: bool = False, data: Path = DATA) -> di
     `data` holds `people.csv`, `deals.csv` and the playbooks written for the set: `*.yaml` files in
     `data/playbooks/`, or (the first set) `saas.yaml` beside the CSVs.
     """
-    from bot import db
     from bot.context import AppContext
     from bot.importers import import_deals, import_people
     from bot.messages import Request
-    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
     from bot.rendering import Renderer
     from bot.router import handle
     from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
     from handlers.common import visible_deals
     from playbooks.loader import load_library
+    from storage import db
+    from storage.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 
     questions = yaml.safe_load(questions_file.read_text())
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,7 +199,7 @@ def _reset_stages(ctx: Any, organization_id: int, deals_csv: Path) -> None:
     """Put moved deals back at their imported stage, so each question sees the same data."""
     from sqlalchemy import select
 
-    from bot.models import Deal
+    from storage.models import Deal
 
     stages = {row["name"]: row["stage"] for row in csv.DictReader(deals_csv.open())}
     with ctx.sessions.begin() as session:

@@ -8,12 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from bot import db
 from bot.cli_crm import add_parser as add_crm_parser
 from bot.cli_crm import run as run_crm
 from bot.settings import Settings
 from bot.startup import CliError, ensure_schema, load_context, load_settings
 from playbooks.yamlfile import YamlFileError
+from storage import db
 
 log = logging.getLogger("bot")
 
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from bot.channels.console import ConsoleConversation, run
     from bot.demo import load_if_empty
-    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
+    from storage.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 
     ctx = load_context()
     logging.getLogger().setLevel(logging.WARNING)
@@ -128,7 +128,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if person is None:
                 from sqlalchemy import select
 
-                from bot.models import Person
+                from storage.models import Person
 
                 emails = session.scalars(
                     select(Person.email)
@@ -267,7 +267,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _organization(session, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The organization an admin command works on (`--org`, `--workspace`, or the only one)."""
-    from bot.organizations import OrganizationError, choose
+    from storage.organizations import OrganizationError, choose
 
     try:
         return choose(session, args.org, args.workspace)
@@ -276,7 +276,7 @@ def _organization(session, args: argparse.Namespace):  # type: ignore[no-untyped
 
 
 def cmd_org(args: argparse.Namespace) -> int:
-    from bot import organizations
+    from storage import organizations
 
     ctx = load_context()
     try:
@@ -357,7 +357,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_outbox(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from bot import outbox
+    from storage import outbox
 
     ctx = load_context()
     try:

@@ -45,10 +45,10 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bot.models import CrmConnection, Organization
-    from bot.organizations import OrganizationError, choose, find
     from handlers.crm.mapping import CrmError
     from handlers.crm.sync import render_result, run_sync
+    from storage.models import CrmConnection, Organization
+    from storage.organizations import OrganizationError, choose, find
 
     ctx = load_context()
     try:

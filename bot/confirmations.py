@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from bot.db import upsertable_insert
-from bot.models import CriterionEvent, CriterionStatus, Deal, utcnow
+from storage.db import upsertable_insert
+from storage.models import CriterionEvent, CriterionStatus, Deal, utcnow
 
 
 def record(db: Session, values: dict[str, Any]) -> bool:
@@ -71,7 +71,7 @@ def confirmed_criteria(db: Session, deal: Deal, stage_id: str | None = None) -> 
 
 def rebuild_status(connection: Connection | Session, organization_id: int | None = None) -> None:
     """Recompute current state from the event log (after a bulk load of events, or to repair)."""
-    # raw SQL names the table's column: `workspace_id` holds the organization (see bot.models)
+    # raw SQL names the table's column: `workspace_id` holds the organization (see storage.models)
     scope = "" if organization_id is None else "WHERE workspace_id = :organization"
     params = {} if organization_id is None else {"organization": organization_id}
     connection.execute(

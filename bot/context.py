@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import db
 from bot.rendering import Renderer
 from bot.settings import Settings
 from playbooks.loader import PlaybookLibrary, load_library
+from storage import db
 
 
 @dataclass

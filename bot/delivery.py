@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.localtime import Availability
 from bot.messages import Image, Reply
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform
-from bot.outbox import COMPOSE
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform
+from storage.outbox import COMPOSE
 
 log = logging.getLogger(__name__)
 

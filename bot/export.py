@@ -9,7 +9,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from bot.models import CriterionEvent, Deal, Organization, Person
+from storage.models import CriterionEvent, Deal, Organization, Person
 
 CONFIRMATION_COLUMNS = (
     "organization",

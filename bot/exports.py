@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from bot.export import CONFIRMATION_COLUMNS, confirmation_rows, safe_cell
-from bot.models import CoachingSession, Deal, Organization, Person, QuizQuestion, ReviewCard, ReviewLog
+from storage.models import CoachingSession, Deal, Organization, Person, QuizQuestion, ReviewCard, ReviewLog
 
 Cell = str | int | float | Decimal | date | datetime | bool | None
 Rows = Iterator[tuple[Cell, ...]]

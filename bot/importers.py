@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, utcnow
 from bot.stage_moves import skipped_gates
 from playbooks.loader import PlaybookLibrary
+from storage.models import ConversationRef, Deal, DealStageChange, DealStatus, Person, Role, utcnow
 
 PEOPLE_COLUMNS = ("email", "name", "role", "manager_email", "slack_user_id", "teams_user_id", "timezone")
 DEAL_COLUMNS = ("name", "owner_email", "stage", "amount", "close_date", "crm_id")

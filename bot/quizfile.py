@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import quizlinks
-from bot.models import Person, QuizQuestion, Role
 from playbooks import yamlfile
 from playbooks.loader import PlaybookLibrary
 from playbooks.yamlfile import FileError, YamlFileError
+from storage.models import Person, QuizQuestion, Role
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ALL_REPS = "all reps"

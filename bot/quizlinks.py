@@ -29,8 +29,8 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import QuizQuestion, ReviewCard, ReviewLog
 from playbooks.schema import Playbook, Stage
+from storage.models import QuizQuestion, ReviewCard, ReviewLog
 
 log = logging.getLogger(__name__)
 

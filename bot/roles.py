@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.models import Person, Role
+from storage.models import Person, Role
 
 MANAGERS = frozenset({Role.MANAGER})
 DIGEST_READERS = frozenset({Role.MANAGER, Role.ENABLEMENT})  # weekly digests go to both

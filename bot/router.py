@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from bot import roles
 from bot.context import AppContext
 from bot.messages import Reply, Request
-from bot.models import Organization, Person, Workspace
 from handlers import (
     availability,
     channel_digest,
@@ -40,6 +39,7 @@ from handlers import (
     understand,
 )
 from handlers.common import Turn
+from storage.models import Organization, Person, Workspace
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from bot.confirmations import confirmed_criteria
-from bot.models import Deal, DealStageChange
 from playbooks.schema import ExitCriterion, Playbook
+from storage.models import Deal, DealStageChange
 
 
 def skipped_gates(

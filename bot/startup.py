@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from bot import db
 from bot.context import AppContext
 from bot.settings import Settings
 from playbooks.yamlfile import YamlFileError
+from storage import db
 
 
 class CliError(Exception):

@@ -26,8 +26,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot import quizlinks
-from bot.db import code_head
-from bot.models import (
+from playbooks.schema import ExitCriterion, Playbook, Stage
+from storage.db import code_head
+from storage.models import (
     CriterionEvent,
     CriterionStatus,
     Deal,
@@ -38,7 +39,6 @@ from bot.models import (
     ReviewCard,
     ReviewLog,
 )
-from playbooks.schema import ExitCriterion, Playbook, Stage
 
 NAMES_SHOWN = 3  # deal names (or question ids) quoted per warning; the rest are counted
 NEAR = 70  # rapidfuzz score from which an old id is said to look like a current stage or criterion

@@ -8,8 +8,8 @@ import logging
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from bot import db
 from bot.context import AppContext
+from storage import db
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.db import insert_or_ignore
 from bot.messages import Reply
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform, Role
 from handlers.common import Turn, not_paused, weekly_due_groups
+from storage.db import insert_or_ignore
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform, Role
 
 KIND = "cdigest"
 SLACK_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
@@ -107,8 +107,8 @@ def unsubscribe(turn: Turn) -> Reply:
 
 def enqueue_channel_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     """A channel post for each subscriber whose weekly digest slot has come (managers and enablement)."""
-    from bot.outbox import compose_later
     from handlers.summaries import DIGEST_GRACE, DIGEST_TIME, DIGEST_WEEKDAY
+    from storage.outbox import compose_later
 
     queued = 0
     subscription = Person.preferences[PREFERENCE]

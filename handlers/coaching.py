@@ -18,9 +18,12 @@ from datetime import date, datetime, timedelta
 from rapidfuzz import fuzz, process
 from sqlalchemy import and_, func, or_, select
 
-from bot.db import insert_or_ignore
 from bot.messages import Button, Form, FormField, Reply
-from bot.models import (
+from handlers.charts import bar_chart
+from handlers.common import Turn, not_paused, small_number, team_ids, weekly_due_groups
+from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
+from storage.db import insert_or_ignore
+from storage.models import (
     CoachingSession,
     Deal,
     DealStageChange,
@@ -30,9 +33,6 @@ from bot.models import (
     Person,
     Role,
 )
-from handlers.charts import bar_chart
-from handlers.common import Turn, not_paused, small_number, team_ids, weekly_due_groups
-from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
 
 AREAS = {
     "lead-opportunity": "Lead & opportunity",
@@ -379,7 +379,7 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     week's nudge went out and nothing was logged since. Who is due, and what to coach them on, is worked
     out when the message is sent (`compose_nudge`); a week with nobody due sends nothing.
     """
-    from bot import outbox
+    from storage import outbox
 
     weekday, at, kind = (
         (FOLLOWUP_WEEKDAY, FOLLOWUP_TIME, "followup") if followups else (NUDGE_WEEKDAY, NUDGE_TIME, "nudge")
@@ -419,7 +419,7 @@ def _nudged_and_not_logged(managers, week: str):  # type: ignore[no-untyped-def]
         )
         .exists()
     )
-    from bot.outbox import person_key
+    from storage.outbox import person_key
 
     return (
         select(Person.id)
@@ -680,7 +680,7 @@ def _record(
 
 def ask_takeaway(turn: Turn, rep_id: str) -> Reply:
     """DM the rep (through the outbox) asking for a one-line takeaway from their last session."""
-    from bot import outbox
+    from storage import outbox
 
     number = small_number(rep_id)
     rep = turn.db.get(Person, number) if number is not None else None

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
-from bot.models import Deal, DealStatus, Organization, Person, Role, Workspace
 from bot.text import fold, like_any_accent
 from playbooks.schema import Playbook, Stage
+from storage.models import Deal, DealStatus, Organization, Person, Role, Workspace
 
 
 @dataclass

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from bot.confirmations import confirmed_criteria
 from bot.localtime import zone
 from bot.messages import Button, Reply
-from bot.models import ChannelLink, Deal, DealStageChange, DealStatus
 from bot.stage_moves import record_stage_change
 from bot.text import fold
 from handlers.common import (
@@ -28,6 +27,7 @@ from handlers.common import (
     visible_owner_ids,
 )
 from playbooks.schema import Playbook, Stage
+from storage.models import ChannelLink, Deal, DealStageChange, DealStatus
 
 THIS_DEAL = {"", "this deal", "this one", "my deal", "the deal", "it", "this", "this opportunity", "this opp"}
 PAGE_SIZE = 10

@@ -11,16 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply, Request, Section
-from bot.models import Organization, Person, Role, Workspace
 from handlers import quizzes, summaries
 from handlers.common import Turn, not_paused, weekly_due_groups
+from storage.models import Organization, Person, Role, Workspace
 
 KIND = "edigest"
 QUIZ_LINES = 15  # the weakest questions first; the whole report is one "quiz report" away
 
 
 def enqueue_enablement_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
-    from bot import outbox
+    from storage import outbox
 
     queued = 0
     with ctx.sessions.begin() as db:

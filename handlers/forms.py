@@ -9,8 +9,8 @@ the wrong questions again and keeps the others).
 from __future__ import annotations
 
 from bot.messages import Form, Reply
-from bot.models import Deal, Person
 from handlers.common import Turn, find_deal
+from storage.models import Deal, Person
 
 
 def send_back(turn: Turn, form: Form, errors: dict[str, str]) -> Reply:

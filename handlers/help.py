@@ -5,8 +5,8 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process, utils
 
 from bot.messages import Button, Reply
-from bot.models import Role
 from handlers.common import Turn, visible_deals
+from storage.models import Role
 
 # What each role can ask, as typed commands the "didn't understand" reply offers as buttons.
 COMMANDS: dict[Role, tuple[str, ...]] = {

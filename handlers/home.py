@@ -10,9 +10,9 @@ from sqlalchemy import func, or_, select
 
 from bot.confirmations import confirmed_criteria
 from bot.messages import Button, Reply
-from bot.models import DealStageChange, Person, ReviewCard, Role
 from handlers.coaching import due_reps
 from handlers.common import Turn, deal_playbook_stage, team_ids, visible_deals
+from storage.models import DealStageChange, Person, ReviewCard, Role
 
 SKIPPED_GATE_WINDOW = timedelta(days=30)
 

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply
-from bot.models import Organization, Person, QuizQuestion, ReviewCard, Role
 from bot.text import fold
 from handlers.common import Turn
+from storage.models import Organization, Person, QuizQuestion, ReviewCard, Role
 
 LEADERBOARD = "leaderboard"  # Organization.settings: True when enablement turned the leaderboard on
 HIDDEN = "leaderboard_hidden"  # Person.preferences: True when the rep appears as "a teammate"

@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Reply
-from bot.models import OutboxMessage, Person
-from bot.outbox import COMPOSE
 from handlers.coaching import compose_nudge
 from handlers.quizzes import compose_knowledge_check
 from handlers.summaries import compose_digest
+from storage.models import OutboxMessage, Person
+from storage.outbox import COMPOSE
 
 
 def compose(ctx: AppContext, db: Session, message: OutboxMessage, now: datetime) -> Reply | None:

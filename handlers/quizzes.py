@@ -19,10 +19,11 @@ from fsrs import Card, Rating, Scheduler
 from sqlalchemy import Integer, and_, func, select
 
 from bot import quizlinks
-from bot.db import insert_or_ignore
 from bot.localtime import zone
 from bot.messages import Button, Form, FormField, Reply
-from bot.models import (
+from handlers.common import Turn, not_paused, small_number, team_ids
+from storage.db import insert_or_ignore
+from storage.models import (
     ChannelQuiz,
     ChannelQuizAnswer,
     Deal,
@@ -34,7 +35,6 @@ from bot.models import (
     ReviewLog,
     Role,
 )
-from handlers.common import Turn, not_paused, small_number, team_ids
 
 DEFAULT_PER_DAY = 2
 DEFAULT_RETENTION = 0.9
@@ -360,8 +360,8 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     SELECT. The key is per rep and local date; the question itself is chosen when the message is sent
     (`compose_knowledge_check`), so it is the rep's most pressing one at that moment.
     """
-    from bot import outbox
     from bot.localtime import daily_slot, parse_days, parse_hhmm, public_holidays
+    from storage import outbox
 
     quiz_time = Person.preferences["quiz_time"].as_string()
     country = Person.preferences["country"].as_string()

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from bot.localtime import Availability, local_at
 from bot.messages import Reply, Section
-from bot.models import Person, ReviewCard, ReviewLog
 from handlers import availability
 from handlers.common import Turn
+from storage.models import Person, ReviewCard, ReviewLog
 
 PAUSES = "quiz_pauses"  # Person.preferences: [[first ISO day, last ISO day], ...] of quiz pauses
 KEPT_PAUSES = 50  # the latest pauses kept (a year of weekly pauses is far more than anyone needs)

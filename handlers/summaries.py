@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, delete, distinct, func, literal, or_, select, text, tuple_
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from bot.db import upsertable_insert
 from bot.localtime import zone
 from bot.messages import Reply
-from bot.models import (
+from handlers.charts import criteria_chart, progress_chart
+from handlers.common import Turn, not_paused, open_deals_of, visible_owner_ids, weekly_due_groups
+from storage.db import upsertable_insert
+from storage.models import (
     CriterionStatus,
     Deal,
     DealStageChange,
@@ -28,8 +30,6 @@ from bot.models import (
     SummarySnapshot,
     UTCDateTime,
 )
-from handlers.charts import criteria_chart, progress_chart
-from handlers.common import Turn, not_paused, open_deals_of, visible_owner_ids, weekly_due_groups
 
 STALLED_AFTER = timedelta(days=14)
 SKIPPED_WINDOW = timedelta(days=30)
@@ -575,7 +575,7 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     DIGEST_GRACE), or twice sends each manager one digest a week. The summary is computed when it is
     sent (`compose_digest`), from the data as it is then.
     """
-    from bot import outbox
+    from storage import outbox
 
     reports = aliased(Person)
     queued = 0

@@ -26,7 +26,6 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import select
 
 from bot.messages import Button, Reply
-from bot.models import Deal, Person, Role
 from bot.text import fold
 from handlers import coaching, deals, help, summaries
 from handlers.common import (
@@ -42,6 +41,7 @@ from playbooks.loader import PlaybookLibrary
 from playbooks.schema import Playbook, Stage
 from playbooks.search import EVERYDAY, STOPWORDS
 from playbooks.thesaurus import stem
+from storage.models import Deal, Person, Role
 
 # The words people use for each kind of section, most specific first (multi-word phrases win).
 SECTIONS: dict[str, tuple[str, ...]] = {

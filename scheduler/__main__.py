@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.context import AppContext
 from bot.delivery import Sender
-from bot.models import Platform
 from scheduler.clock import main
+from storage.models import Platform
 
 
 def build_senders(ctx: AppContext) -> dict[Platform, Sender]:

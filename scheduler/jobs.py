@@ -17,11 +17,11 @@ from functools import partial
 
 from bot.context import AppContext
 from bot.delivery import Drainer, DrainPolicy, Sender
-from bot.models import Platform
 from handlers.coaching import enqueue_nudges
 from handlers.proactive import compose
 from handlers.quizzes import enqueue_knowledge_checks
 from handlers.summaries import SNAPSHOT_ABOVE, enqueue_digests, refresh_snapshots
+from storage.models import Platform
 
 BuildSenders = Callable[[AppContext], dict[Platform, Sender]]
 """Makes the sender of each platform's outbox rows from the context (bot.channels.senders.build_senders)."""

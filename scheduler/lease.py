@@ -13,7 +13,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import ClockLease
+from storage.models import ClockLease
 
 LEASE_NAME = "clock"
 

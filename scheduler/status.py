@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import OutboxMessage, OutboxStatus
 from scheduler import lease
+from storage.models import OutboxMessage, OutboxStatus
 
 
 def report(sessions: sessionmaker[Session], now: Callable[[], datetime]) -> tuple[bool, list[str]]:

@@ -15,17 +15,17 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot import db
 from bot.context import AppContext
 from bot.demo import load_if_empty
 from bot.messages import Click, Reply, Request
-from bot.models import Base, Person, Platform, Workspace
-from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from bot.rendering import Renderer
 from bot.router import handle
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
 from bot.web import RUNNER_OPTIONS, create_app
 from playbooks.loader import load_library
+from storage import db
+from storage.models import Base, Person, Platform, Workspace
+from storage.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.people import (
     SLACK_NEWBIE,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.models import Deal, QuizQuestion
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
 from playbooks.loader import load_library
+from storage.models import Deal, QuizQuestion
 from tests.conftest import Chat, add_person, other_workspace
 from tests.test_playbook_validation import run_cli
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot.models import Deal, DealStageChange, DealStatus
+from storage.models import Deal, DealStageChange, DealStatus
 from tests.conftest import FIXED_NOW
 from tests.test_slack_app import dm, event, header_of, wait_posts
 

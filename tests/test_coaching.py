@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.delivery import Drainer
-from bot.models import CoachingSession, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from handlers.coaching import enqueue_nudges, maturity, parse_day
+from storage.models import CoachingSession, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from tests.conftest import FIXED_NOW, add_person, deliver
 from tests.test_playbook_validation import run_cli
 
@@ -334,7 +334,7 @@ def test_logging_through_the_form_in_the_terminal(tmp_path):
 def test_logging_through_a_slack_modal(ctx, slack_web):
     from urllib.parse import urlencode
 
-    from bot.people import get_or_create_workspace, person_by_email
+    from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import SLACK_TEAM
     from tests.test_slack_app import click, dm, event, post, wait_posts
 
@@ -376,7 +376,7 @@ def test_logging_through_a_slack_modal(ctx, slack_web):
 
 
 def test_logging_through_a_teams_card(ctx, teams_web):
-    from bot.people import get_or_create_workspace, person_by_email
+    from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import TEAMS_TENANT
     from tests.test_teams_app import actions, activity, card, post, say
 

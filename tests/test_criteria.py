@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
-from bot.models import CriterionEvent, Deal, DealStageChange
+from storage.models import CriterionEvent, Deal, DealStageChange
 from tests.test_playbook_validation import run_cli
 
 
@@ -125,7 +125,7 @@ def test_current_state_follows_the_latest_event_and_equals_a_rebuild_from_the_lo
     from datetime import timedelta
 
     from bot.confirmations import confirmed_criteria, rebuild_status, record
-    from bot.models import CriterionStatus
+    from storage.models import CriterionStatus
     from tests.conftest import FIXED_NOW
 
     chat = chat_as()
@@ -237,7 +237,7 @@ def test_renamed_criterion_keeps_its_history(ctx, chat_as, tmp_path):
     chat_as()  # loads the demo
     new_ctx = dataclasses.replace(ctx, playbooks=load_library(edited), renderer=Renderer())
     with ctx.sessions() as db:
-        from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
+        from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
 
         workspace = get_or_create_workspace(db, *LOCAL_WORKSPACE)
     reply = Chat(new_ctx, workspace, "rep@example.com").say("confirm acme")

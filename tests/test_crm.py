@@ -17,7 +17,11 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import (
+from bot.web import RUNNER_OPTIONS, create_app
+from handlers.crm.hubspot import HubSpotClient
+from handlers.crm.sync import run_sync
+from playbooks.loader import check_folder
+from storage.models import (
     CrmConnection,
     Deal,
     DealStageChange,
@@ -27,11 +31,7 @@ from bot.models import (
     Person,
     Platform,
 )
-from bot.people import get_or_create_workspace, person_by_email
-from bot.web import RUNNER_OPTIONS, create_app
-from handlers.crm.hubspot import HubSpotClient
-from handlers.crm.sync import run_sync
-from playbooks.loader import check_folder
+from storage.people import get_or_create_workspace, person_by_email
 from tests.conftest import FIXED_NOW, REPO, deliver
 from tests.doubles.hubspot import HubSpotDouble
 from tests.doubles.salesforce import SalesforceDouble, rsa_key_pair
@@ -507,8 +507,8 @@ def test_the_stage_card_reaches_a_teams_rep_as_an_adaptive_card(teams_ctx, teams
 
     from bot.channels.teams_outbound import TeamsSender
     from bot.delivery import Drainer
-    from bot.people import find_workspace
     from handlers.proactive import compose
+    from storage.people import find_workspace
     from tests.doubles.people import TEAMS_TENANT
     from tests.test_teams_app import actions, header, post, say
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.confirmations import record
-from bot.models import Deal, DealStageChange
+from storage.models import Deal, DealStageChange
 from tests.conftest import FIXED_NOW, add_person, other_workspace
 
 

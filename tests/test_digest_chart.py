@@ -14,10 +14,10 @@ from sqlalchemy import select
 from bot.channels.slack_outbound import SlackSender
 from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer, DrainPolicy
-from bot.models import OutboxMessage, OutboxStatus, Platform
-from bot.people import get_or_create_workspace, person_by_email
 from handlers.proactive import compose
 from handlers.summaries import enqueue_digests
+from storage.models import OutboxMessage, OutboxStatus, Platform
+from storage.people import get_or_create_workspace, person_by_email
 from tests.conftest import deliver
 from tests.doubles.people import SLACK_TEAM, TEAMS_TENANT
 from tests.doubles.slack_api import server_error

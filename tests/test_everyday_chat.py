@@ -8,7 +8,7 @@ import logging
 
 from sqlalchemy import select
 
-from bot.models import Deal, OutboxMessage
+from storage.models import Deal, OutboxMessage
 from tests.test_everyday_forms import _add_deal, _terminal
 from tests.test_playbook_validation import run_cli
 
@@ -31,7 +31,7 @@ def test_manager_commands_tell_reps_and_enablement_who_can(ctx, demo):
     out = _terminal(ctx, demo, "manager@example.com", "new quiz question\n")
     assert "Writing quiz questions is for enablement; ask your enablement team to add it." in out
     with ctx.sessions() as db:
-        from bot.people import person_by_email
+        from storage.people import person_by_email
 
         riley = person_by_email(db, demo.organization_id, "rep@example.com")
         assert "cadence" not in (riley.preferences or {}) and "paused_until" not in (riley.preferences or {})
@@ -187,10 +187,10 @@ def test_a_manager_subscribes_a_slack_channel_to_the_weekly_summary(ctx, slack_w
 
     from bot.channels.slack_outbound import SlackSender
     from bot.delivery import Drainer
-    from bot.models import Platform
-    from bot.people import get_or_create_workspace, person_by_email
     from handlers.channel_digest import enqueue_channel_digests
     from handlers.proactive import compose
+    from storage.models import Platform
+    from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import SLACK_TEAM
     from tests.test_slack_app import dm, event, mention, wait_posts
 

@@ -16,8 +16,8 @@ from tests.test_playbook_validation import run_cli
 
 
 def _coached(ctx, demo, note: str) -> None:
-    from bot.models import CoachingSession, Deal
-    from bot.people import person_by_email
+    from storage.models import CoachingSession, Deal
+    from storage.people import person_by_email
 
     with ctx.sessions.begin() as db:
         manager = person_by_email(db, demo.organization_id, "manager@example.com")

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.channels.console import ConsoleConversation, run
-from bot.models import CoachingSession, CriterionEvent, Deal, Platform, QuizQuestion
-from bot.people import person_by_email
+from storage.models import CoachingSession, CriterionEvent, Deal, Platform, QuizQuestion
+from storage.people import person_by_email
 from tests.test_playbook_validation import run_cli
 
 
@@ -105,7 +105,7 @@ def test_the_end_of_the_input_leaves_cleanly(ctx, demo):
 
 
 def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marked(ctx, slack_web, demo):
-    from bot.people import get_or_create_workspace
+    from storage.people import get_or_create_workspace
     from tests.doubles.people import SLACK_TEAM
     from tests.test_slack_app import post
 
@@ -158,7 +158,7 @@ def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marke
 
 
 def test_a_teams_card_to_fix_comes_back_filled_in(ctx, teams_web, demo):
-    from bot.people import get_or_create_workspace
+    from storage.people import get_or_create_workspace
     from tests.doubles.people import TEAMS_TENANT
     from tests.test_teams_app import actions, activity, card, post, say
 

@@ -9,7 +9,7 @@ import json
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.models import Organization, Person, Platform, Workspace
+from storage.models import Organization, Person, Platform, Workspace
 from tests.doubles.people import TEAMS_BOT
 
 NEWBIE = {"id": "29:1newbie", "name": "Nia New", "aadObjectId": "aad-nia"}

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.importers import CsvFileError, import_deals, import_people
-from bot.models import Deal, DealStageChange, DealStatus, Person, Role
-from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
+from storage.models import Deal, DealStageChange, DealStatus, Person, Role
+from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
 from tests.test_playbook_validation import run_cli
 
 PEOPLE_HEADER = "email,name,role,manager_email,slack_user_id,teams_user_id,timezone\n"
@@ -231,8 +231,8 @@ def test_import_command_prints_a_summary_and_exits_1_on_rejected_rows(tmp_path):
 
 
 def test_import_merges_into_the_person_created_on_first_contact(ctx, workspace, tmp_path):
-    from bot.models import Platform
-    from bot.people import match_platform_person
+    from storage.models import Platform
+    from storage.people import match_platform_person
 
     with ctx.sessions.begin() as session:  # wrote to the bot from Teams before being imported (no email)
         ws = session.merge(workspace)
@@ -253,8 +253,8 @@ def test_import_merges_into_the_person_created_on_first_contact(ctx, workspace, 
 
 
 def test_a_platform_id_moves_to_the_imported_person_and_the_stand_in_steps_aside(ctx, workspace, tmp_path):
-    from bot.models import Platform
-    from bot.people import match_platform_person
+    from storage.models import Platform
+    from storage.people import match_platform_person
 
     people(ctx, workspace, tmp_path, PEOPLE_HEADER + "ana@example.com,Ana Rep,rep,,,,\n")
     with ctx.sessions.begin() as session:

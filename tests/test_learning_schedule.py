@@ -10,10 +10,10 @@ from fsrs import Card, Rating, Scheduler
 from sqlalchemy import select
 
 from bot.messages import Click, Request
-from bot.models import Person, QuizQuestion, ReviewCard, ReviewLog
 from bot.router import handle
 from handlers.learning import MIN_GAP, best, gain, horizon_days
 from handlers.quizzes import compose_knowledge_check
+from storage.models import Person, QuizQuestion, ReviewCard, ReviewLog
 from tests.conftest import FIXED_NOW
 
 SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)

@@ -1,7 +1,7 @@
 """Migrations on databases that hold data: every row kept, on SQLite and on PostgreSQL.
 
 The database is filled at an older revision the way the code of that time wrote it (rows written into the
-tables as they were then), then upgraded with `bot.db.upgrade`, as `python -m bot db upgrade` does.
+tables as they were then), then upgraded with `storage.db.upgrade`, as `python -m bot db upgrade` does.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import pytest
 from sqlalchemy import MetaData, create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from bot import db
 from bot.context import AppContext
 from bot.messages import Request
-from bot.models import Deal, Organization, Person, Platform, Workspace
-from bot.people import get_or_create_workspace
 from bot.rendering import Renderer
 from bot.router import handle
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
 from playbooks.loader import load_library
+from storage import db
+from storage.models import Deal, Organization, Person, Platform, Workspace
+from storage.people import get_or_create_workspace
 from tests.conftest import FIXED_NOW
 
 DATA_TABLES = (

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from datetime import timedelta
 
-from bot import outbox
 from bot.messages import Reply
-from bot.models import Platform
 from scheduler import lease
 from scheduler.status import report
+from storage import outbox
+from storage.models import Platform
 from tests.conftest import FIXED_NOW
 from tests.test_playbook_validation import REPO
 
@@ -53,7 +53,7 @@ def test_a_seven_day_week_is_stored_and_saturday_is_a_working_day(ctx, demo):
     from sqlalchemy import select
 
     from bot.localtime import Availability
-    from bot.models import Person
+    from storage.models import Person
 
     with ctx.sessions.begin() as db:  # 27 characters: did not fit before (PostgreSQL refused it)
         db.scalar(

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import Organization, Person, Platform
-from bot.people import get_or_create_workspace
 from bot.web import create_app
+from storage.models import Organization, Person, Platform
+from storage.people import get_or_create_workspace
 from tests.doubles.people import SLACK_SECRET, SLACK_TEAM, TEAMS_TENANT
 from tests.doubles.server import BackgroundServer
 from tests.test_playbook_validation import run_cli
@@ -155,8 +155,8 @@ def test_link_refuses_to_merge_an_organization_that_has_its_own_data(csvs, ctx, 
 
 
 def test_a_takeaway_question_goes_where_the_rep_can_be_reached(slack_ctx):
-    from bot.models import OutboxMessage, Workspace
-    from bot.people import person_by_email
+    from storage.models import OutboxMessage, Workspace
+    from storage.people import person_by_email
     from tests.conftest import Chat
 
     with slack_ctx.sessions.begin() as db:

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot import outbox
 from bot.channels.slack_outbound import SlackSender
 from bot.delivery import Drainer, DrainPolicy
 from bot.messages import Button, Reply, Section
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform
-from bot.people import get_or_create_workspace
+from storage import outbox
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform
+from storage.people import get_or_create_workspace
 from tests.conftest import FIXED_NOW, slack_clock
 from tests.doubles.slack_api import Fault, SlackDouble, rate_limited, server_error
 

@@ -10,9 +10,9 @@ import pytest
 
 from bot.channels.console import ConsoleConversation
 from bot.demo import load_if_empty
-from bot.models import Platform
-from bot.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from bot.web import create_app
+from storage.models import Platform
+from storage.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.people import SLACK_RILEY, TEAMS_ROSTER, TEAMS_TENANT
 from tests.doubles.people import SLACK_SECRET as SECRET

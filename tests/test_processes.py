@@ -16,11 +16,11 @@ import aiohttp.web
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from bot import db
 from bot.context import AppContext
-from bot.models import Base
 from bot.rendering import Renderer
 from bot.web import create_app
+from storage import db
+from storage.models import Base
 from tests.conftest import REPO
 from tests.test_playbook_validation import run_cli
 

@@ -16,11 +16,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.models import Person, QuizQuestion, ReviewCard
 from bot.quizfile import import_quizzes
 from handlers.quizzes import enqueue_knowledge_checks
 from playbooks.loader import load_library
 from playbooks.yamlfile import YamlFileError
+from storage.models import Person, QuizQuestion, ReviewCard
 from tests.conftest import FIXED_NOW, Chat, deliver
 from tests.test_check_stranded import edited_copy
 from tests.test_playbook_validation import run_cli
@@ -421,7 +421,7 @@ def test_a_weak_topic_names_the_section_to_reread(ctx, demo, chat_as, tmp_path):
 
 def test_the_demo_loads_into_edited_playbooks_without_the_links_they_no_longer_have(ctx, tmp_path):
     from bot.demo import load_if_empty
-    from bot.people import LOCAL_WORKSPACE, get_or_create_workspace
+    from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
 
     edited, _ = edited_ctx(ctx, tmp_path, REFS_REMOVED)
     with ctx.sessions.begin() as db:  # `python -m bot chat`'s first run, with an edited playbook folder

@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.models import OutboxMessage, QuizQuestion, ReviewCard, ReviewLog
 from bot.quizfile import import_quizzes
 from handlers.quizzes import enqueue_knowledge_checks
 from playbooks.yamlfile import YamlFileError
+from storage.models import OutboxMessage, QuizQuestion, ReviewCard, ReviewLog
 from tests.conftest import FIXED_NOW, deliver
 from tests.test_playbook_validation import run_cli
 
@@ -192,8 +192,8 @@ def test_wrong_comes_back_the_next_day_and_a_slow_answer_to_a_requested_question
 
 def test_a_daily_question_read_late_is_graded_by_correctness_and_logged_honestly(ctx, demo, tmp_path):
     from bot.messages import Click, Request
-    from bot.models import Person
     from bot.router import handle
+    from storage.models import Person
 
     only_question(ctx, demo, tmp_path)
     assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO) >= 1
@@ -299,7 +299,7 @@ def test_the_daily_question_goes_at_0930_local_on_working_days_once(ctx, demo):
 
 
 def test_a_missed_question_is_asked_again_alone_not_piled_up(ctx, demo):
-    from bot.models import Person
+    from storage.models import Person
 
     enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO)
     deliver(ctx, MONDAY_0930_CHICAGO)
@@ -451,8 +451,8 @@ def test_enablement_writes_a_question_in_chat(ctx, chat_as):
 
 
 def test_a_quiz_posted_to_a_slack_channel_is_answered_privately_and_closed_with_results(ctx, slack_web):
-    from bot.models import Platform
-    from bot.people import get_or_create_workspace, person_by_email
+    from storage.models import Platform
+    from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import SLACK_TEAM
     from tests.test_slack_app import buttons_of, click, event, mention, wait_posts
 
@@ -506,8 +506,8 @@ def test_the_daily_question_is_written_at_send_time_once_and_a_retry_repeats_it(
 
     from bot.channels.console import LocalSender
     from bot.delivery import Drainer, RetryLater
-    from bot.models import OutboxStatus, Platform
     from handlers.proactive import compose
+    from storage.models import OutboxStatus, Platform
 
     class FlakyOnce(LocalSender):
         failed = False

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.localtime import Availability, daily_slot, local_at, weekly_slot, zone
-from bot.models import OutboxMessage, OutboxStatus, Person
 from scheduler import lease
 from scheduler.clock import run_clock
 from scheduler.jobs import Job
+from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.conftest import FIXED_NOW, REPO
 from tests.test_outbox import keys_posted, put, slack, team  # noqa: F401 - fixtures
 
@@ -138,10 +138,10 @@ def test_run_command_errors(database_url):
 
 
 def test_local_workspace_messages_print_in_the_terminal(ctx, demo, database_url):
-    from bot import outbox
     from bot.messages import Reply
-    from bot.models import Platform
-    from bot.people import person_by_email
+    from storage import outbox
+    from storage.models import Platform
+    from storage.people import person_by_email
 
     with ctx.sessions.begin() as db:
         riley = person_by_email(db, demo.organization_id, "rep@example.com")

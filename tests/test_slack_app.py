@@ -17,9 +17,9 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
-from bot.models import Deal, Person, Platform
-from bot.people import find_workspace, get_or_create_workspace, person_by_email
 from bot.web import create_app
+from storage.models import Deal, Person, Platform
+from storage.people import find_workspace, get_or_create_workspace, person_by_email
 from tests.doubles.people import SLACK_SECRET as SECRET
 from tests.doubles.people import SLACK_TEAM as TEAM
 from tests.doubles.server import BackgroundServer

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.models import Organization, QuizQuestion, ReviewCard
+from storage.models import Organization, QuizQuestion, ReviewCard
 from tests.conftest import add_person
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -214,7 +214,7 @@ def test_help_offers_the_leaderboard_only_when_it_is_on(ctx, chat_as):
 
 
 def test_streak_and_leaderboard_over_signed_slack_requests(ctx, slack_web):
-    from bot.people import find_workspace
+    from storage.people import find_workspace
     from tests.doubles.people import SLACK_TEAM
     from tests.test_slack_app import buttons_of, click, dm, event, header_of, wait_posts
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.models import CriterionEvent, CriterionStatus, Deal, OutboxMessage, SummarySnapshot
 from handlers.summaries import enqueue_digests
+from storage.models import CriterionEvent, CriterionStatus, Deal, OutboxMessage, SummarySnapshot
 from tests.conftest import FIXED_NOW, deliver
 from tests.test_criteria import open_form, submit
 from tests.test_playbook_validation import run_cli
@@ -293,8 +293,8 @@ def test_the_chart_in_the_terminal_is_saved_to_a_file(database_url, demo):
 
 
 def test_the_chart_in_slack_is_uploaded_to_the_conversation(ctx, slack_web):
-    from bot.models import Platform
-    from bot.people import get_or_create_workspace, person_by_email
+    from storage.models import Platform
+    from storage.people import get_or_create_workspace, person_by_email
     from tests.test_slack_app import TEAM, dm, event, wait_posts
 
     web, slack_api = slack_web
@@ -315,8 +315,8 @@ def test_the_chart_in_slack_is_uploaded_to_the_conversation(ctx, slack_web):
 def test_the_chart_in_teams_is_an_inline_image(ctx, teams_web):
     import base64
 
-    from bot.models import Platform
-    from bot.people import get_or_create_workspace, person_by_email
+    from storage.models import Platform
+    from storage.people import get_or_create_workspace, person_by_email
     from tests.test_teams_app import TENANT, post, say
 
     web, bot_connector = teams_web

@@ -14,14 +14,14 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot import outbox
 from bot.channels.teams_connector import ConnectorClients
 from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer, DrainPolicy
 from bot.messages import Reply, Section
-from bot.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform
-from bot.people import get_or_create_workspace
 from bot.web import create_app
+from storage import outbox
+from storage.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform
+from storage.people import get_or_create_workspace
 from tests.conftest import FIXED_NOW
 from tests.doubles.bot_connector import BotConnectorDouble, ConnectorFault
 from tests.doubles.people import TEAMS_BOT as BOT

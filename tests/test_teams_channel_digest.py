@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer
-from bot.models import ConversationRef, OutboxMessage, OutboxStatus, Platform
-from bot.people import get_or_create_workspace, person_by_email
 from handlers.channel_digest import enqueue_channel_digests
 from handlers.proactive import compose
+from storage.models import ConversationRef, OutboxMessage, OutboxStatus, Platform
+from storage.people import get_or_create_workspace, person_by_email
 from tests.doubles.bot_connector import ConnectorFault
 from tests.doubles.people import TEAMS_BOT as BOT
 from tests.doubles.people import TEAMS_TENANT as TENANT

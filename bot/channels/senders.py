@@ -11,7 +11,7 @@ from bot.channels.slack_outbound import SlackSender
 from bot.channels.teams_outbound import TeamsSender
 from bot.context import AppContext
 from bot.delivery import Sender
-from bot.models import Platform
+from storage.models import Platform
 
 
 def build_senders(ctx: AppContext, local_stream: TextIO = sys.stdout) -> dict[Platform, Sender]:

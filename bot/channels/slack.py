@@ -4,7 +4,7 @@ Bolt verifies every request's signature (bad, missing or older than five minutes
 at once and answers in a task of its own (Bolt runs with process_before_response, so the HTTP answer goes
 out as soon as ack() is called instead of Bolt polling for it every 10 ms); the answering itself runs off
 the event loop, through the neutral router. Slack ids are turned into our workspace and person by
-bot/channels/slack_people.py (its storage side is bot/identity.py, shared with Teams). One aiohttp session
+bot/channels/slack_people.py (its storage side is storage/identity.py, shared with Teams). One aiohttp session
 (keep-alive connections) serves every Web API call and response_url post (bot/channels/slack_replies.py).
 """
 

@@ -21,8 +21,8 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.context import AppContext
-from bot.models import Platform, Workspace
-from bot.people import get_or_create_workspace
+from storage.models import Platform, Workspace
+from storage.people import get_or_create_workspace
 
 STATE_EXPIRY_SECONDS = 600
 

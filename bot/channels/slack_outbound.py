@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from bot.channels.slack_blocks import to_messages
 from bot.delivery import RetryLater, Undeliverable
 from bot.messages import Reply
-from bot.models import OutboxMessage, Person
+from storage.models import OutboxMessage, Person
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Slack users as our people: a request's Slack user becomes a `Who` (bot/identity.py), someone new is
+"""Slack users as our people: a request's Slack user becomes a `Who` (storage/identity.py), someone new is
 looked up in Slack (users.info) first, and mentions of people become their email.
 
-The database work is bot/identity.py's; what is Slack's here is reading users.info and mentions, and
+The database work is storage/identity.py's; what is Slack's here is reading users.info and mentions, and
 refusing what is no person (our own bot user, other bots, users Slack does not know).
 """
 
@@ -19,9 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.slack_payloads import MENTION, profile_fields, team_of
 from bot.context import AppContext
-from bot.identity import Who, email_of, find_slack_person, known_slack_person, remember_delivery
 from bot.messages import Reply, Request
 from bot.router import answer, handle
+from storage.identity import Who, email_of, find_slack_person, known_slack_person, remember_delivery
 
 # The app's own bot user in the workspace a request came from (Bolt's context.bot_user_id, from auth.test or
 # the installation), set for each answer task: the bot is never looked up or stored as a person.

@@ -5,7 +5,7 @@ Microsoft; its successor, the Microsoft 365 Agents SDK, mirrors this API: see RE
 (turns), teams_activities.py (activities read and written), teams_connector.py (the adapter and its
 connector clients) and teams_outbound.py (proactive sends). Inbound activities become neutral Requests;
 replies are Adaptive Cards from bot/channels/teams_cards.py. Who a sender is, retried deliveries and
-conversation references are bot/identity.py's, shared with Slack.
+conversation references are storage/identity.py's, shared with Slack.
 """
 
 from __future__ import annotations
@@ -33,9 +33,16 @@ from bot.channels.teams_activities import (
 from bot.channels.teams_cards import click_from_value, to_activities
 from bot.channels.teams_connector import make_adapter
 from bot.context import AppContext
-from bot.identity import Profile, TeamsUser, Who, admit_teams_message, find_teams_person, remember_delivery
 from bot.messages import Reply, Request
 from bot.router import answer, handle
+from storage.identity import (
+    Profile,
+    TeamsUser,
+    Who,
+    admit_teams_message,
+    find_teams_person,
+    remember_delivery,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from botbuilder.schema import Activity, Attachment
 from msrest.serialization import Model
 
 from bot.channels.teams_cards import click_from_value
-from bot.identity import TeamsUser, Who
 from bot.messages import Request
+from storage.identity import TeamsUser, Who
 
 AT_TAG = re.compile(r"<at>.*?</at>", re.IGNORECASE)
 FORM_META_KEYS = {"bot_action", "bot_value", "msteams"}  # everything else in a submit's value is an answer

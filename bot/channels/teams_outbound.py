@@ -1,5 +1,5 @@
 """Proactive Teams messages for the outbox: sent through the conversation reference a person left when
-they last wrote to the bot (bot/identity.py keeps those references and marks who cannot be reached)."""
+they last wrote to the bot (storage/identity.py keeps those references and marks who cannot be reached)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from bot.channels.teams_cards import to_activities
 from bot.channels.teams_connector import make_adapter
 from bot.context import AppContext
 from bot.delivery import RetryLater, Undeliverable
-from bot.identity import conversation_reference, mark_unreachable
 from bot.messages import Reply
-from bot.models import OutboxMessage, Person, Platform
+from storage.identity import conversation_reference, mark_unreachable
+from storage.models import OutboxMessage, Person, Platform
 
 SECONDS_BETWEEN_SENDS_PER_CONVERSATION = 0.5  # Teams allows about 60 messages per 30 s per conversation
 

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from bot.confirmations import record
 from bot.importers import import_deals, import_people
-from bot.models import Deal, Person
-from bot.people import person_by_email
 from bot.quizfile import import_quizzes
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
 from playbooks.loader import PlaybookLibrary
+from storage.models import Deal, Person
+from storage.people import person_by_email
 
 DEMO_DIR = Path(__file__).resolve().parent
 STARTER_QUIZZES = BUNDLED_PLAYBOOKS_DIR / "quizzes" / "starter.yaml"

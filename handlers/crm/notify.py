@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from bot.confirmations import confirmed_criteria
 from bot.context import AppContext
 from bot.messages import Reply, Request
-from bot.models import Deal, DealStageChange, DealStatus, Organization, OutboxMessage, Person, Workspace
 from handlers.common import Turn
 from handlers.deals import deal_card
+from storage.models import Deal, DealStageChange, DealStatus, Organization, OutboxMessage, Person, Workspace
 
 
 def compose_stage_change(ctx: AppContext, db: Session, person: Person, message: OutboxMessage, now: datetime) -> Reply | None:

@@ -21,12 +21,20 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import outbox
 from bot.context import AppContext
-from bot.db import insert_or_ignore
-from bot.models import CrmConnection, Deal, DealStageChange, DealStatus, OutboxMessage, OutboxStatus, Person
 from bot.stage_moves import record_stage_change
 from handlers.crm.mapping import BadRecord, CrmDeal, CrmError, StageMap
+from storage import outbox
+from storage.db import insert_or_ignore
+from storage.models import (
+    CrmConnection,
+    Deal,
+    DealStageChange,
+    DealStatus,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+)
 
 log = logging.getLogger(__name__)
 
@@ -400,7 +408,7 @@ def run_sync(
 
 
 def connection_organization_name(db: Session, connection: CrmConnection) -> str:
-    from bot.models import Organization
+    from storage.models import Organization
 
     organization = db.get(Organization, connection.organization_id)
     return organization.name if organization is not None else str(connection.organization_id)

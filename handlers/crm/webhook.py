@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.context import AppContext
-from bot.models import CrmConnection
 from handlers.crm.mapping import CrmDeal, CrmError
 from handlers.crm.sync import Applier, SyncReport, client_for, connection_organization_name
+from storage.models import CrmConnection
 
 log = logging.getLogger(__name__)
 MAX_SKEW_MS = 5 * 60 * 1000

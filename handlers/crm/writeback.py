@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.context import AppContext
-from bot.db import insert_or_ignore
 from bot.delivery import RetryLater, Undeliverable
 from bot.messages import Reply
-from bot.models import CrmConnection, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from handlers.crm.mapping import CrmError
 from handlers.crm.sync import SYSTEMS, client_for
+from storage.db import insert_or_ignore
+from storage.models import CrmConnection, Deal, OutboxMessage, OutboxStatus, Person, Platform
 
 
 def queue_confirmations(db: Session, deal: Deal, confirmations: list[dict[str, Any]], now: datetime) -> int:

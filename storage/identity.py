@@ -4,7 +4,7 @@ The channels (bot/channels/) translate platform payloads and nothing else; what 
 database lives here, shared by Slack and Teams and free of any platform SDK:
 - one `Who` (the way in and the person a request comes from);
 - finding the person behind a platform user (a known one in one query; anyone else through
-  `bot.people.match_platform_person`, which adds them);
+  `storage.people.match_platform_person`, which adds them);
 - one processed-delivery insert, so a platform's retried delivery is answered once;
 - conversation references (where a Teams person is reached proactively) and the marks that say a person
   cannot be reached there, or can again.
@@ -19,8 +19,8 @@ from sqlalchemy import and_, insert, lambda_stmt, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import ConversationRef, Person, Platform, ProcessedEvent, Workspace
-from bot.people import get_or_create_workspace, match_platform_person
+from storage.models import ConversationRef, Person, Platform, ProcessedEvent, Workspace
+from storage.people import get_or_create_workspace, match_platform_person
 
 Profile = dict[str, str | None]  # email, name, timezone: what a platform tells about a new person
 DELIVERY_KEY_LENGTH = 200  # processed_events.key

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the connection bot.db.upgrade hands over, or on the URL."""
+"""Alembic environment: runs migrations on the connection storage.db.upgrade hands over, or on the URL."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-from bot.models import Base
+from storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, ColumnElement, Select, String, and_, case, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from bot.db import insert_or_ignore, upsertable_insert
-from bot.messages import Reply
-from bot.models import OutboxMessage, OutboxStatus, Person, Platform, UTCDateTime, Workspace
+from storage.db import insert_or_ignore, upsertable_insert
+from storage.models import OutboxMessage, OutboxStatus, Person, Platform, UTCDateTime, Workspace
+
+
+class Payload(Protocol):
+    """What a message to send is stored as (a neutral reply: `bot.messages.Reply`)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
 
 COMPOSE = "compose"  # a payload {"compose": kind, ...} is written by a composer just before sending
 
@@ -28,7 +34,7 @@ def enqueue(
     kind: str,
     workspace_id: int,
     platform: Platform,
-    reply: Reply,
+    reply: Payload,
     now: datetime,
     person_id: int | None = None,
     target: dict[str, Any] | None = None,

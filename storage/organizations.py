@@ -1,7 +1,7 @@
 """Organizations and their ways in: list, rename, link a way in (`python -m bot org ...`), and choosing one.
 
 Storage-level operations (no chat, no platform SDK): the CLI calls them; the channels find organizations
-through their ways in (bot.people).
+through their ways in (storage.people).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rapidfuzz import process
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import (
+from storage.models import (
     ChannelLink,
     ChannelQuiz,
     CoachingSession,
@@ -27,7 +27,7 @@ from bot.models import (
     ReviewCard,
     Workspace,
 )
-from bot.people import find_workspace, local_organization
+from storage.people import find_workspace, local_organization
 
 
 class OrganizationError(Exception):

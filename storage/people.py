@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.db import insert_or_ignore
-from bot.models import Organization, Person, Platform, Workspace, utcnow
+from storage.db import insert_or_ignore
+from storage.models import Organization, Person, Platform, Workspace, utcnow
 
 LOCAL_WORKSPACE = (Platform.LOCAL, "local")
 
