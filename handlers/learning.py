@@ -15,6 +15,12 @@ A question never asked has no memory yet (its area without review is 0), so its 
 answer; it competes with reviews on the same scale. That introduces new questions while reviews are
 cheap wins and slows down once old cards start slipping: neither overdue reviews nor new questions starve.
 
+The budget holds only so many questions (`held`): each costs the reviews a day it needs to stay at the
+rep's calibrated retention, most durable first. Questions beyond what it holds are set aside until the
+ones it holds consolidate, rather than each reviewed too rarely to stick. Because a question introduced
+too early can be set aside again, new questions can come at the pace a typical rep sustains
+(CALIBRATION_PRIOR) before the rep's own answers say otherwise.
+
 The horizon is the time the budget needs to come back to a card: (questions / per day) working days, in
 calendar days (7/5), kept between one week and the FSRS maximum interval.
 """
@@ -34,7 +40,7 @@ MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was 
 SUSTAIN_RETENTION = 0.5  # recall the budget must be able to hold every introduced question at
 NEW_AT_LEAST_EVERY = timedelta(days=14)  # however much is slipping, a new question at least every 2 weeks
 MAX_TARGET = 0.97  # the highest FSRS retention the load is worked out for
-CALIBRATION_PRIOR = 0.5
+CALIBRATION_PRIOR = 0.7
 CALIBRATION_WEIGHT = 5.0
 
 
@@ -105,6 +111,25 @@ def load(scheduler: Scheduler, cards: Iterable[Card], retention: float = SUSTAIN
     return sum(1 / interval(scheduler, c.stability, retention) for c in cards if c.stability)
 
 
+def held(
+    scheduler: Scheduler, cards: list[tuple[object, Card]], target: float, capacity: float
+) -> list[tuple[object, Card]]:
+    """The cards the budget can keep at FSRS retention `target`, most durable (highest stability) first:
+    each costs 1 / interval reviews a day, and cards are added while their cost fits in `capacity` (the
+    most durable one always). The others are set aside, not asked, until consolidation frees room: a budget
+    spread over more questions than it can hold keeps none of them, so what cannot be held is let go for a
+    while rather than reviewed too rarely to stick. Cards never answered cost nothing."""
+    kept: list[tuple[object, Card]] = []
+    spent = 0.0
+    for key, card in sorted(cards, key=lambda kc: -(kc[1].stability or 0.0)):
+        cost = 1 / interval(scheduler, card.stability, target) if card.stability else 0.0
+        if kept and spent + cost > capacity:
+            continue
+        spent += cost
+        kept.append((key, card))
+    return kept
+
+
 @dataclass(frozen=True)
 class Choice:
     key: object  # whatever the caller identifies the card by (a ReviewCard id, a question id)
@@ -132,16 +157,18 @@ def best(
     forgets faster than FSRS's default parameters assume needs shorter intervals, so more reviews per question.
     So that new material never starves, a new question also comes when none was introduced for
     NEW_AT_LEAST_EVERY (`last_new`: when the newest was). All never-asked questions have the same gain, so
-    one stands for all (the first of `new_keys`). None when nothing gains anything.
+    one stands for all (the first of `new_keys`). Reviews are chosen among the cards the budget holds
+    (`held`). None when nothing gains anything.
     """
     cards = list(cards)
-    options = [Choice(key, gain(scheduler, card, now, horizon), False) for key, card in cards]
     first_new = next(iter(new_keys), None)
     fresh = scheduler._initial_stability(rating=Rating.Good)  # noqa: SLF001
     # the rep really recalls about `calibration` times what FSRS predicts: to hold them at `retention`,
     # FSRS's own estimate must stay at retention / calibration
     target = min(MAX_TARGET, retention / calibration)
     needed = load(scheduler, (c for _, c in cards), target) + 1 / interval(scheduler, fresh, target)
+    cards = held(scheduler, cards, target, capacity)
+    options = [Choice(key, gain(scheduler, card, now, horizon), False) for key, card in cards]
     sustainable = needed <= capacity
     overdue_new = last_new is None or now - last_new >= NEW_AT_LEAST_EVERY
     if first_new is not None and (sustainable or overdue_new or not any(o.gain > 0 for o in options)):
@@ -156,6 +183,6 @@ def calibration(right: int, predicted: float) -> float:
     With FSRS's default parameters a rep who forgets faster than the average learner would be scheduled
     as if they remembered; this scales the review load. It starts from CALIBRATION_PRIOR (worth
     CALIBRATION_WEIGHT reviews) so that the first days do not introduce questions faster than a typical
-    rep keeps them."""
+    rep keeps them (what is introduced too fast is set aside again by `held`)."""
     ratio = (right + CALIBRATION_PRIOR * CALIBRATION_WEIGHT) / (predicted + CALIBRATION_WEIGHT)
     return min(1.0, max(0.1, ratio))
