@@ -246,6 +246,8 @@ def parse(value: Any) -> tuple[str | None, str, str | None, str | None, tuple[st
         part = segments.pop()
     if colon and part is None:
         raise LinkError(f"'{value.strip()}': write the part before ':' (e.g. `evaluation/objection:…`)")
+    if not segments:
+        raise LinkError(f"'{value.strip()}': name the stage before the part (e.g. `evaluation/objection:…`)")
     playbook = segments[0] if len(segments) == 2 else None
     return playbook, segments[-1], part, (fold(name) if colon else None), ()
 
@@ -475,12 +477,20 @@ def relearn(card: ReviewCard, now: datetime) -> None:
     card.relearn_since = now
 
 
+class PlaybooksDiffer(Exception):
+    """This process's playbooks are not the ones the clock compared the question with (a deploy under way)."""
+
+
 def mark_reviewed(question: QuizQuestion, playbooks: list[Playbook]) -> bool:
     """Enablement looked at the question against the section as it is now: lift the flag. False when the
-    section is no longer in the playbooks (the question's `tests:` must be fixed in its file first)."""
+    section is no longer in the playbooks (the question's `tests:` must be fixed in its file first);
+    PlaybooksDiffer when the section here is not the one the clock last saw, so enablement would mark it
+    reviewed against text that is not (or no longer) the live one."""
     section = resolve(question.section_ref or "", playbooks)
     if section is None:
         return False
+    if question.section_seen not in (None, MISSING, section.fingerprint):
+        raise PlaybooksDiffer(question.external_id)
     question.section_fingerprint = section.fingerprint
     # the fingerprint last seen stays: a change the clock has not acted on yet still re-asks the reps
     question.section_seen = question.section_seen or section.fingerprint

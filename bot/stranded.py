@@ -442,15 +442,15 @@ class _Check:
 
     def learners(self, question_ids: list[int]) -> int:
         """Reps whose latest answer to one of these questions was right (they would be asked again)."""
-        latest: dict[int, bool] = {}
-        for card_id, correct in self.db.execute(
-            select(ReviewLog.card_id, ReviewLog.correct)
+        latest: dict[int, tuple[int, bool]] = {}
+        for card_id, person_id, correct in self.db.execute(
+            select(ReviewLog.card_id, ReviewCard.person_id, ReviewLog.correct)
             .join(ReviewCard, ReviewCard.id == ReviewLog.card_id)
             .where(ReviewCard.question_id.in_(question_ids))
             .order_by(ReviewLog.card_id, ReviewLog.reviewed_at, ReviewLog.id)
         ):
-            latest[card_id] = bool(correct)
-        return sum(latest.values())
+            latest[card_id] = (person_id, bool(correct))
+        return len({person for person, correct in latest.values() if correct})  # reps, not answers
 
     def quiz_links(self) -> list[tuple[str, int, list[str]]]:
         """A linked section the files no longer have strands its questions (a warning, with the nearest

@@ -12,7 +12,7 @@ others as "a teammate".
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fsrs import Card
 from sqlalchemy import select
@@ -26,6 +26,9 @@ from storage.models import Organization, Person, QuizQuestion, ReviewCard, Role
 LEADERBOARD = "leaderboard"  # Organization.settings: True when enablement turned the leaderboard on
 HIDDEN = "leaderboard_hidden"  # Person.preferences: True when the rep appears as "a teammate"
 TOP = 10
+# Mastery is recall expected this far ahead: any card is near 100% just after it was answered, right or
+# wrong, so recall "now" would rank whoever answered last; three weeks out only what was learned holds up.
+MASTERY_HORIZON = timedelta(days=21)
 
 
 # -- the team leaderboard ------------------------------------------------------------------------------
@@ -145,7 +148,7 @@ def standings(db: Session, organization: Organization, reps: list[Person], now: 
             continue  # asked but never answered
         standing = by_id[person_id]
         standing.questions += 1
-        totals[person_id] = totals.get(person_id, 0.0) + retrievability(scheduler, card, now)
+        totals[person_id] = totals.get(person_id, 0.0) + retrievability(scheduler, card, now + MASTERY_HORIZON)
     for person_id, total in totals.items():
         by_id[person_id].recall = total / by_id[person_id].questions
     ranked = sorted(

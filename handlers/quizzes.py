@@ -675,6 +675,7 @@ def _to_review(turn: Turn) -> list[ToReview]:
             .where(
                 QuizQuestion.organization_id == turn.organization.id,
                 QuizQuestion.review_flagged_at.is_not(None),
+                QuizQuestion.active.is_(True),  # a retired question is nobody's to review
             )
             .order_by(QuizQuestion.review_flagged_at, QuizQuestion.external_id)
         )
@@ -763,7 +764,19 @@ def _mark(turn: Turn, question: QuizQuestion) -> Reply:
         )
     if question.review_flagged_at is None:
         return turn.render("message.j2", text=f"Question {question.external_id} is not waiting for review.")
-    if not quizlinks.mark_reviewed(question, turn.ctx.playbooks.playbooks):
+    try:
+        marked = quizlinks.mark_reviewed(question, turn.ctx.playbooks.playbooks)
+    except quizlinks.PlaybooksDiffer:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=(
+                f"The playbook section question {question.external_id} tests is not the same here as in the "
+                "bot's scheduler (new playbooks are being rolled out): nothing was marked. Try again in a few "
+                "minutes, once every part of the bot runs the new playbooks."
+            ),
+        )
+    if not marked:
         return turn.render(
             "message.j2",
             kind="error",

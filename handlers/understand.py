@@ -121,6 +121,7 @@ INTENTS: dict[str, tuple[str, ...]] = {
 FORWARD_VERBS = {"push", "move", "advance", "bump", "progress", "promote", "take", "nudge"}
 MOVE_VERBS = {"move", "advance", "bump", "progress", "promote", "push"}
 FORWARD_WORDS = {"forward", "along", "ahead", "up", "next"}
+FINISHED = {"done", "finished", "completed", "complete", "through", "wrapped", "past", "over"}
 STAGE_NOUNS = {"stage", "step", "phase"}
 # Words people slip into a phrase without changing it (compared as stems).
 HEDGES = frozenset(stem(w) for w in "actually really usually even exactly basically typically normally generally ever".split())
@@ -332,10 +333,13 @@ def understand(turn: Turn, text: str) -> Understanding:
         or arrow  # "summit dental group → next stage"
     )
     u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward
-    if u.move_to_stage and u.deal is not None and (u.deal.playbook_id, u.deal.stage_id) == (
-        u.stages[0][0].id, u.stages[0][1].id
+    if (
+        u.move_to_stage
+        and u.deal is not None
+        and (u.deal.playbook_id, u.deal.stage_id) == (u.stages[0][0].id, u.stages[0][1].id)
+        and FINISHED & said
     ):  # "Mercy General is done with the cost model, advance it": the stage it is in is the one finished
-        u.move_to_stage, u.forward = False, True  # "ready for X, move it"
+        u.move_to_stage, u.forward = False, True  # ("move Initech to evaluation" there: "already in")
     if u.role != Role.REP and not u.deals and {"deals", "pipeline", "doing"} & said:
         u.names_team = _names_team_member(turn, words, used)
     index = turn.ctx.playbooks.index

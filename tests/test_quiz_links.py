@@ -655,3 +655,43 @@ def test_the_section_field_on_a_slack_modal_and_a_teams_card_and_its_error_on_ea
         assert (
             question.section_ref == "enterprise/evaluation/exit_criterion:criteria-agreed"
         )  # stored in full
+
+
+def test_a_part_without_its_stage_is_an_error_at_its_line(ctx, demo, tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        quizzes:
+          - id: a
+            topic: evaluation
+            tests: "objection:We need more time to evaluate"
+            question: Q?
+            choices: [x, y]
+            answer: 0
+        """,
+    )
+    with pytest.raises(YamlFileError) as caught:
+        import_file(ctx, demo, path)
+    found = [str(e).replace(str(tmp_path) + "/", "") for e in caught.value.errors]
+    assert found == [
+        "quiz.yaml:4: quizzes[0].tests: 'objection:We need more time to evaluate': name the stage before the "
+        "part (e.g. `evaluation/objection:…`)"
+    ]
+
+
+def test_marking_reviewed_is_refused_while_the_chat_runs_other_playbooks_than_the_clock(
+    ctx, demo, chat_as, tmp_path
+):
+    linked_only(ctx, demo, tmp_path)
+    riley = chat_as("rep@example.com")
+    for _ in range(3):
+        answer(riley)
+    edited, _ = edited_ctx(ctx, tmp_path, REFS_EDITED)
+    enqueue_knowledge_checks(edited, TUESDAY_0930_CHICAGO)  # the clock runs the new playbooks
+    old = Chat(dataclasses.replace(ctx, clock=lambda: TUESDAY_0930_CHICAGO), demo, "enablement@example.com")
+    refused = old.say("mark refs reviewed")  # a web process still on the old ones
+    assert refused.kind == "error" and "nothing was marked" in refused.text
+    assert "refs" in flags(ctx)
+    new = Chat(dataclasses.replace(edited, clock=lambda: TUESDAY_0930_CHICAGO), demo, "enablement@example.com")
+    assert new.say("mark refs reviewed").text.startswith("Marked refs reviewed")
+    assert flags(ctx) == {}

@@ -138,6 +138,18 @@ def test_the_leaderboard_is_off_until_enablement_turns_it_on(ctx, demo, chat_as)
     assert riley.say("where do I rank?").text.startswith("The team leaderboard is off")
 
 
+def test_answering_last_does_not_put_a_rep_on_top(ctx, demo, chat_as):
+    chat_as("enablement@example.com").say("leaderboard on")
+    riley, sam = chat_as(), chat_as("sam@example.com")
+    for day in (16, 17, 18):  # Riley knew the answers, earlier in the week
+        answer_at(ctx, riley, local(f"2026-11-{day} 09:40"))
+    for minute in ("10", "20", "30"):  # Sam got every one wrong, just now
+        answer_at(ctx, sam, local(f"2026-11-19 11:{minute}"), right=False)
+    ctx.clock = lambda: local("2026-11-19 12:00")
+    lines = [line for line in riley.say("leaderboard").plain_text().splitlines() if line.startswith("- ")]
+    assert [line.split(" · ")[0] for line in lines] == ["- 1. **Riley Chen** (you)", "- 2. **Sam Ortiz**"]
+
+
 def test_the_leaderboard_ranks_the_team_by_mastery_not_volume(ctx, demo, chat_as):
     add_person(ctx, demo, "alex@example.com", "Alex Kim", manager="manager@example.com")
     add_person(ctx, demo, "nia@example.com", "Nia New", manager="manager@example.com")
@@ -161,7 +173,7 @@ def test_the_leaderboard_ranks_the_team_by_mastery_not_volume(ctx, demo, chat_as
         "- 3. **Riley Chen** (you)",  # most answers, least remembered
         "- **Nia New**",  # no answers: last, without a rank
     ]
-    percents = [int(re.search(r"· (\d+)% expected recall over \d+ questions?$", x)[1]) for x in lines[:3]]
+    percents = [int(re.search(r"· (\d+)% expected recall in 3 weeks over \d+ questions?$", x)[1]) for x in lines[:3]]
     assert percents[0] == percents[1] > percents[2]
     answered = [int(re.search(r"over (\d+) question", x)[1]) for x in lines[:3]]
     assert answered[2] > answered[1]  # Riley was asked more questions than Sam, and ranks below

@@ -517,3 +517,13 @@ def test_hedge_words_inside_a_phrase_do_not_break_it(chat_as, question, first):
 
 def test_what_have_i_got_going_on_lists_my_deals(chat_as):
     assert chat_as().say("what have i got going on rn").header == "Your open deals"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["can you move initech to evaluation?", "initech is ready for evaluation, move it", "initech is in evaluation now, move it there"],
+)
+def test_moving_a_deal_to_the_stage_it_is_in_changes_nothing(chat_as, question):
+    reply = chat_as().say(question)
+    assert "already in Evaluation" in reply.plain_text(), reply.plain_text()
+    assert chat_as().say("initech?").header == "Initech: Evaluation"
