@@ -21,6 +21,12 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
     """One access-log line per request without its query string: OAuth redirects carry `code` and `state`,
     which are credentials for a few minutes and must not end up in log files."""
 
+    @property
+    def enabled(self) -> bool:
+        """aiohttp skips the timing and the call altogether when the access logger is quiet (its level set
+        above INFO): no log record is built per request for nothing."""
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %s %.3fs', request.remote, request.method, request.path, response.status, time
