@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bot.context import AppContext
@@ -236,13 +236,16 @@ def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] 
 
 
 @cache
-def _named_with_confirmed_statements() -> tuple[Select[Any], Select[Any]]:
+def _named_with_confirmed_statements(dialect: str) -> tuple[Select[Any], Select[Any]]:
     """(for everyone's deals, for the deals a person may see) the open deals whose lower-cased name is LIKE
     a pattern, each with the exit criteria confirmed at its current stage (one row per confirmed criterion,
-    or one row with None): the hot "what's next for <name>" read in one statement.
+    or one row with None): the hot "what's next for <name>" read in one statement, built once per dialect.
 
     Who may be seen is the person and everyone below them in the reporting tree (`visible_owner_ids`),
-    worked out in the same statement by a recursive CTE (UNION stops at a cycle, as team_ids does)."""
+    worked out in the same statement by a recursive CTE (UNION stops at a cycle, as team_ids does). On
+    PostgreSQL the owners are compared as `= ANY(ARRAY(...))`, computed once, so the deals are read through
+    their (organization, owner, status) index; an `IN (SELECT ...)` there is planned as a scan of every
+    deal of the organization. SQLite reads `IN (SELECT ...)` through that index as it is."""
     base = (
         select(Deal, CriterionStatus.criterion_id)
         .outerjoin(
@@ -267,14 +270,17 @@ def _named_with_confirmed_statements() -> tuple[Select[Any], Select[Any]]:
             below.organization_id == bindparam("organization"), below.manager_id == team.c.id
         )
     )
-    return base, base.where(Deal.owner_id.in_(select(team.c.id)))
+    owners = select(team.c.id)
+    if dialect == "postgresql":
+        return base, base.where(Deal.owner_id == any_(func.array(owners.scalar_subquery())))
+    return base, base.where(Deal.owner_id.in_(owners))
 
 
 def visible_deal_named(db: Session, person: Person, wanted: str) -> tuple[Deal, set[str]] | None:
     """The one open deal `person` may see whose folded name is `wanted` (bot.text.fold), with the ids of the
     exit criteria confirmed at its stage; None when there is no such deal or several. One statement: the
     same deals as `_same_name` over `visible_owner_ids`, and the same criteria as `confirmed_criteria`."""
-    everyone, visible = _named_with_confirmed_statements()
+    everyone, visible = _named_with_confirmed_statements(db.get_bind().dialect.name)
     values: dict[str, Any] = {"organization": person.organization_id, "pattern": like_any_accent(wanted)}
     if person.role != Role.ENABLEMENT:
         values["me"] = person.id
