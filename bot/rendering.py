@@ -21,9 +21,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bot.messages import Button, Form, Reply, ReplyDraft, Section
+from playbooks.schema import Stage
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "handlers" / "templates"
 FIELD = re.compile(r"^([^:\s][^:]{0,60})::\s?(.*)$")
+STAGE_BODIES = 4096  # stage bodies cached before the cache starts again (a playbook reload leaves old ones)
 
 
 class Renderer:
@@ -42,6 +44,30 @@ class Renderer:
         )
         self.env.filters["money"] = money
         self.env.filters["plural"] = plural
+        # (id of the Stage, full, focus, confirmed criteria of that stage) -> (the Stage, its rendered body)
+        self._stage_bodies: dict[tuple[Any, ...], tuple[Stage, str]] = {}
+
+    def stage_body(
+        self, stage: Stage, *, confirmed: set[str] | None, focus: str | None = None, full: bool = False
+    ) -> str:
+        """The stage guidance of `_stage_body.j2` for a stage, rendered once per playbook version, stage and
+        the set of its exit criteria confirmed (what the text depends on), not once per request.
+
+        A playbook edit loads new Stage objects, so an entry is only reused for the very object it was
+        rendered from (kept in the entry, so its id cannot be reused by another object meanwhile)."""
+        shown = (
+            None if confirmed is None else frozenset(c.id for c in stage.exit_criteria if c.id in confirmed)
+        )
+        key = (id(stage), full, focus, shown)
+        cached = self._stage_bodies.get(key)
+        if cached is not None and cached[0] is stage:
+            return cached[1]
+        if len(self._stage_bodies) >= STAGE_BODIES:
+            self._stage_bodies.clear()
+        template = self.env.get_template("_stage_body.j2")
+        body = template.render(stage=stage, confirmed=shown, focus=focus, full=full)
+        self._stage_bodies[key] = (stage, body)
+        return body
 
     def render(
         self,

@@ -39,7 +39,7 @@ from handlers import (
     understand,
 )
 from handlers.common import Turn
-from storage.models import Organization, Person, Workspace
+from storage.models import Person, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -419,9 +419,9 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
     question = match(text, QUESTIONS)
     if question is not None and question[0].name in DEAL_QUESTIONS:
         words = question[1]["deal"] or ""
-        exact = deals.exact_visible(turn, words) if words.casefold() not in deals.THIS_DEAL else None
-        if exact is not None:
-            return deals.deal_card(turn, exact)
+        card = deals.exact_card(turn, words) if words.casefold() not in deals.THIS_DEAL else None
+        if card is not None:
+            return card
     rule, understood = understand.decide(turn, text)
     if rule != "search":
         return understand.answer(turn, rule, understood)
@@ -466,8 +466,7 @@ def answer(ctx: AppContext, db: Session, request: Request) -> Reply:
         workspace = db.get(Workspace, request.workspace_id)
         if person is None or workspace is None or person.organization_id != workspace.organization_id:
             raise LookupError(f"person {request.person_id} is not reached through way in {request.workspace_id}")
-        organization = db.get(Organization, workspace.organization_id)
-        reply = dispatch(Turn(ctx, db, request, person, workspace, organization))
+        reply = dispatch(Turn(ctx, db, request, person, workspace))  # the organization is read when needed
         db.commit()
         return reply
     except Exception:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 from rapidfuzz import fuzz, process
-from sqlalchemy import ColumnElement, and_, func, lambda_stmt, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, any_, bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.context import AppContext
 from bot.messages import Button, Form, Reply, Request
 from bot.text import fold, like_any_accent
 from playbooks.schema import Playbook, Stage
-from storage.models import Deal, DealStatus, Organization, Person, Role, Workspace
+from storage.models import CriterionStatus, Deal, DealStatus, Organization, Person, Role, Workspace
 
 
 @dataclass
@@ -26,7 +27,15 @@ class Turn:
     request: Request
     person: Person
     workspace: Workspace  # the way in the request came through (Slack workspace, Teams tenant, terminal)
-    organization: Organization  # whose data the turn reads and writes
+    # whose data the turn reads and writes: given, or read from the session when first asked for (the hot
+    # "what's next for <deal>" answer never needs the row, only the person's organization id)
+    _organization: Organization | None = None
+
+    @property
+    def organization(self) -> Organization:
+        if self._organization is None:
+            self._organization = self.db.get(Organization, self.workspace.organization_id)
+        return self._organization  # type: ignore[return-value]  # the workspace's organization always exists
 
     def render(
         self,
@@ -195,6 +204,22 @@ def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnE
 
 
 
+@cache
+def _same_name_statements() -> tuple[Select[tuple[Deal]], Select[tuple[Deal]]]:
+    """(everyone's, some owners') open deals whose lower-cased name is LIKE a pattern, by name: built once,
+    so each call only binds its values (the compiled form is cached by SQLAlchemy on the statement)."""
+    everyone = (
+        select(Deal)
+        .where(
+            Deal.organization_id == bindparam("organization"),
+            Deal.status == DealStatus.OPEN,
+            func.lower(Deal.name).like(bindparam("pattern")),
+        )
+        .order_by(Deal.name)
+    )
+    return everyone, everyone.where(Deal.owner_id.in_(bindparam("owners", expanding=True)))
+
+
 def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] | None) -> list[Deal]:
     """Open deals whose name, folded like `wanted` (bot.text.fold: no case, punctuation or accents), equals
     it; by name.
@@ -202,24 +227,71 @@ def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] 
     SQL narrows with LIKE: each ASCII consonant or digit of `wanted` must appear lower-cased in place, any
     other position (a space from punctuation, a letter that may carry an accent in the stored name)
     matches any one character; Python then checks the candidates exactly."""
-    pattern = like_any_accent(wanted)
-    # A lambda statement is built and compiled once per process; each call only binds its values.
-    statement = lambda_stmt(
-        lambda: (
-            select(Deal)
-            .where(
-                Deal.organization_id == organization_id,
-                Deal.status == DealStatus.OPEN,
-                func.lower(Deal.name).like(pattern),
-            )
-            .order_by(Deal.name)
+    everyone, of_owners = _same_name_statements()
+    values: dict[str, Any] = {"organization": organization_id, "pattern": like_any_accent(wanted)}
+    if owners is not None:
+        values["owners"] = sorted(owners)
+    rows = db.scalars(everyone if owners is None else of_owners, values).all()
+    return [d for d in rows if fold(d.name) == wanted]
+
+
+@cache
+def _named_with_confirmed_statements(dialect: str) -> tuple[Select[Any], Select[Any]]:
+    """(for everyone's deals, for the deals a person may see) the open deals whose lower-cased name is LIKE
+    a pattern, each with the exit criteria confirmed at its current stage (one row per confirmed criterion,
+    or one row with None): the hot "what's next for <name>" read in one statement, built once per dialect.
+
+    Who may be seen is the person and everyone below them in the reporting tree (`visible_owner_ids`),
+    worked out in the same statement by a recursive CTE (UNION stops at a cycle, as team_ids does). On
+    PostgreSQL the owners are compared as `= ANY(ARRAY(...))`, computed once, so the deals are read through
+    their (organization, owner, status) index; an `IN (SELECT ...)` there is planned as a scan of every
+    deal of the organization. SQLite reads `IN (SELECT ...)` through that index as it is."""
+    base = (
+        select(Deal, CriterionStatus.criterion_id)
+        .outerjoin(
+            CriterionStatus,
+            and_(
+                CriterionStatus.deal_id == Deal.id,
+                CriterionStatus.stage_id == Deal.stage_id,
+                CriterionStatus.confirmed.is_(True),
+            ),
+        )
+        .where(
+            Deal.organization_id == bindparam("organization"),
+            Deal.status == DealStatus.OPEN,
+            func.lower(Deal.name).like(bindparam("pattern")),
+        )
+        .order_by(Deal.name, Deal.id)
+    )
+    team = select(Person.id.label("id")).where(Person.id == bindparam("me")).cte("team", recursive=True)
+    below = aliased(Person)
+    team = team.union(
+        select(below.id).where(
+            below.organization_id == bindparam("organization"), below.manager_id == team.c.id
         )
     )
-    if owners is not None:
-        owner_ids = sorted(owners)
-        statement += lambda s: s.where(Deal.owner_id.in_(owner_ids))
-    rows = db.scalars(statement).all()
-    return [d for d in rows if fold(d.name) == wanted]
+    owners = select(team.c.id)
+    if dialect == "postgresql":
+        return base, base.where(Deal.owner_id == any_(func.array(owners.scalar_subquery())))
+    return base, base.where(Deal.owner_id.in_(owners))
+
+
+def visible_deal_named(db: Session, person: Person, wanted: str) -> tuple[Deal, set[str]] | None:
+    """The one open deal `person` may see whose folded name is `wanted` (bot.text.fold), with the ids of the
+    exit criteria confirmed at its stage; None when there is no such deal or several. One statement: the
+    same deals as `_same_name` over `visible_owner_ids`, and the same criteria as `confirmed_criteria`."""
+    everyone, visible = _named_with_confirmed_statements(db.get_bind().dialect.name)
+    values: dict[str, Any] = {"organization": person.organization_id, "pattern": like_any_accent(wanted)}
+    if person.role != Role.ENABLEMENT:
+        values["me"] = person.id
+    found: dict[int, tuple[Deal, set[str]]] = {}
+    for deal, criterion_id in db.execute(everyone if "me" not in values else visible, values):
+        if fold(deal.name) != wanted:
+            continue
+        entry = found.setdefault(deal.id, (deal, set()))
+        if criterion_id is not None:
+            entry[1].add(criterion_id)
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def _visible_names(db: Session, organization_id: int, owners: set[int] | None) -> dict[int, str]:

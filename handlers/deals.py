@@ -17,14 +17,13 @@ from bot.stage_moves import record_stage_change
 from bot.text import fold
 from handlers.common import (
     Turn,
-    _same_name,
     can_see,
     closed_deal_named,
     deal_playbook_stage,
     find_deal,
     small_number,
+    visible_deal_named,
     visible_deals,
-    visible_owner_ids,
 )
 from playbooks.schema import Playbook, Stage
 from storage.models import ChannelLink, Deal, DealStageChange, DealStatus
@@ -50,13 +49,20 @@ def whats_next(turn: Turn, words: str | None) -> Reply:
 def exact_visible(turn: Turn, words: str) -> Deal | None:
     """The one visible open deal with exactly this name (ignoring case and punctuation), else None."""
     wanted = fold(words)
-    if not wanted:
-        return None
-    found = _same_name(turn.db, turn.person.organization_id, wanted, visible_owner_ids(turn.db, turn.person))
-    return found[0] if len(found) == 1 else None
+    found = visible_deal_named(turn.db, turn.person, wanted) if wanted else None
+    return found[0] if found is not None else None
 
 
-def deal_card(turn: Turn, deal: Deal, focus: str | None = None) -> Reply:
+def exact_card(turn: Turn, words: str) -> Reply | None:
+    """ "what's next for <exact name>": the card of the one visible open deal with exactly this name
+    (ignoring case and punctuation), read with its confirmed criteria in one statement; else None."""
+    wanted = fold(words)
+    found = visible_deal_named(turn.db, turn.person, wanted) if wanted else None
+    return deal_card(turn, found[0], confirmed=found[1]) if found is not None else None
+
+
+def deal_card(turn: Turn, deal: Deal, focus: str | None = None, *, confirmed: set[str] | None = None) -> Reply:
+    """The deal's stage guidance; `confirmed` (the criteria confirmed at its stage) is read unless given."""
     found = deal_playbook_stage(turn, deal)
     if found is None:
         return turn.render(
@@ -71,6 +77,8 @@ def deal_card(turn: Turn, deal: Deal, focus: str | None = None) -> Reply:
     buttons = (Button("Confirm criteria", "criteria.form", str(deal.id), style="primary"),)
     if next_stage:
         buttons += (Button(f"Move to {next_stage.name}", "deal.move", f"{deal.id}:{next_stage.id}"),)
+    if confirmed is None:
+        confirmed = confirmed_criteria(turn.db, deal)
     return turn.render(
         "deal_next.j2",
         buttons=buttons,
@@ -78,9 +86,8 @@ def deal_card(turn: Turn, deal: Deal, focus: str | None = None) -> Reply:
         playbook=playbook,
         stage=stage,
         next_stage=next_stage,
-        confirmed=confirmed_criteria(turn.db, deal),
+        stage_body=turn.ctx.renderer.stage_body(stage, confirmed=confirmed, focus=focus),
         days_in_stage=days,
-        focus=focus,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,15 +10,25 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets foreign keys on and a busy timeout so two processes can share a file."""
+# A pooled PostgreSQL connection idle longer than this is pinged before it is used (see `_ping_when_idle`).
+PING_AFTER_IDLE_S = 5.0
+
+
+def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> Engine:
+    """Create the engine; SQLite gets foreign keys on and a busy timeout so two processes can share a file.
+
+    On PostgreSQL a pooled connection that sat idle longer than `ping_after_idle_s` is pinged before use
+    and replaced if the server no longer answers (a restart, a proxy's idle timeout). One in busy use is
+    not pinged (a round trip per request for nothing): if the server dropped it meanwhile, that request
+    fails with the usual apology, SQLAlchemy discards every connection opened before the failure, and the
+    next request connects afresh."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
@@ -30,7 +41,28 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # hide_parameters: a failed statement is logged without its values (user text, form answers, tokens)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    engine = create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
+    _ping_when_idle(engine, ping_after_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection on checkout when it was checked in more than `idle_s` seconds ago; a
+    connection that does not answer is replaced (the pool retries the checkout with a new one)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.get("checked_in_at")
+        if since is None or time.monotonic() - since <= idle_s:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure: this connection is gone
+            raise exc.DisconnectionError("pooled connection did not answer its ping") from error
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
