@@ -36,9 +36,9 @@ from handlers import (
     quizzes,
     streaks,
     summaries,
-    understand,
 )
 from handlers.common import Turn
+from handlers.understand import finding as understand
 from storage.models import Organization, Person, Workspace
 
 log = logging.getLogger(__name__)
