@@ -36,9 +36,10 @@ from handlers import (
     quizzes,
     streaks,
     summaries,
-    understand,
 )
 from handlers.common import Turn
+from handlers.understand import rules as understanding
+from handlers.understand.words import BUYER_SAYS_BOOST
 from storage.models import Person, Workspace
 
 log = logging.getLogger(__name__)
@@ -422,9 +423,9 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
         card = deals.exact_card(turn, words) if words.casefold() not in deals.THIS_DEAL else None
         if card is not None:
             return card
-    rule, understood = understand.decide(turn, text)
+    rule, understood = understanding.decide(turn, text)
     if rule != "search":
-        return understand.answer(turn, rule, understood)
+        return understanding.answer(turn, rule, understood)
     hits = playbook.search(
         turn,
         text,
@@ -432,7 +433,7 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
         quiet=question is not None,
         section=understood.section or understood.hint,
         prefer=understood.preferred,
-        kind_boost=understand.BUYER_SAYS_BOOST if understood.buyer_says else 1.5,
+        kind_boost=BUYER_SAYS_BOOST if understood.buyer_says else 1.5,
         lenient=understood.hint is not None
         or (understood.section is not None and understood.known_content and question is None),
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.messages import Reply
-from handlers.understand import tokens
+from handlers.understand.words import tokens
 from playbooks.loader import check_folder
 from playbooks.thesaurus import BUNDLED, Thesaurus, check_files, stem, words
 
