@@ -527,3 +527,8 @@ def test_moving_a_deal_to_the_stage_it_is_in_changes_nothing(chat_as, question):
     reply = chat_as().say(question)
     assert "already in Evaluation" in reply.plain_text(), reply.plain_text()
     assert chat_as().say("initech?").header == "Initech: Evaluation"
+
+
+def test_move_it_forward_moves_on_whatever_stage_the_sentence_names(chat_as):
+    reply = chat_as().say("initech - evaluation plan is signed, move it forward")
+    assert (reply.header or "").startswith("Initech moved to Proposal and business case"), reply.plain_text()

@@ -152,12 +152,13 @@ def understand(turn: Turn, text: str) -> Understanding:
         if u.section == "content" and not STRONG_CONTENT & set(words):
             u.section = "objections"
     arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
-    next_stage = bool(MOVE_VERBS & said) and {"next", "stage"} <= said  # "push it to the next stage"
+    # "push it to the next stage", "hold is placed, move it forward": on from where it is, whatever stage is named
+    next_stage = bool(MOVE_VERBS & said) and ({"next", "stage"} <= said or bool({"forward", "ahead", "along"} & said))
     u.forward = bool(u.deals) and (next_stage or arrow or not u.stages) and (
         (bool(words) and words[0] in FORWARD_VERBS and (
             bool(FORWARD_WORDS & said) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
         ))
-        or (bool(MOVE_VERBS & said) and {"next", "stage"} <= said)  # "move O'Rourke to next stage pls"
+        or next_stage  # "move O'Rourke to next stage pls", "move it forward"
         or arrow  # "summit dental group → next stage"
     )
     u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward
