@@ -173,7 +173,7 @@ def run_bot(model: str, seed: int, reps: int, days: int) -> tuple[float, float]:
     from bot.rendering import Renderer
     from bot.router import handle
     from bot.settings import Settings
-    from handlers.quizzes import compose_knowledge_check
+    from handlers.quizzes.queue import compose_knowledge_check
     from playbooks.loader import load_library
     from storage import db as botdb
     from storage.models import Base, Person, QuizQuestion, ReviewCard, Role

@@ -33,12 +33,12 @@ from handlers import (
     home,
     leaderboard,
     playbook,
-    quizzes,
     streaks,
     summaries,
     understand,
 )
 from handlers.common import Turn
+from handlers.quizzes import queue as quizzes
 from storage.models import Organization, Person, Workspace
 
 log = logging.getLogger(__name__)

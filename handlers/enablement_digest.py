@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply, Request, Section
-from handlers import quizzes, summaries
+from handlers import summaries
 from handlers.common import Turn, not_paused, weekly_due_groups
+from handlers.quizzes import queue as quizzes
 from storage.models import Organization, Person, Role, Workspace
 
 KIND = "edigest"
