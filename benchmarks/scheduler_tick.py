@@ -25,7 +25,7 @@ from benchmarks.report import Figure, Target, table
 from bot.context import AppContext
 from bot.settings import Settings
 from handlers.coaching import enqueue_nudges
-from handlers.quizzes import enqueue_knowledge_checks
+from handlers.quizzes.daily import enqueue_knowledge_checks
 from handlers.summaries import enqueue_digests
 
 MONDAY_0930_NEW_YORK = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)

@@ -8,7 +8,7 @@ How the bot is driven
 The bot runs for real: a SQLite database in a temporary folder with the schema, one organization, the
 26 bundled starter questions (``playbooks/quizzes/starter.yaml``) and ``--reps`` simulated reps. Every
 working day (Monday to Friday) at 09:30 each rep's daily question is written by
-``handlers.quizzes.compose_knowledge_check`` (what the outbox drainer calls when it sends it); the rep
+``handlers.quizzes.daily.compose_knowledge_check`` (what the outbox drainer calls when it sends it); the rep
 answers by clicking a button through ``bot.router.handle`` (the same entry point Slack, Teams and the
 terminal use), and clicks "Next question" while the bot offers it (it stops at the cap, 2 a day). On a
 missed day (probability ``MISSED_DAY``) the rep does not open the chat: the question waits, and the bot
@@ -61,7 +61,7 @@ from datetime import UTC, datetime, timedelta
 import fsrs
 
 DAYS = 180
-CAP = 2  # handlers.quizzes.DEFAULT_PER_DAY
+CAP = 2  # handlers.quizzes.queue.DEFAULT_PER_DAY
 MISSED_DAY = 0.15
 QUIZ_HOUR = 9.5
 OPEN_WITHIN_HOURS = 4.0
@@ -173,7 +173,7 @@ def run_bot(model: str, seed: int, reps: int, days: int) -> tuple[float, float]:
     from bot.rendering import Renderer
     from bot.router import handle
     from bot.settings import Settings
-    from handlers.quizzes import compose_knowledge_check
+    from handlers.quizzes.daily import compose_knowledge_check
     from playbooks.loader import load_library
     from storage import db as botdb
     from storage.models import Base, Person, QuizQuestion, ReviewCard, Role

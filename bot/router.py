@@ -33,11 +33,11 @@ from handlers import (
     home,
     leaderboard,
     playbook,
-    quizzes,
     streaks,
     summaries,
 )
 from handlers.common import Turn
+from handlers.quizzes import authoring, channel, queue, results, review
 from handlers.understand import rules as understanding
 from handlers.understand.words import BUYER_SAYS_BOOST
 from storage.models import Person, Workspace
@@ -80,14 +80,14 @@ UTTERANCES: tuple[Route, ...] = (
     _r(
         "quiz-me",
         r"quiz me|(?:give me a |next )?(?:quiz|knowledge check)(?: question)?",
-        lambda t, m: quizzes.quiz_me(t),
+        lambda t, m: queue.quiz_me(t),
     ),
     _r(
         "my-progress",
         r"my (?:progress|quiz progress|knowledge|quiz results)",
-        lambda t, m: quizzes.my_progress(t),
+        lambda t, m: results.my_progress(t),
     ),
-    _r("team-knowledge", r"team knowledge|team quiz results", lambda t, m: quizzes.team_knowledge(t)),
+    _r("team-knowledge", r"team knowledge|team quiz results", lambda t, m: results.team_knowledge(t)),
     _r(
         "leaderboard-switch",
         r"(?:turn|switch) (?:on|off) (?:the |our )?(?:team |quiz )?leaderboards?"
@@ -113,22 +113,22 @@ UTTERANCES: tuple[Route, ...] = (
         r"|(?:where|how) do i rank(?: on my team)?|my rank(?:ing)?|who'?s (?:top|leading|ahead) (?:on|in) (?:my|our) team",
         lambda t, m: leaderboard.show(t),
     ),
-    _r("quiz-report", r"quiz report", lambda t, m: quizzes.quiz_report(t)),
+    _r("quiz-report", r"quiz report", lambda t, m: results.quiz_report(t)),
     _r(
         "quiz-review",
         r"(?:(?:quiz )?questions (?:to|for) review|quiz review|review questions)",
-        lambda t, m: quizzes.questions_to_review(t),
+        lambda t, m: review.questions_to_review(t),
     ),
     _r(
         "quiz-reviewed",
         r"mark (?:quiz |question )?(?P<id>[\w.-]+) (?:as )?reviewed",
-        lambda t, m: quizzes.mark_reviewed(t, m["id"]),
+        lambda t, m: review.mark_reviewed(t, m["id"]),
     ),
-    _r("quiz-new", r"(?:new|add|write) (?:a )?(?:quiz )?question", lambda t, m: quizzes.new_question_form(t)),
+    _r("quiz-new", r"(?:new|add|write) (?:a )?(?:quiz )?question", lambda t, m: authoring.new_question_form(t)),
     _r(
         "quiz-post",
         r"post (?:the )?quiz (?P<id>\S+)(?: (?:here|to this channel|in this channel))?(?P<names> with names)?",
-        lambda t, m: quizzes.post_to_channel(t, m["id"], bool(m["names"])),
+        lambda t, m: channel.post_to_channel(t, m["id"], bool(m["names"])),
     ),
     _r("team-add", r"add (?P<who>.+?) to my team", lambda t, m: coaching.add_to_team(t, m["who"])),
     _r(
@@ -334,12 +334,12 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "stage.show": playbook.stage_clicked,
     "channel.link": deals.link_clicked,
     "criteria.show": criteria.show_clicked,
-    "quiz.answer": quizzes.answer,
-    "quiz.next": quizzes.next_clicked,
-    "quiz.create": quizzes.create_submitted,
-    "quiz.reviewed": quizzes.reviewed_clicked,
-    "cquiz.answer": quizzes.channel_answer,
-    "cquiz.close": quizzes.channel_close,
+    "quiz.answer": queue.answer,
+    "quiz.next": queue.next_clicked,
+    "quiz.create": authoring.create_submitted,
+    "quiz.reviewed": review.reviewed_clicked,
+    "cquiz.answer": channel.channel_answer,
+    "cquiz.close": channel.channel_close,
     "coaching.form": coaching.log_form,
     "coaching.log": coaching.log_submitted,
     "coaching.snooze": coaching.snooze,

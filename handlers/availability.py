@@ -4,7 +4,7 @@ holidays), and pausing knowledge checks.
 "my working days are Sun-Thu", "quiet hours 20:00-07:00", "my country is DE", "my region is BY",
 "pause quizzes until 2 Jan", "resume quizzes", "my availability". The settings are the person's own
 (`people.working_days`, `quiet_start`, `quiet_end`, and `preferences.country / region / quiz_paused_until`)
-and every proactive flow honours them (bot.localtime.Availability, handlers.quizzes).
+and every proactive flow honours them (bot.localtime.Availability, handlers.quizzes.daily).
 """
 
 from __future__ import annotations

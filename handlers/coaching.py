@@ -227,7 +227,7 @@ class WeakTopic:
 def weak_topics(ctx, db, rep_ids: set[int], now: datetime) -> dict[int, WeakTopic]:  # type: ignore[no-untyped-def]
     """Per rep, the weakest topic (3+ answers, under 60% right, over 90 days) with the linked sections the rep
     last answered wrong: two queries for all the reps, whatever their number."""
-    from handlers.quizzes import WEAK_TOPIC, reread, topic_scores
+    from handlers.quizzes.results import WEAK_TOPIC, reread, topic_scores
 
     if not rep_ids:
         return {}

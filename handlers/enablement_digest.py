@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply, Request, Section
-from handlers import quizzes, summaries
+from handlers import summaries
 from handlers.common import Turn, not_paused, weekly_due_groups
+from handlers.quizzes import results
 from storage.models import Organization, Person, Role, Workspace
 
 KIND = "edigest"
@@ -53,7 +54,7 @@ def compose_enablement_digest(ctx, db: Session, person: Person, now: datetime) -
         return None
     turn = Turn(ctx, db, Request(workspace.id, person.id), person, workspace, organization)
     criteria = summaries.criteria_report(turn)
-    quiz = quizzes.quiz_report(turn)
+    quiz = results.quiz_report(turn)
     quiz_sections = _shortened(quiz.sections)
     title = organization.name or "your organization"
     return Reply(

@@ -132,7 +132,7 @@ def standings(db: Session, organization: Organization, reps: list[Person], now: 
     """Reps ranked by mean retrievability now of the (live) questions they have answered; ties by name;
     reps with no answers last, unranked, by name."""
     from handlers.learning import retrievability
-    from handlers.quizzes import scheduler_for
+    from handlers.quizzes.queue import scheduler_for
 
     scheduler = scheduler_for(organization)
     by_id = {p.id: Standing(p.id, p.name, bool((p.preferences or {}).get(HIDDEN))) for p in reps}

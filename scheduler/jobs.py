@@ -19,7 +19,7 @@ from bot.context import AppContext
 from bot.delivery import Drainer, DrainPolicy, Sender
 from handlers.coaching import enqueue_nudges
 from handlers.proactive import compose
-from handlers.quizzes import enqueue_knowledge_checks
+from handlers.quizzes.daily import enqueue_knowledge_checks
 from handlers.summaries import SNAPSHOT_ABOVE, enqueue_digests, refresh_snapshots
 from storage.models import Platform
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from handlers.coaching import enqueue_nudges
-from handlers.quizzes import enqueue_knowledge_checks
+from handlers.quizzes.daily import enqueue_knowledge_checks
 from handlers.summaries import enqueue_digests
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.conftest import deliver

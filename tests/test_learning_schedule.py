@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.messages import Click, Request
 from bot.router import handle
 from handlers.learning import MIN_GAP, best, gain, held, horizon_days
-from handlers.quizzes import compose_knowledge_check
+from handlers.quizzes.daily import compose_knowledge_check
 from storage.models import Person, QuizQuestion, ReviewCard, ReviewLog
 from tests.conftest import FIXED_NOW
 

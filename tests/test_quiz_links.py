@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.quizfile import import_quizzes
-from handlers.quizzes import enqueue_knowledge_checks
+from handlers.quizzes.daily import enqueue_knowledge_checks
 from playbooks.loader import load_library
 from playbooks.yamlfile import YamlFileError
 from storage.models import Person, QuizQuestion, ReviewCard

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.quizfile import import_quizzes
-from handlers.quizzes import enqueue_knowledge_checks
+from handlers.quizzes.daily import enqueue_knowledge_checks
 from playbooks.yamlfile import YamlFileError
 from storage.models import OutboxMessage, QuizQuestion, ReviewCard, ReviewLog
 from tests.conftest import FIXED_NOW, deliver

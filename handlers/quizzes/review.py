@@ -1,0 +1,152 @@
+"""Linked questions waiting for enablement's review: the playbook section each tests changed or is gone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from bot import quizlinks
+from bot.localtime import zone
+from bot.messages import Button, Reply
+from handlers.common import Turn, small_number
+from storage.models import (
+    QuizQuestion,
+    ReviewCard,
+    Role,
+)
+
+
+@dataclass
+class ToReview:
+    """A linked question waiting for enablement: the playbook section it tests changed or is gone."""
+
+    question: QuizQuestion
+    section: quizlinks.Section | None  # None: no longer in the playbooks
+    since: str  # the day it was flagged, in the reader's time zone
+    reasked: int  # reps whose card was reset since then
+
+
+def _to_review(turn: Turn) -> list[ToReview]:
+    flagged = list(
+        turn.db.scalars(
+            select(QuizQuestion)
+            .where(
+                QuizQuestion.organization_id == turn.organization.id,
+                QuizQuestion.review_flagged_at.is_not(None),
+                QuizQuestion.active.is_(True),  # a retired question is nobody's to review
+            )
+            .order_by(QuizQuestion.review_flagged_at, QuizQuestion.external_id)
+        )
+    )
+    reset = dict(
+        turn.db.execute(
+            select(ReviewCard.question_id, func.count(ReviewCard.id))
+            .join(QuizQuestion, QuizQuestion.id == ReviewCard.question_id)
+            .where(
+                QuizQuestion.organization_id == turn.organization.id,
+                QuizQuestion.review_flagged_at.is_not(None),
+                ReviewCard.relearn_since >= QuizQuestion.review_flagged_at,
+            )
+            .group_by(ReviewCard.question_id)
+        ).all()
+    )
+    tz = zone(turn.person.timezone)
+    return [
+        ToReview(
+            q,
+            quizlinks.resolve(q.section_ref or "", turn.ctx.playbooks.playbooks),
+            q.review_flagged_at.astimezone(tz).strftime("%d %B %Y"),
+            reset.get(q.id, 0),
+        )
+        for q in flagged
+    ]
+
+
+def _review_buttons(review: list[ToReview]) -> tuple[Button, ...]:
+    return tuple(
+        Button(f"Mark {r.question.external_id} reviewed", "quiz.reviewed", str(r.question.id))
+        for r in review[:5]
+        if r.section is not None
+    )
+
+
+def questions_to_review(turn: Turn) -> Reply:
+    """Enablement's list of linked questions whose playbook section changed (or is gone) since review."""
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="questions to review", why="they are for enablement."
+        )
+    review = _to_review(turn)
+    return turn.render("quiz_review.j2", review=review, buttons=_review_buttons(review))
+
+
+def mark_reviewed(turn: Turn, external_id: str) -> Reply:
+    """'mark enterprise-evaluation-1 reviewed': the question stands against its section as it is now."""
+    if turn.person.role != Role.ENABLEMENT:
+        return turn.render(
+            "refused.j2", kind="refusal", what="reviewing questions", why="it is for enablement."
+        )
+    question = turn.db.scalar(
+        select(QuizQuestion).where(
+            QuizQuestion.organization_id == turn.organization.id,
+            func.lower(QuizQuestion.external_id) == external_id.strip().lower(),
+        )
+    )
+    if question is None:
+        from bot.quizlinks import _suggest
+
+        ids = turn.db.scalars(
+            select(QuizQuestion.external_id).where(QuizQuestion.organization_id == turn.organization.id)
+        ).all()
+        near = _suggest(external_id, ids)
+        hint = f' Did you mean "{near}"?' if near else ' Say "questions to review" for the list.'
+        return turn.render(
+            "message.j2", kind="error", text=f"There is no question with id {external_id}.{hint}"
+        )
+    return _mark(turn, question)
+
+
+def reviewed_clicked(turn: Turn, value: str) -> Reply:
+    number = small_number(value)
+    question = turn.db.get(QuizQuestion, number) if number is not None else None
+    if question is None or question.organization_id != turn.organization.id:
+        return turn.render("message.j2", kind="error", text="That question no longer exists.")
+    return _mark(turn, question)
+
+
+def _mark(turn: Turn, question: QuizQuestion) -> Reply:
+    if question.section_ref is None:
+        return turn.render(
+            "message.j2",
+            text=f"Question {question.external_id} names no playbook section (`tests:`), so there is nothing to review.",
+        )
+    if question.review_flagged_at is None:
+        return turn.render("message.j2", text=f"Question {question.external_id} is not waiting for review.")
+    try:
+        marked = quizlinks.mark_reviewed(question, turn.ctx.playbooks.playbooks)
+    except quizlinks.PlaybooksDiffer:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=(
+                f"The playbook section question {question.external_id} tests is not the same here as in the "
+                "bot's scheduler (new playbooks are being rolled out): nothing was marked. Try again in a few "
+                "minutes, once every part of the bot runs the new playbooks."
+            ),
+        )
+    if not marked:
+        return turn.render(
+            "message.j2",
+            kind="error",
+            text=(
+                f"The section question {question.external_id} tests ({question.section_ref}) is no longer in the "
+                "playbooks: point its `tests:` at a current section in its quiz file and import it again."
+            ),
+        )
+    left = len(_to_review(turn))
+    more = f" {left} still to review." if left else " Nothing else to review."
+    return turn.render(
+        "message.j2",
+        text=f"Marked {question.external_id} reviewed against the playbook as it is now.{more}",
+    )
