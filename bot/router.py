@@ -33,7 +33,6 @@ from handlers import (
     home,
     leaderboard,
     playbook,
-    streaks,
     summaries,
 )
 from handlers.common import Turn
@@ -168,12 +167,12 @@ UTTERANCES: tuple[Route, ...] = (
     _r(
         "pause-quizzes",
         r"pause (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)(?: until| till| to)? (?P<until>.+)",
-        lambda t, m: streaks.pause_quizzes(t, m["until"]),  # pauses kept for streaks
+        lambda t, m: availability.pause_quizzes(t, m["until"]),
     ),
     _r(
         "resume-quizzes",
         r"(?:resume|unpause) (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)",
-        lambda t, m: streaks.resume_quizzes(t),
+        lambda t, m: availability.resume_quizzes(t),
     ),
     _r(
         "working-days",

@@ -18,6 +18,8 @@ from bot.messages import Reply
 from handlers.common import Turn
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+PAUSES = "quiz_pauses"  # preferences: [[first ISO day, last ISO day], ...] of past and current quiz pauses
+KEPT_PAUSES = 50  # the latest pauses kept (a year of weekly pauses is far more than anyone needs)
 GROUPS = {"weekdays": "mon-fri", "weekends": "sat-sun", "every day": "mon-sun", "all week": "mon-sun"}
 
 
@@ -212,7 +214,13 @@ def pause_quizzes(turn: Turn, until_words: str) -> Reply:
         until = resolve(until_words, _today(turn))
     except DateProblem as problem:
         return _error(turn, str(problem))
-    turn.person.preferences = {**(turn.person.preferences or {}), "quiz_paused_until": until.day.isoformat()}
+    prefs = dict(turn.person.preferences or {})
+    if prefs.get("quiz_paused_until") != until.day.isoformat():  # the paused days, kept for streaks
+        kept = [list(p) for p in prefs.get(PAUSES) or [] if isinstance(p, list | tuple) and len(p) == 2]
+        kept.append([_today(turn).isoformat(), (until.day - timedelta(days=1)).isoformat()])
+        prefs[PAUSES] = kept[-KEPT_PAUSES:]
+    prefs["quiz_paused_until"] = until.day.isoformat()
+    turn.person.preferences = prefs
     note = f" ({until.note})" if until.note else ""
     return turn.render(
         "message.j2",
@@ -223,8 +231,16 @@ def pause_quizzes(turn: Turn, until_words: str) -> Reply:
 
 
 def resume_quizzes(turn: Turn) -> Reply:
+    """ "resume quizzes": the pause ends today (today itself stays excused for streaks)."""
     prefs = dict(turn.person.preferences or {})
     was = prefs.pop("quiz_paused_until", None)
+    today = _today(turn).isoformat()
+    spans = [list(p) for p in prefs.get(PAUSES) or [] if isinstance(p, list | tuple) and len(p) == 2]
+    for span in spans:
+        if str(span[0]) <= today < str(span[1]):
+            span[1] = today  # ISO days compare as text
+    if spans:
+        prefs[PAUSES] = spans
     turn.person.preferences = prefs
     return turn.render(
         "message.j2",

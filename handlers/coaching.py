@@ -227,20 +227,11 @@ class WeakTopic:
 def weak_topics(ctx, db, rep_ids: set[int], now: datetime) -> dict[int, WeakTopic]:  # type: ignore[no-untyped-def]
     """Per rep, the weakest topic (3+ answers, under 60% right, over 90 days) with the linked sections the rep
     last answered wrong: two queries for all the reps, whatever their number."""
-    from handlers.quizzes.results import WEAK_TOPIC, reread, topic_scores
+    from handlers.quizzes.results import reread, weakest_topics
 
     if not rep_ids:
         return {}
-    weakest: dict[int, tuple[str, int]] = {}
-    for rep_id, scores in topic_scores(db, rep_ids, now - timedelta(days=90)).items():
-        weak = [
-            (right / count, topic)
-            for topic, (count, right) in scores.items()
-            if count >= 3 and right / count < WEAK_TOPIC
-        ]
-        if weak:
-            share, topic = min(weak)
-            weakest[rep_id] = (topic, round(100 * share))
+    weakest = weakest_topics(db, rep_ids, now)
     sections = reread(db, ctx.playbooks, {rep: {topic} for rep, (topic, _) in weakest.items()}, stages=False)
     return {
         rep: WeakTopic(topic, percent, tuple(s.label for s in sections.get((rep, topic), [])))

@@ -6,7 +6,7 @@ where they work (`bot.localtime.Availability`, the same rule every proactive flo
 rep's knowledge checks were paused ("pause quizzes until ...") is skipped when it has no answer, so a
 vacation never breaks a streak. Today does not break it before the day is over. Derived from the review log;
 nothing is stored but the pauses themselves (`preferences.quiz_pauses`, [first day, last day] pairs written
-when a rep pauses or resumes knowledge checks in chat, because the person's `quiz_paused_until` only says
+by `handlers.availability` when a rep pauses or resumes knowledge checks in chat, because `quiz_paused_until` only says
 when the current pause ends).
 """
 
@@ -24,8 +24,6 @@ from handlers import availability
 from handlers.common import Turn
 from storage.models import Person, ReviewCard, ReviewLog
 
-PAUSES = "quiz_pauses"  # Person.preferences: [[first ISO day, last ISO day], ...] of quiz pauses
-KEPT_PAUSES = 50  # the latest pauses kept (a year of weekly pauses is far more than anyone needs)
 FIRST_WINDOW_DAYS = 42  # answers read at first; a longer streak reads further back
 LONGEST_DAYS = 5 * 366  # a streak is never counted back further than this
 
@@ -37,7 +35,7 @@ def _paused_spans(person: Person, today: date) -> list[tuple[date, date]]:
     """Days on which the person's knowledge checks were (or are) paused, as inclusive spans."""
     prefs = person.preferences or {}
     spans = []
-    for entry in prefs.get(PAUSES) or []:
+    for entry in prefs.get(availability.PAUSES) or []:
         try:
             first, last = (date.fromisoformat(str(d)) for d in entry)
         except (TypeError, ValueError):
@@ -104,39 +102,3 @@ def with_streak(turn: Turn, reply: Reply) -> Reply:
         return reply
     return dataclasses.replace(reply, sections=reply.sections + (Section(f"🔥 {days}-day streak"),))
 
-
-def _today(turn: Turn) -> date:
-    return turn.now().astimezone(Availability.of(turn.person).tz).date()
-
-
-def _keep_pause(person: Person, first: date, last: date) -> None:
-    prefs = dict(person.preferences or {})
-    kept = [list(p) for p in prefs.get(PAUSES) or [] if isinstance(p, list | tuple) and len(p) == 2]
-    kept.append([first.isoformat(), last.isoformat()])
-    prefs[PAUSES] = kept[-KEPT_PAUSES:]
-    person.preferences = prefs
-
-
-def pause_quizzes(turn: Turn, until_words: str) -> Reply:
-    """ "pause quizzes until ..." (handlers.availability), remembering the paused days for the streak."""
-    before = (turn.person.preferences or {}).get("quiz_paused_until")
-    reply = availability.pause_quizzes(turn, until_words)
-    until = (turn.person.preferences or {}).get("quiz_paused_until")
-    if reply.kind != "error" and until and until != before:
-        _keep_pause(turn.person, _today(turn), date.fromisoformat(until) - timedelta(days=1))
-    return reply
-
-
-def resume_quizzes(turn: Turn) -> Reply:
-    """ "resume quizzes" (handlers.availability): the pause ends today (today is still excused)."""
-    today = _today(turn)
-    reply = availability.resume_quizzes(turn)
-    prefs = dict(turn.person.preferences or {})
-    spans = [list(p) for p in prefs.get(PAUSES) or [] if isinstance(p, list | tuple) and len(p) == 2]
-    for span in spans:
-        if str(span[0]) <= today.isoformat() < str(span[1]):
-            span[1] = today.isoformat()  # ISO days compare as text
-    if spans:
-        prefs[PAUSES] = spans
-        turn.person.preferences = prefs
-    return reply

@@ -123,6 +123,10 @@ class SearchIndex:
         """Whether the playbooks use this very word (its stem), typos not forgiven."""
         return stem(word) in self._idf
 
+    def everyday(self, word: str) -> bool:
+        """A word of everyday life or office errands (EVERYDAY) that no playbook uses: not about selling."""
+        return word in EVERYDAY and not self.uses(word)
+
     def known(self, word: str) -> bool:
         """Whether a word (or a close spelling of it) is in the playbooks' vocabulary."""
         return bool(self._expand(word))
@@ -176,7 +180,7 @@ class SearchIndex:
         for i, word in enumerate(raw):
             if word in STOPWORDS:
                 continue
-            if word in EVERYDAY and not self.uses(word):
+            if self.everyday(word):
                 unknown_words += 2
                 continue
             expanded = self._expand(word)

@@ -134,18 +134,20 @@ def topic_scores(
     return out
 
 
-def weakest_topic(db, rep: Person, now: datetime) -> tuple[str, int] | None:  # type: ignore[no-untyped-def]
-    """(topic, percent right) of the rep's weakest topic over 90 days, if it is weak (3+ answers)."""
-    scores = topic_scores(db, {rep.id}, now - timedelta(days=90)).get(rep.id, {})
-    weak = [
-        (right / count, topic)
-        for topic, (count, right) in scores.items()
-        if count >= 3 and right / count < WEAK_TOPIC
-    ]
-    if not weak:
-        return None
-    share, topic = min(weak)
-    return topic, round(100 * share)
+def weakest_topics(db, rep_ids: set[int], now: datetime) -> dict[int, tuple[str, int]]:  # type: ignore[no-untyped-def]
+    """Per rep, (topic, percent right) of the weakest topic over 90 days, for the reps that have a weak one
+    (3+ answers, under WEAK_TOPIC right); one query for all of them."""
+    weakest: dict[int, tuple[str, int]] = {}
+    for rep_id, scores in topic_scores(db, rep_ids, now - timedelta(days=90)).items():
+        weak = [
+            (right / count, topic)
+            for topic, (count, right) in scores.items()
+            if count >= 3 and right / count < WEAK_TOPIC
+        ]
+        if weak:
+            share, topic = min(weak)
+            weakest[rep_id] = (topic, round(100 * share))
+    return weakest
 
 
 def team_knowledge(turn: Turn) -> Reply:

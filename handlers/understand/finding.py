@@ -46,7 +46,7 @@ from handlers.understand.words import (
     tokens,
 )
 from playbooks.schema import Playbook, Stage
-from playbooks.search import EVERYDAY, STOPWORDS
+from playbooks.search import STOPWORDS
 from playbooks.thesaurus import stem
 from storage.models import Deal, Role
 
@@ -172,7 +172,7 @@ def understand(turn: Turn, text: str) -> Understanding:
     if u.role != Role.REP and not u.deals and {"deals", "pipeline", "doing"} & said:
         u.names_team = _names_team_member(turn, words, used)
     index = turn.ctx.playbooks.index
-    u.everyday = any(w in EVERYDAY and not index.uses(w) for w in words)
+    u.everyday = any(index.everyday(w) for w in words)
     u.content = u.meanings + [
         w for w, is_used in zip(corrected, used, strict=True)
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
