@@ -54,19 +54,22 @@ class Turn:
         return self.ctx.clock()
 
 
+@cache
+def _team_of_me() -> Select[Any]:
+    """The ids of the person `:me` and of everyone below them in the reporting tree of `:organization`, in
+    one statement (a recursive CTE; UNION stops at a loop in the tree). Built once."""
+    team = select(Person.id.label("id")).where(Person.id == bindparam("me")).cte("team", recursive=True)
+    below = aliased(Person)
+    team = team.union(
+        select(below.id).where(below.organization_id == bindparam("organization"), below.manager_id == team.c.id)
+    )
+    return select(team.c.id)
+
+
 def team_ids(db: Session, manager: Person) -> set[int]:
     """Ids of everyone below `manager` in the reporting tree (managers of managers see it all)."""
-    found: set[int] = set()
-    frontier = {manager.id}
-    while frontier:
-        rows = db.scalars(
-            select(Person.id).where(
-                Person.organization_id == manager.organization_id, Person.manager_id.in_(frontier)
-            )
-        ).all()
-        frontier = set(rows) - found - {manager.id}
-        found |= frontier
-    return found
+    values = {"me": manager.id, "organization": manager.organization_id}
+    return set(db.scalars(_team_of_me(), values)) - {manager.id}
 
 
 def visible_owner_ids(db: Session, person: Person) -> set[int] | None:
@@ -242,7 +245,7 @@ def _named_with_confirmed_statements(dialect: str) -> tuple[Select[Any], Select[
     or one row with None): the hot "what's next for <name>" read in one statement, built once per dialect.
 
     Who may be seen is the person and everyone below them in the reporting tree (`visible_owner_ids`),
-    worked out in the same statement by a recursive CTE (UNION stops at a cycle, as team_ids does). On
+    worked out in the same statement (`_team_of_me`, which team_ids runs alone). On
     PostgreSQL the owners are compared as `= ANY(ARRAY(...))`, computed once, so the deals are read through
     their (organization, owner, status) index; an `IN (SELECT ...)` there is planned as a scan of every
     deal of the organization. SQLite reads `IN (SELECT ...)` through that index as it is."""
@@ -263,14 +266,7 @@ def _named_with_confirmed_statements(dialect: str) -> tuple[Select[Any], Select[
         )
         .order_by(Deal.name, Deal.id)
     )
-    team = select(Person.id.label("id")).where(Person.id == bindparam("me")).cte("team", recursive=True)
-    below = aliased(Person)
-    team = team.union(
-        select(below.id).where(
-            below.organization_id == bindparam("organization"), below.manager_id == team.c.id
-        )
-    )
-    owners = select(team.c.id)
+    owners = _team_of_me()
     if dialect == "postgresql":
         return base, base.where(Deal.owner_id == any_(func.array(owners.scalar_subquery())))
     return base, base.where(Deal.owner_id.in_(owners))
