@@ -12,6 +12,7 @@ from bot.cli_crm import add_parser as add_crm_parser
 from bot.cli_crm import run as run_crm
 from bot.settings import Settings
 from bot.startup import CliError, ensure_schema, load_context, load_settings
+from playbooks.schema import Playbook
 from playbooks.yamlfile import YamlFileError
 from storage import db
 
@@ -60,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", type=Path)
     imp.add_argument("--org", default=None, help="organization name or id (needed when there are several)")
     imp.add_argument(
-        "--workspace", default=None, help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
+        "--workspace",
+        default=None,
+        help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"',
     )
 
     export = commands.add_parser("export", help="export data as CSV or xlsx")
@@ -68,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--org", default=None, help="organization name or id (needed when there are several)")
     export.add_argument(
-        "--workspace", default=None, help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"'
+        "--workspace",
+        default=None,
+        help='the organization of this way in: "local", "slack:TEAM_ID", "teams:TENANT_ID"',
     )
     export.add_argument("--out", type=Path, default=None, help="file to write (default: standard output)")
 
@@ -208,7 +213,10 @@ def cmd_check_playbooks(args: argparse.Namespace) -> int:
         if args.dir is None:
             raise
         settings = exc  # the files can still be checked; the database cannot be found
-    folder = args.dir or settings.playbooks_dir  # type: ignore[union-attr]
+    folder = args.dir
+    if folder is None:
+        assert isinstance(settings, Settings)  # loading them failed only when a folder was given
+        folder = settings.playbooks_dir
     playbooks, errors = check_folder(folder)
     for error in errors:
         print(error)
@@ -225,7 +233,9 @@ def cmd_check_playbooks(args: argparse.Namespace) -> int:
     return 1 if warnings and args.strict else 0
 
 
-def _stranded_warnings(settings, playbooks) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+def _stranded_warnings(
+    settings: Settings | CliError, playbooks: list[Playbook]
+) -> tuple[list[str], list[str]]:
     """Deals, confirmations and quiz questions in the configured database that these playbooks strand."""
     if isinstance(settings, CliError):
         return [f"{settings}: the database was not checked for data these playbooks would strand"], []
@@ -247,10 +257,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                 from bot.quizfile import import_quizzes
 
                 try:
-                    result = import_quizzes(session, organization_id, args.file, ctx.playbooks)
+                    imported = import_quizzes(session, organization_id, args.file, ctx.playbooks)
                 except YamlFileError as exc:
                     raise CliError(f"{exc}\nnothing was imported", code=1) from exc
-                print(result.summary(str(args.file)))
+                print(imported.summary(str(args.file)))
                 return 0
             try:
                 if args.kind == "people":
@@ -265,7 +275,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         ctx.close()
 
 
-def _organization(session, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _organization(session, args: argparse.Namespace):
     """The organization an admin command works on (`--org`, `--workspace`, or the only one)."""
     from storage.organizations import OrganizationError, choose
 
@@ -319,7 +329,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _encrypt_tokens(settings, engine) -> int:  # type: ignore[no-untyped-def]
+def _encrypt_tokens(settings, engine) -> int:
     """Seal the Slack tokens of OAuth installs stored before TOKEN_ENCRYPTION_KEY was set."""
     if not settings.token_encryption_key:
         raise CliError(
@@ -390,7 +400,9 @@ def _export_table(args: argparse.Namespace) -> int:
     from bot.exports import NOUNS, TABLES, write_csv, write_xlsx
 
     if args.format == "xlsx" and args.out is None and sys.stdout.isatty():
-        raise CliError("an xlsx file is binary: add --out FILE.xlsx (or redirect the output to a file)", code=2)
+        raise CliError(
+            "an xlsx file is binary: add --out FILE.xlsx (or redirect the output to a file)", code=2
+        )
     columns, rows = TABLES[args.what]
     ctx = load_context()
     try:

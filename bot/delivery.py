@@ -29,13 +29,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.localtime import Availability
 from bot.messages import Image, Reply
+from storage.db import rows_changed
 from storage.models import OutboxMessage, OutboxStatus, Person, Platform
 from storage.outbox import COMPOSE
 
@@ -203,17 +204,19 @@ class Drainer:
         for message_id, old_token in stale:
             token = uuid.uuid4().hex
             with self.sessions() as db:
-                taken = db.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == message_id,
-                        OutboxMessage.status == OutboxStatus.SENDING,
-                        OutboxMessage.claimed_at < now - self.policy.lease,
-                        OutboxMessage.claim_token.is_not_distinct_from(old_token),
+                taken = rows_changed(
+                    db.execute(
+                        update(OutboxMessage)
+                        .where(
+                            OutboxMessage.id == message_id,
+                            OutboxMessage.status == OutboxStatus.SENDING,
+                            OutboxMessage.claimed_at < now - self.policy.lease,
+                            OutboxMessage.claim_token.is_not_distinct_from(old_token),
+                        )
+                        .values(claim_token=token, claimed_by=self.worker, claimed_at=now),
+                        execution_options={"synchronize_session": False},
                     )
-                    .values(claim_token=token, claimed_by=self.worker, claimed_at=now),
-                    execution_options={"synchronize_session": False},
-                ).rowcount
+                )
                 db.commit()
                 if taken != 1:
                     continue  # another drainer reconciled it first
@@ -244,7 +247,7 @@ class Drainer:
             if sender is None:
                 raise RetryLater(f"no sender configured for {message.platform.value}")
             if _is_part_sender(sender):
-                total = len(sender.parts(self._reply(message)))  # type: ignore[attr-defined]
+                total = len(sender.parts(self._reply(message)))
                 done = {**(message.sent_parts or {}), **_found_parts(sender, message)}
                 if all(str(i) in done for i in range(total)):
                     self._mark_sent(db, message, done.get("0"), now)
@@ -342,8 +345,8 @@ class Drainer:
             if target != message.target:
                 self._fenced(db, message, target=target)
             if _is_part_sender(sender):
-                sent = self._send_parts(db, sender, message, report)  # type: ignore[arg-type]
-                if sent is _DEFERRED:
+                sent = self._send_parts(db, sender, message, report)
+                if isinstance(sent, _Deferred):
                     return
                 platform_id = sent
             else:
@@ -378,7 +381,7 @@ class Drainer:
 
     def _send_parts(
         self, db: Session, sender: PartSender, message: OutboxMessage, report: DrainReport
-    ) -> str | None | object:
+    ) -> str | None | _Deferred:
         """Send the parts not yet delivered, each once; the platform id of the first part, or _DEFERRED."""
         parts = sender.parts(self._reply(message))
         if message.sent_parts is None and message.attempts == 0:
@@ -415,7 +418,7 @@ class Drainer:
             execution_options={"synchronize_session": False},
         )
         db.commit()
-        if result.rowcount != 1:
+        if rows_changed(result) != 1:
             raise LostClaim(message.id)
         for name, value in values.items():
             setattr(message, name, value)
@@ -521,13 +524,17 @@ class Drainer:
         )
 
 
-_DEFERRED = object()  # _send_parts: the row was released to wait for a rate-limit slot
+class _Deferred:
+    """What _send_parts returns when the row was released to wait for a rate-limit slot."""
 
 
-def _is_part_sender(sender: Sender) -> bool:
+_DEFERRED = _Deferred()
+
+
+def _is_part_sender(sender: Sender) -> TypeGuard[PartSender]:
     return all(hasattr(sender, name) for name in ("parts", "send_part", "find_parts"))
 
 
-def _found_parts(sender: Sender, message: OutboxMessage) -> dict[str, Any]:
+def _found_parts(sender: PartSender, message: OutboxMessage) -> dict[str, Any]:
     """The parts the platform shows as delivered, keyed like `sent_parts`; raises when it cannot tell."""
-    return {str(i): platform_id for i, platform_id in sender.find_parts(message).items()}  # type: ignore[attr-defined]
+    return {str(i): platform_id for i, platform_id in sender.find_parts(message).items()}

@@ -58,7 +58,7 @@ def public_holidays(country: str | None, region: str | None = None) -> Any:
         return None
 
 
-def holidays_of(person) -> Any:  # type: ignore[no-untyped-def]
+def holidays_of(person) -> Any:
     prefs = getattr(person, "preferences", None) or {}
     return public_holidays(prefs.get("country"), prefs.get("region"))
 
@@ -76,7 +76,7 @@ class Availability:
     holidays: Any = None  # a holidays.HolidayBase (date in it: a public holiday), or None
 
     @classmethod
-    def of(cls, person) -> Availability:  # type: ignore[no-untyped-def]
+    def of(cls, person) -> Availability:
         return cls(
             zone(person.timezone),
             parse_days(person.working_days) or frozenset(range(5)),

@@ -111,8 +111,8 @@ def import_quizzes(
     parsed = yamlfile.validate(doc, QuizFile) if not doc.errors and doc.data is not None else None
     sections: dict[int, quizlinks.Section] = {}
     if parsed is not None:
-        doc.errors.extend(_cross_checks(db, organization_id, doc, parsed, library))  # type: ignore[arg-type]
-        link_errors = _link_checks(doc, parsed, library, sections)  # type: ignore[arg-type]
+        doc.errors.extend(_cross_checks(db, organization_id, doc, parsed, library))
+        link_errors = _link_checks(doc, parsed, library, sections)
         doc.errors.extend([] if drop_unknown_links else link_errors)
     if doc.errors or parsed is None:
         raise YamlFileError(doc.errors or [FileError(doc.file, 1, "the file is empty")])
@@ -121,7 +121,7 @@ def import_quizzes(
         q.external_id: q
         for q in db.scalars(select(QuizQuestion).where(QuizQuestion.organization_id == organization_id))
     }
-    for i, item in enumerate(parsed.quizzes):  # type: ignore[attr-defined]
+    for i, item in enumerate(parsed.quizzes):
         question = existing.get(item.id)
         section = sections.get(i)
         ref = section.ref.key if section else None
@@ -185,7 +185,7 @@ def import_quizzes(
             .where(
                 QuizQuestion.organization_id == organization_id,
                 QuizQuestion.review_flagged_at.is_not(None),
-                QuizQuestion.external_id.in_([item.id for item in parsed.quizzes]),  # type: ignore[attr-defined]
+                QuizQuestion.external_id.in_([item.id for item in parsed.quizzes]),
             )
             .order_by(QuizQuestion.external_id)
         )

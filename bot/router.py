@@ -440,7 +440,8 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
         return hits
     assert question is not None
     route, groups = question
-    return route.handler(turn, groups)
+    reply = route.handler(turn, groups)
+    return reply if reply is not None else help.not_understood(turn, text)
 
 
 def _kind_of(request: Request) -> str:

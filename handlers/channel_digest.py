@@ -105,7 +105,7 @@ def unsubscribe(turn: Turn) -> Reply:
     return turn.render("message.j2", text="Stopped: the weekly summary no longer goes to the channel.")
 
 
-def enqueue_channel_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+def enqueue_channel_digests(ctx, now: datetime) -> int:
     """A channel post for each subscriber whose weekly digest slot has come (managers and enablement)."""
     from handlers.summaries import DIGEST_GRACE, DIGEST_TIME, DIGEST_WEEKDAY
     from storage.outbox import compose_later

@@ -48,6 +48,7 @@ def _stacked_bars(
     given; `first` and `second` are each (colour, legend label)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(8, 1.2 + extra_height + bar_height * len(rows)), dpi=90)
     FigureCanvasAgg(figure)
@@ -58,7 +59,7 @@ def _stacked_bars(
     axes.barh(labels, [b for _, _, b in rows][::-1], left=left, color=second[0], label=second[1])
     axes.set_title(title, loc="left", fontsize=11)
     axes.tick_params(axis="y", labelsize=label_size)
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(loc="upper center", bbox_to_anchor=(0.4, -0.08), ncol=2, fontsize=8, frameon=False)
     figure.tight_layout()
@@ -119,7 +120,7 @@ def progress_chart(rows: list[tuple[str, int, int]], title: str, filename: str) 
     return Image(png, alt, filename, recipe)
 
 
-def draw(recipe: dict) -> Image | None:  # type: ignore[type-arg]
+def draw(recipe: dict) -> Image | None:
     """The picture a stored recipe describes (the outbox redraws a message's chart when it sends it)."""
     if recipe.get("chart") == "progress":
         rows = [(str(label), int(confirmed), int(total)) for label, confirmed, total in recipe["rows"]]

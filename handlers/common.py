@@ -34,8 +34,9 @@ class Turn:
     @property
     def organization(self) -> Organization:
         if self._organization is None:
-            self._organization = self.db.get(Organization, self.workspace.organization_id)
-        return self._organization  # type: ignore[return-value]  # the workspace's organization always exists
+            # the workspace's organization always exists (a foreign key)
+            self._organization = self.db.get_one(Organization, self.workspace.organization_id)
+        return self._organization
 
     def render(
         self,
@@ -50,7 +51,7 @@ class Turn:
             template, buttons=buttons, kind=kind, form=form, me=self.person, **values
         )
 
-    def now(self):  # type: ignore[no-untyped-def]
+    def now(self):
         return self.ctx.clock()
 
 
@@ -61,7 +62,9 @@ def _team_of_me() -> Select[Any]:
     team = select(Person.id.label("id")).where(Person.id == bindparam("me")).cte("team", recursive=True)
     below = aliased(Person)
     team = team.union(
-        select(below.id).where(below.organization_id == bindparam("organization"), below.manager_id == team.c.id)
+        select(below.id).where(
+            below.organization_id == bindparam("organization"), below.manager_id == team.c.id
+        )
     )
     return select(team.c.id)
 
@@ -118,15 +121,11 @@ def find_deal(db: Session, person: Person, name: str) -> DealMatch:
     if owners is not None and _same_name(db, person.organization_id, wanted, None):
         return DealMatch(hidden=True)
     names = _visible_names(db, person.organization_id, owners)
-    scored = process.extract(
-        wanted, names, scorer=_name_score, processor=fold, score_cutoff=75, limit=6
-    )
+    scored = process.extract(wanted, names, scorer=_name_score, processor=fold, score_cutoff=75, limit=6)
     best = scored[0][1] if scored else 0.0
     if owners is not None:
         hidden = hidden_names(db, person, wanted.split(), set(names))
-        near_hidden = process.extractOne(
-            wanted, hidden, scorer=_name_score, processor=fold, score_cutoff=85
-        )
+        near_hidden = process.extractOne(wanted, hidden, scorer=_name_score, processor=fold, score_cutoff=85)
         if near_hidden is not None and near_hidden[1] > best:
             return DealMatch(hidden=True)
     if scored:
@@ -154,7 +153,7 @@ def hidden_names(db: Session, person: Person, words: list[str], visible: set[int
 
 def _name_has(words: list[str]) -> list[ColumnElement[bool]]:
     """LIKE clauses: a deal name containing one of `words`, as typed or with accents ("cafe" finds Café)."""
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     for w in words:
         clauses.append(func.lower(Deal.name).like(f"%{w}%"))
         if len(w) >= 4 and like_any_accent(w) != f"%{w}%":
@@ -168,10 +167,16 @@ def closed_names(db: Session, person: Person, words: list[str]) -> dict[int, str
     if not candidates:
         return {}
     owners = visible_owner_ids(db, person)
-    clauses = [Deal.organization_id == person.organization_id, Deal.status != DealStatus.OPEN, or_(*_name_has(candidates))]
+    clauses = [
+        Deal.organization_id == person.organization_id,
+        Deal.status != DealStatus.OPEN,
+        or_(*_name_has(candidates)),
+    ]
     if owners is not None:
         clauses.append(Deal.owner_id.in_(owners))
-    rows = db.execute(select(Deal.id, Deal.name).where(*clauses).order_by(Deal.closed_at.desc()).limit(200)).all()
+    rows = db.execute(
+        select(Deal.id, Deal.name).where(*clauses).order_by(Deal.closed_at.desc()).limit(200)
+    ).all()
     return {deal_id: deal_name for deal_id, deal_name in rows}
 
 
@@ -205,10 +210,8 @@ def open_deals_of(organization_id: int, owners: set[int] | None) -> list[ColumnE
     return clauses
 
 
-
-
 @cache
-def _same_name_statements() -> tuple[Select[tuple[Deal]], Select[tuple[Deal]]]:
+def _same_name_statements() -> tuple[Select[Deal], Select[Deal]]:
     """(everyone's, some owners') open deals whose lower-cased name is LIKE a pattern, by name: built once,
     so each call only binds its values (the compiled form is cached by SQLAlchemy on the statement)."""
     everyone = (
@@ -239,7 +242,7 @@ def _same_name(db: Session, organization_id: int, wanted: str, owners: set[int] 
 
 
 @cache
-def _named_with_confirmed_statements(dialect: str) -> tuple[Select[Any], Select[Any]]:
+def _named_with_confirmed_statements(dialect: str) -> tuple[Select[Deal, str], Select[Deal, str]]:
     """(for everyone's deals, for the deals a person may see) the open deals whose lower-cased name is LIKE
     a pattern, each with the exit criteria confirmed at its current stage (one row per confirmed criterion,
     or one row with None): the hot "what's next for <name>" read in one statement, built once per dialect.
@@ -340,7 +343,9 @@ class WeeklyGroup:
     who: ColumnElement[bool]
 
 
-def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, grace, role: Role = Role.MANAGER) -> list[WeeklyGroup]:  # type: ignore[no-untyped-def]
+def weekly_due_groups(
+    db: Session, now, *, kind: str, weekday: int, at: str, grace, role: Role = Role.MANAGER
+) -> list[WeeklyGroup]:
     """The groups of active managers whose weekly `kind` slot, in their own time zone, has come within
     `grace`. A manager's preferences `<kind>_weekday` and `<kind>_time` override the default.
 
@@ -377,7 +382,7 @@ def weekly_due_groups(db: Session, now, *, kind: str, weekday: int, at: str, gra
 MAX_ID = 2**31 - 1  # the largest INTEGER (PostgreSQL's int4) a database id or stored number can be
 
 
-def not_paused(local_date: date, key: str = "paused_until"):  # type: ignore[no-untyped-def]
+def not_paused(local_date: date, key: str = "paused_until"):
     """WHERE clause: people who have not paused these messages past `local_date` (`key` in their preferences:
     "paused_until" for nudges and digests, "quiz_paused_until" for knowledge checks; ISO dates compare as
     text)."""

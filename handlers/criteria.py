@@ -263,7 +263,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
 
 def _problem(
     playbook: Playbook, stage: Stage, chosen: list[str], answers: dict, confirmed: bool
-) -> str | None:  # type: ignore[type-arg]
+) -> str | None:
     if not chosen:
         return "pick at least one criterion."
     unknown = [c for c in chosen if stage.criterion(c) is None]

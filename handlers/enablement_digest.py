@@ -20,7 +20,7 @@ KIND = "edigest"
 QUIZ_LINES = 15  # the weakest questions first; the whole report is one "quiz report" away
 
 
-def enqueue_enablement_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+def enqueue_enablement_digests(ctx, now: datetime) -> int:
     from storage import outbox
 
     queued = 0
@@ -45,7 +45,7 @@ def enqueue_enablement_digests(ctx, now: datetime) -> int:  # type: ignore[no-un
     return queued
 
 
-def compose_enablement_digest(ctx, db: Session, person: Person, now: datetime) -> Reply | None:  # type: ignore[no-untyped-def]
+def compose_enablement_digest(ctx, db: Session, person: Person, now: datetime) -> Reply | None:
     if person.role != Role.ENABLEMENT:
         return None  # the role changed since it was queued
     organization = db.get(Organization, person.organization_id)

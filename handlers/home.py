@@ -65,7 +65,7 @@ def show(turn: Turn, _value: str = "") -> Reply:
     )
 
 
-def _team_progress(turn: Turn, deals) -> list[Progress]:  # type: ignore[no-untyped-def]
+def _team_progress(turn: Turn, deals) -> list[Progress]:
     reports = turn.db.scalars(
         select(Person).where(Person.id.in_(team_ids(turn.db, turn.person))).order_by(Person.name)
     ).all()

@@ -51,7 +51,7 @@ def _paused_spans(person: Person, today: date) -> list[tuple[date, date]]:
     return spans
 
 
-def _answered_days(db: Session, person: Person, since: datetime, tz) -> set[date]:  # type: ignore[no-untyped-def]
+def _answered_days(db: Session, person: Person, since: datetime, tz) -> set[date]:
     """The local days (in `tz`) on which the person answered a knowledge check since `since`."""
     times = db.scalars(
         select(ReviewLog.reviewed_at)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -55,6 +55,8 @@ class LoadedYaml:
             path = path[:-1]
         return self.lines.get((), 1)
 
+
+Model = TypeVar("Model", bound=BaseModel)
 
 MAX_FILE_BYTES = 2_000_000  # a playbook or quiz file is a few kB; 2 MB leaves room for hundreds of stages
 MAX_VALUES = 200_000  # values after aliases are expanded: anchors and aliases are fine, alias bombs are not
@@ -163,7 +165,7 @@ def _walk(
             _walk(item, (*path, index), lines, errors, name)
 
 
-def validate(doc: LoadedYaml, model: type[BaseModel]) -> BaseModel | None:
+def validate(doc: LoadedYaml, model: type[Model]) -> Model | None:
     """Validate `doc.data` against `model`; on failure add readable `file:line` errors to `doc.errors`."""
     try:
         return model.model_validate(doc.data)

@@ -13,6 +13,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage.db import rows_changed
 from storage.models import ClockLease
 
 LEASE_NAME = "clock"
@@ -21,13 +22,16 @@ LEASE_NAME = "clock"
 def acquire(sessions: sessionmaker[Session], holder: str, now: datetime, ttl: timedelta) -> bool:
     """Take or renew the lease; True when `holder` holds it until now + ttl."""
     with sessions() as db:
-        renewed = db.execute(
-            update(ClockLease)
-            .where(
-                ClockLease.name == LEASE_NAME, or_(ClockLease.holder == holder, ClockLease.expires_at < now)
+        renewed = rows_changed(
+            db.execute(
+                update(ClockLease)
+                .where(
+                    ClockLease.name == LEASE_NAME,
+                    or_(ClockLease.holder == holder, ClockLease.expires_at < now),
+                )
+                .values(holder=holder, acquired_at=now, expires_at=now + ttl)
             )
-            .values(holder=holder, acquired_at=now, expires_at=now + ttl)
-        ).rowcount
+        )
         if renewed:
             db.commit()
             return True

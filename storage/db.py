@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult, Result
+    from sqlalchemy.engine.interfaces import DBAPIConnection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -33,7 +38,7 @@ def make_engine(url: str, *, ping_after_idle_s: float = PING_AFTER_IDLE_S) -> En
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -51,11 +56,13 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
     connection that does not answer is replaced (the pool retries the checkout with a new one)."""
 
     @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    def _checked_in(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["checked_in_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    def _checked_out(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+    ) -> None:
         since = record.info.get("checked_in_at")
         if since is None or time.monotonic() - since <= idle_s:
             return  # a new connection, or one in use a moment ago
@@ -154,6 +161,11 @@ def ping(engine: Engine) -> bool:
         return False
 
 
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT changed (a statement's result is a cursor result)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def upsertable_insert(db: Session, model: type) -> Any:
     """An INSERT for `model` with the dialect's ON CONFLICT clauses (both databases spell them alike)."""
     return (postgresql if db.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
@@ -169,6 +181,6 @@ def insert_or_ignore(db: Session, model: type, values: dict[str, Any], unique: l
         upsertable_insert(db, model)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[getattr(model, key) for key in unique])
-        .returning(model.id)
+        .returning(*inspect(model).primary_key)
     )
     return db.execute(statement).scalar() is not None

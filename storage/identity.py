@@ -138,11 +138,12 @@ def find_teams_person_loaded(
         workspace, person, row = known
     else:
         workspace = get_or_create_workspace(db, Platform.TEAMS, user.tenant)
-        person = match_platform_person(
+        matched = match_platform_person(
             db, workspace, Platform.TEAMS, user.user_id, profile, aad_object_id=user.aad_id
         )
-        if person is None:
+        if matched is None:
             return Who(workspace.id, 0), (workspace,)
+        person = matched
         row = conversation_reference(db, person.id, Platform.TEAMS) if user.reference is not None else None
     if user.reference is not None:
         _store_reference(db, row, workspace.organization_id, person.id, user.reference)
@@ -159,7 +160,9 @@ def admit_teams_message(db: Session, key: str | None, user: TeamsUser) -> tuple[
     return who, loaded
 
 
-def _known_teams_person(db: Session, user: TeamsUser) -> tuple[Workspace, Person, ConversationRef | None] | None:
+def _known_teams_person(
+    db: Session, user: TeamsUser
+) -> tuple[Workspace, Person, ConversationRef | None] | None:
     found = db.execute(
         select(Workspace, Person, ConversationRef)
         .select_from(Person)
@@ -184,7 +187,9 @@ def _known_teams_person(db: Session, user: TeamsUser) -> tuple[Workspace, Person
 def conversation_reference(db: Session, person_id: int, platform: Platform) -> ConversationRef | None:
     """Where `person_id` is reached proactively on `platform`, and whether they still can be."""
     return db.scalar(
-        select(ConversationRef).where(ConversationRef.person_id == person_id, ConversationRef.platform == platform)
+        select(ConversationRef).where(
+            ConversationRef.person_id == person_id, ConversationRef.platform == platform
+        )
     )
 
 

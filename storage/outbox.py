@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import JSON, ColumnElement, Select, String, and_, case, cast, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from storage.db import insert_or_ignore, upsertable_insert
+from storage.db import insert_or_ignore, rows_changed, upsertable_insert
 from storage.models import OutboxMessage, OutboxStatus, Person, Platform, UTCDateTime, Workspace
 
 
@@ -118,7 +118,7 @@ def retry_dead(db: Session, now: datetime, ids: list[int] | None = None) -> int:
             claim_token=None,
         )
     )
-    return result.rowcount
+    return rows_changed(result)
 
 
 def compose_later(kind: str, **args: Any) -> dict[str, Any]:
@@ -153,7 +153,8 @@ def reach_columns() -> tuple[ColumnElement[str], ColumnElement[int]]:
     on_slack = and_(Person.slack_user_id.is_not(None), slack.is_not(None))
     on_teams = and_(Person.teams_user_id.is_not(None), teams.is_not(None))
     platform = case(
-        (on_slack, literal(Platform.SLACK.value)), (on_teams, literal(Platform.TEAMS.value)),
+        (on_slack, literal(Platform.SLACK.value)),
+        (on_teams, literal(Platform.TEAMS.value)),
         else_=literal(Platform.LOCAL.value),
     )
     way_in = case((on_slack, slack), (on_teams, teams), else_=local)
@@ -171,7 +172,7 @@ def reach(db: Session, person_id: int) -> tuple[Platform, int] | None:
 
 def enqueue_to_people(
     db: Session,
-    people: Select[tuple[int]],
+    people: Select[int],
     *,
     kind: str,
     key: tuple[str, str],
@@ -223,4 +224,5 @@ def enqueue_to_people(
     ]
     insert = upsertable_insert(db, OutboxMessage)
     statement = insert.from_select(columns, source).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return db.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+    result = db.execute(statement, execution_options={"preserve_rowcount": True})
+    return rows_changed(result)

@@ -158,8 +158,9 @@ def match_platform_person(
     setattr(person, column.key, user_id)
     if aad_object_id:
         person.teams_aad_object_id = aad_object_id
-    if profile.get("timezone") and person.timezone in (None, "", "UTC"):
-        person.timezone = profile["timezone"]
+    timezone = profile.get("timezone")
+    if timezone and person.timezone in (None, "", "UTC"):
+        person.timezone = timezone
     db.flush()
     return person
 

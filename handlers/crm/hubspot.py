@@ -9,6 +9,7 @@ waits as long as HubSpot asks (Retry-After, else the rate-limit interval) and re
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -57,11 +58,15 @@ def _ms(value: str | None) -> str | None:
 class HubSpotClient:
     label = "HubSpot"
 
-    def __init__(self, config: dict[str, Any], settings: Settings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, config: dict[str, Any], settings: Settings, sleep: Callable[[float], None] = time.sleep
+    ):
         name = config.get("token_env") or "HUBSPOT_ACCESS_TOKEN"
         token = os.environ.get(name)
         if not token:
-            raise CrmError(f"HubSpot: the environment variable {name} (a private app's access token) is not set")
+            raise CrmError(
+                f"HubSpot: the environment variable {name} (a private app's access token) is not set"
+            )
         options: dict[str, Any] = {"access_token": token}
         if config.get("api_url"):
             options["host"] = str(config["api_url"]).rstrip("/")
@@ -86,11 +91,15 @@ class HubSpotClient:
                 headers = {k.lower(): v for k, v in dict(getattr(exc, "headers", None) or {}).items()}
                 retry = status == 429 or status is None or (isinstance(status, int) and status >= 500)
                 if status is None and attempt + 1 >= self.attempts:
-                    raise CrmError(f"HubSpot: cannot reach the API ({type(exc).__name__}: {str(exc)[:200]})") from exc
+                    raise CrmError(
+                        f"HubSpot: cannot reach the API ({type(exc).__name__}: {str(exc)[:200]})"
+                    ) from exc
                 if not retry or attempt + 1 >= self.attempts:
                     body = str(getattr(exc, "body", "") or exc)[:300]
                     raise CrmError(f"HubSpot answered {status}: {body}") from exc
-                self.sleep(_wait(headers, self.backoff * 2**attempt) if status == 429 else self.backoff * 2**attempt)
+                self.sleep(
+                    _wait(headers, self.backoff * 2**attempt) if status == 429 else self.backoff * 2**attempt
+                )
         raise CrmError(f"HubSpot: still failing after {self.attempts} attempts")
 
     def limits(self) -> str | None:
@@ -104,7 +113,11 @@ class HubSpotClient:
             owners: dict[str, str] = {}
             after = None
             while True:
-                page = self._call(lambda after=after: self.api.crm.owners.owners_api.get_page(limit=100, after=after, archived=False))
+                page = self._call(
+                    functools.partial(
+                        self.api.crm.owners.owners_api.get_page, limit=100, after=after, archived=False
+                    )
+                )
                 for owner in page.results or []:
                     if owner.email:
                         owners[str(owner.id)] = owner.email
@@ -140,13 +153,17 @@ class HubSpotClient:
             after=after,
         )
         data, _status, headers = self._call(
-            lambda: self.api.crm.deals.search_api.do_search_with_http_info(request, _return_http_data_only=False)
+            lambda: self.api.crm.deals.search_api.do_search_with_http_info(
+                request, _return_http_data_only=False
+            )
         )
         headers = dict(headers or {})
         self.rate = {k: headers[k] for k in RATE_HEADERS if k in headers}
         return data
 
-    def pages(self, cursor: str | None, now: datetime) -> Iterator[tuple[list[CrmDeal | BadRecord], str | None]]:
+    def pages(
+        self, cursor: str | None, now: datetime
+    ) -> Iterator[tuple[list[CrmDeal | BadRecord], str | None]]:
         since = cursor or "0"
         after: str | None = None
         while True:
@@ -173,14 +190,21 @@ class HubSpotClient:
         """A note on the deal's timeline (write-back of a confirmation); returns the note's id."""
         from hubspot.crm.objects.notes import SimplePublicObjectInputForCreate
 
-        text = f"<p><strong>{escape(title)}</strong></p>" + "".join(f"<p>{escape(line)}</p>" for line in body.splitlines())
+        text = f"<p><strong>{escape(title)}</strong></p>" + "".join(
+            f"<p>{escape(line)}</p>" for line in body.splitlines()
+        )
         note = SimplePublicObjectInputForCreate(
             properties={"hs_note_body": text, "hs_timestamp": now.isoformat().replace("+00:00", "Z")},
             associations=[
-                {"to": {"id": deal_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]}
+                {
+                    "to": {"id": deal_id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}],
+                }
             ],  # 214: note to deal
         )
-        created = self._call(lambda: self.api.crm.objects.notes.basic_api.create(simple_public_object_input_for_create=note))
+        created = self._call(
+            lambda: self.api.crm.objects.notes.basic_api.create(simple_public_object_input_for_create=note)
+        )
         return str(created.id)
 
     def deals_by_id(self, ids: list[str]) -> list[CrmDeal | BadRecord]:
@@ -194,8 +218,8 @@ class HubSpotClient:
                 properties=PROPERTIES, inputs=[SimplePublicObjectId(id=i) for i in chunk]
             )
             data, _status, headers = self._call(
-                lambda request=request: self.api.crm.deals.batch_api.read_with_http_info(
-                    request, _return_http_data_only=False
+                functools.partial(
+                    self.api.crm.deals.batch_api.read_with_http_info, request, _return_http_data_only=False
                 )
             )
             headers = dict(headers or {})

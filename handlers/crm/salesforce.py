@@ -9,6 +9,7 @@ REQUEST_LIMIT_EXCEEDED and 5xx answers are retried with exponential back-off; an
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import jwt
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce import Salesforce, SFType
 from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
 
 from bot.settings import Settings
@@ -34,7 +35,9 @@ RETRIED = {"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"}
 
 def soql_time(stamp: str) -> str:
     """A SystemModstamp as Salesforce returns it ("2026-12-03T05:00:00.000+0000") as a SOQL literal."""
-    parsed = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z") if "." in stamp else datetime.fromisoformat(stamp)
+    parsed = (
+        datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z") if "." in stamp else datetime.fromisoformat(stamp)
+    )
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -65,7 +68,9 @@ class SalesforceClient:
         name = self.config.get(key)
         value = os.environ.get(name) if name else None
         if not value:
-            raise CrmError(f"Salesforce: the environment variable {name or key} is not set (see README: Connect your CRM)")
+            raise CrmError(
+                f"Salesforce: the environment variable {name or key} is not set (see README: Connect your CRM)"
+            )
         return value
 
     def _token_request(self) -> dict[str, str]:
@@ -75,7 +80,9 @@ class SalesforceClient:
             try:
                 key = Path(self.config["private_key_file"]).read_bytes()
             except OSError as exc:
-                raise CrmError(f"Salesforce: cannot read the private key file {self.config['private_key_file']}: {exc.strerror}") from exc
+                raise CrmError(
+                    f"Salesforce: cannot read the private key file {self.config['private_key_file']}: {exc.strerror}"
+                ) from exc
             claims = {
                 "iss": client_id,
                 "sub": username,
@@ -85,14 +92,17 @@ class SalesforceClient:
             try:
                 assertion = jwt.encode(claims, key, algorithm="RS256")
             except (ValueError, TypeError) as exc:
-                raise CrmError(f"Salesforce: the private key file is not an RSA private key in PEM format ({exc})") from exc
+                raise CrmError(
+                    f"Salesforce: the private key file is not an RSA private key in PEM format ({exc})"
+                ) from exc
             return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion}
         return {
             "grant_type": "password",
             "client_id": client_id,
             "client_secret": self._secret("consumer_secret_env"),
             "username": username,
-            "password": self._secret("password_env") + (os.environ.get(self.config.get("security_token_env") or "", "")),
+            "password": self._secret("password_env")
+            + (os.environ.get(self.config.get("security_token_env") or "", "")),
         }
 
     def _login(self) -> Salesforce:
@@ -112,7 +122,10 @@ class SalesforceClient:
             )
         self.logins += 1
         self.sf = Salesforce(
-            instance_url=body["instance_url"], session_id=body["access_token"], version=self.version, session=self.http
+            instance_url=body["instance_url"],
+            session_id=body["access_token"],
+            version=self.version,
+            session=self.http,
         )
         return self.sf
 
@@ -135,7 +148,9 @@ class SalesforceClient:
                 if (code in RETRIED or exc.status >= 500) and attempt + 1 < self.attempts:
                     self.sleep(self.backoff * 2**attempt)
                     continue
-                raise CrmError(f"Salesforce answered {exc.status} {code or ''}: {_error_message(exc)}") from exc
+                raise CrmError(
+                    f"Salesforce answered {exc.status} {code or ''}: {_error_message(exc)}"
+                ) from exc
             except requests.RequestException as exc:
                 if attempt + 1 < self.attempts:
                     self.sleep(self.backoff * 2**attempt)
@@ -150,7 +165,9 @@ class SalesforceClient:
     # -- reading ---------------------------------------------------------------------------------------
 
     def soql(self, cursor: str | None, now: datetime) -> str:
-        fields = "Id, Name, StageName, Amount, CloseDate, IsClosed, IsWon, IsDeleted, SystemModstamp, Owner.Email"
+        fields = (
+            "Id, Name, StageName, Amount, CloseDate, IsClosed, IsWon, IsDeleted, SystemModstamp, Owner.Email"
+        )
         if self.record_types:
             fields += ", RecordType.Name"
         if cursor:
@@ -169,10 +186,12 @@ class SalesforceClient:
             "Status": "Completed",
             "ActivityDate": now.date().isoformat(),
         }
-        created = self._call(lambda sf: sf.Task.create(task))
+        created = self._call(lambda sf: _sobject(sf, "Task").create(task))
         return str(created.get("id", ""))
 
-    def pages(self, cursor: str | None, now: datetime) -> Iterator[tuple[list[CrmDeal | BadRecord], str | None]]:
+    def pages(
+        self, cursor: str | None, now: datetime
+    ) -> Iterator[tuple[list[CrmDeal | BadRecord], str | None]]:
         query = self.soql(cursor, now)
         result = self._call(lambda sf: sf.query(query, include_deleted=True))
         while True:
@@ -184,7 +203,19 @@ class SalesforceClient:
             if result.get("done", True) or not result.get("nextRecordsUrl"):
                 return
             next_url = result["nextRecordsUrl"]
-            result = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            result = self._call(functools.partial(_query_more, url=next_url))
+
+
+def _sobject(sf: Salesforce, name: str) -> SFType:
+    """`sf.<name>`: the REST handle of one object type (the library's attribute access also returns the
+    bulk handlers, for `bulk` and `bulk2`)."""
+    handle = getattr(sf, name)
+    assert isinstance(handle, SFType)
+    return handle
+
+
+def _query_more(sf: Salesforce, url: str) -> Any:
+    return sf.query_more(url, identifier_is_url=True)
 
 
 def opportunity(record: dict[str, Any]) -> CrmDeal | BadRecord:

@@ -64,6 +64,8 @@ def channel_answer(turn: Turn, value: str) -> Reply:
     if quiz.closed_at is not None:
         return turn.render("message.j2", text="This quiz is closed; the results are in the channel.")
     question = turn.db.get(QuizQuestion, quiz.question_id)
+    if question is None:
+        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
     added = insert_or_ignore(
         turn.db,
         ChannelQuizAnswer,
@@ -93,6 +95,8 @@ def channel_close(turn: Turn, value: str) -> Reply:
     if quiz.closed_at is None:
         quiz.closed_at = turn.now()
     question = turn.db.get(QuizQuestion, quiz.question_id)
+    if question is None:
+        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
     rows = turn.db.execute(
         select(ChannelQuizAnswer.choice, ChannelQuizAnswer.correct, Person.name)
         .join(Person, Person.id == ChannelQuizAnswer.person_id)

@@ -67,13 +67,13 @@ def my_progress(turn: Turn) -> Reply:
     )
 
 
-def sections_to_reread(db, library, rep: Person, topics: set[str]) -> dict[str, list[quizlinks.Section]]:  # type: ignore[no-untyped-def]
+def sections_to_reread(db, library, rep: Person, topics: set[str]) -> dict[str, list[quizlinks.Section]]:
     """Per weak topic of one rep, the playbook sections to re-read (see `reread`)."""
     found = reread(db, library, {rep.id: topics})
     return {topic: sections for (_, topic), sections in found.items()}
 
 
-def reread(  # type: ignore[no-untyped-def]
+def reread(
     db, library, weak: dict[int, set[str]], stages: bool = True
 ) -> dict[tuple[int, str], list[quizlinks.Section]]:
     """Per (rep, weak topic), the playbook sections to re-read: those tested by the topic's linked questions
@@ -116,7 +116,7 @@ def reread(  # type: ignore[no-untyped-def]
 
 def topic_scores(
     db, rep_ids: set[int], since: datetime | None = None
-) -> dict[int, dict[str, tuple[int, int]]]:  # type: ignore[no-untyped-def]
+) -> dict[int, dict[str, tuple[int, int]]]:
     """rep -> topic -> (answers, right), since `since` or ever, counted by the database."""
     query = (
         select(ReviewCard.person_id, QuizQuestion.topic, func.count(ReviewLog.id), RIGHT_ANSWERS)
@@ -134,7 +134,7 @@ def topic_scores(
     return out
 
 
-def weakest_topics(db, rep_ids: set[int], now: datetime) -> dict[int, tuple[str, int]]:  # type: ignore[no-untyped-def]
+def weakest_topics(db, rep_ids: set[int], now: datetime) -> dict[int, tuple[str, int]]:
     """Per rep, (topic, percent right) of the weakest topic over 90 days, for the reps that have a weak one
     (3+ answers, under WEAK_TOPIC right); one query for all of them."""
     weakest: dict[int, tuple[str, int]] = {}
@@ -239,7 +239,7 @@ def quiz_report(turn: Turn) -> Reply:
     ).all()
     top: dict[int, tuple[int, int]] = {}
     for qid, chosen, count in wrong:
-        if count > top.get(qid, (0, -1))[0]:
+        if chosen is not None and count > top.get(qid, (0, -1))[0]:
             top[qid] = (count, chosen)
     stats = []
     for q in questions:
@@ -264,7 +264,7 @@ def quiz_report(turn: Turn) -> Reply:
     )
 
 
-def _retention_by_topic(db, organization_id: int) -> list[tuple[str, int, int]]:  # type: ignore[no-untyped-def]
+def _retention_by_topic(db, organization_id: int) -> list[tuple[str, int, int]]:
     """(topic, reviews after the first, percent right): how well answers hold up when asked again later."""
     first = (
         select(ReviewLog.card_id, func.min(ReviewLog.reviewed_at).label("first"))

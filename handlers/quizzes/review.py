@@ -56,10 +56,11 @@ def _to_review(turn: Turn) -> list[ToReview]:
         ToReview(
             q,
             quizlinks.resolve(q.section_ref or "", turn.ctx.playbooks.playbooks),
-            q.review_flagged_at.astimezone(tz).strftime("%d %B %Y"),
+            flagged_at.astimezone(tz).strftime("%d %B %Y"),
             reset.get(q.id, 0),
         )
         for q in flagged
+        if (flagged_at := q.review_flagged_at) is not None
     ]
 
 

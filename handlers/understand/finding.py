@@ -74,7 +74,9 @@ class Understanding:
     forward: bool = False
     role: Role = Role.REP
     known_content: bool = False  # some content word is one the playbooks use (or a thesaurus phrase)
-    move_to_stage: bool = False  # a deal, a stage and a move verb: "Kessler is ready for risk review, move it"
+    move_to_stage: bool = (
+        False  # a deal, a stage and a move verb: "Kessler is ready for risk review, move it"
+    )
     names_team: bool = False  # a manager names people of their team ("where are Tomas and Lena's deals")
     buyer_says: bool = False  # someone on the buyer's side takes a position: an objection, most likely
     everyday: bool = False  # lunch, parking, the weather: a word of everyday life the playbooks never use
@@ -82,9 +84,10 @@ class Understanding:
 
     @property
     def asks_which_deals(self) -> bool:
-        """"which deals are in proposal", "who has deals in evaluation", "deals at negotiation?"."""
+        """ "which deals are in proposal", "who has deals in evaluation", "deals at negotiation?"."""
         return bool({"deals", "opps", "opportunities"} & set(self.words)) and bool(
-            {"which", "who", "what", "list", "show", "any", "how", "many"} & set(self.words) or self.words[0] == "deals"
+            {"which", "who", "what", "list", "show", "any", "how", "many"} & set(self.words)
+            or self.words[0] == "deals"
         )
 
     @property
@@ -127,8 +130,10 @@ def understand(turn: Turn, text: str) -> Understanding:
     said = set(words)
     if "my" in said and {"deals", "opps", "opportunities", "accounts"} & said:  # stems merge "my deal(s)"
         u.intents.add("mine")
-    if u.section == "questions" and u.role != Role.REP and (
-        COACHING_MARKS & said or _names_team_member(turn, words, used)
+    if (
+        u.section == "questions"
+        and u.role != Role.REP
+        and (COACHING_MARKS & said or _names_team_member(turn, words, used))
     ):  # a manager: "what should I ask Hanna about Lakeview in our 1:1"
         u.section = "coaching_questions"
     # The buyer's and the rep's phrases ("signs the cheque") are search words, never stage names.
@@ -153,13 +158,25 @@ def understand(turn: Turn, text: str) -> Understanding:
             u.section = "objections"
     arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
     # "push it to the next stage", "hold is placed, move it forward": on from where it is, whatever stage is named
-    next_stage = bool(MOVE_VERBS & said) and ({"next", "stage"} <= said or bool({"forward", "ahead", "along"} & said))
-    u.forward = bool(u.deals) and (next_stage or arrow or not u.stages) and (
-        (bool(words) and words[0] in FORWARD_VERBS and (
-            bool(FORWARD_WORDS & said) or words[0] in {"advance", "promote", "progress"} or "on" in words[-1:]
-        ))
-        or next_stage  # "move O'Rourke to next stage pls", "move it forward"
-        or arrow  # "summit dental group → next stage"
+    next_stage = bool(MOVE_VERBS & said) and (
+        {"next", "stage"} <= said or bool({"forward", "ahead", "along"} & said)
+    )
+    u.forward = (
+        bool(u.deals)
+        and (next_stage or arrow or not u.stages)
+        and (
+            (
+                bool(words)
+                and words[0] in FORWARD_VERBS
+                and (
+                    bool(FORWARD_WORDS & said)
+                    or words[0] in {"advance", "promote", "progress"}
+                    or "on" in words[-1:]
+                )
+            )
+            or next_stage  # "move O'Rourke to next stage pls", "move it forward"
+            or arrow  # "summit dental group → next stage"
+        )
     )
     u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward
     if (
@@ -174,7 +191,8 @@ def understand(turn: Turn, text: str) -> Understanding:
     index = turn.ctx.playbooks.index
     u.everyday = any(index.everyday(w) for w in words)
     u.content = u.meanings + [
-        w for w, is_used in zip(corrected, used, strict=True)
+        w
+        for w, is_used in zip(corrected, used, strict=True)
         if not is_used and w not in STOPWORDS and w not in FILLER and w not in STAGE_NOUNS and len(w) > 1
     ]
     # Asked by the stage rule, and by search (a section asked about plus known words is a real question).
@@ -307,7 +325,9 @@ def _find_stage(
     """The stage the words name. `strong_only`: only a name of several words or one said as a stage
     ("kickoff stage", "stage kickoff")."""
     order = {pid: i for i, pid in enumerate(preferred)}
-    found: list[tuple[int, int, int, Playbook, Stage, int, int]] = []  # weight, span, -order, p, s, start, end
+    found: list[
+        tuple[int, int, int, Playbook, Stage, int, int]
+    ] = []  # weight, span, -order, p, s, start, end
     for key, p, s, weight, surface in keys.phrases:
         size = len(key)
         for start in range(len(stems) - size + 1):
@@ -317,30 +337,44 @@ def _find_stage(
     for i, word_stem in enumerate(stems):
         if used[i] or len(word_stem) < 4:
             continue
-        said_as_stage = (i + 1 < len(words) and words[i + 1] in STAGE_NOUNS) or (i > 0 and words[i - 1] in STAGE_NOUNS)
-        for key, p, s in keys.words:
-            short, long = sorted((word_stem, key), key=len)
+        said_as_stage = (i + 1 < len(words) and words[i + 1] in STAGE_NOUNS) or (
+            i > 0 and words[i - 1] in STAGE_NOUNS
+        )
+        for stage_word, p, s in keys.words:
+            short, long = sorted((word_stem, stage_word), key=len)
             # A word's start ("delivering") only hints at a stage (Value delivery) of a playbook the asker
             # works in, unless it is said as a stage.
-            partial = len(short) >= 5 and long.startswith(short) and (said_as_stage or not preferred or p.id in order)
-            if word_stem == key or partial:
+            partial = (
+                len(short) >= 5
+                and long.startswith(short)
+                and (said_as_stage or not preferred or p.id in order)
+            )
+            if word_stem == stage_word or partial:
                 found.append((2, 1, -order.get(p.id, 99), p, s, i, i + 1))
+
     # An event, not a stage: "after a demo", "send a proposal" (unless "stage" follows).
     def event(f: tuple[int, int, int, Playbook, Stage, int, int]) -> bool:
         start, end = f[5], f[6]
         stage_follows = end < len(words) and words[end] in STAGE_NOUNS
-        return start > 0 and words[start - 1] in EVENT_BEFORE and not stage_follows and not _relative(words, start)
+        return (
+            start > 0
+            and words[start - 1] in EVENT_BEFORE
+            and not stage_follows
+            and not _relative(words, start)
+        )
 
     found = [f for f in found if not event(f)]
     if strong_only:
 
-        def said_as_stage(f: tuple[int, int, int, Playbook, Stage, int, int]) -> bool:
+        def named_as_stage(f: tuple[int, int, int, Playbook, Stage, int, int]) -> bool:
             start, end = f[5], f[6]
-            return (f[0] >= 3 and f[1] > 1) or (end < len(words) and words[end] in STAGE_NOUNS) or (
-                start > 0 and words[start - 1] in STAGE_NOUNS
+            return (
+                (f[0] >= 3 and f[1] > 1)
+                or (end < len(words) and words[end] in STAGE_NOUNS)
+                or (start > 0 and words[start - 1] in STAGE_NOUNS)
             )
 
-        found = [f for f in found if said_as_stage(f)]
+        found = [f for f in found if named_as_stage(f)]
     if not found or u.stages:
         return
     # The asker's own playbooks first ("discovery" is their "Discover"), then the strongest match.
@@ -351,13 +385,17 @@ def _find_stage(
         if f[:3] == (weight, span, rank) and (f[3].id, f[4].id) not in [(p.id, s.id) for p, s in best]:
             best.append((f[3], f[4]))
     others = [
-        (f[3], f[4]) for f in found if f[:2] == (weight, span) and f[2] != rank and f[3].id not in {p.id for p, _ in best}
+        (f[3], f[4])
+        for f in found
+        if f[:2] == (weight, span) and f[2] != rank and f[3].id not in {p.id for p, _ in best}
     ]
     u.stages = best[:1] + (others if not preferred else [])
     start, end = found[0][5], found[0][6]
     # Said as a stage: "the demo stage", "stage demo", or a name of several words ("value delivery").
-    u.stage_explicit = (weight >= 3 and span > 1) or (end < len(words) and words[end] in STAGE_NOUNS) or (
-        start > 0 and words[start - 1] in STAGE_NOUNS
+    u.stage_explicit = (
+        (weight >= 3 and span > 1)
+        or (end < len(words) and words[end] in STAGE_NOUNS)
+        or (start > 0 and words[start - 1] in STAGE_NOUNS)
     )
     for i in range(start, end):
         used[i] = True

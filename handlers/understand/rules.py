@@ -40,7 +40,7 @@ def deal_choice(turn: Turn, u: Understanding) -> Reply:
 
 
 def move_forward(turn: Turn, u: Understanding) -> Reply:
-    """"push Hooli forward one stage": the deal's next stage; a near name asks first, as every change does."""
+    """ "push Hooli forward one stage": the deal's next stage; a near name asks first, as every change does."""
     deal = u.deal
     assert deal is not None
     found = deal_playbook_stage(turn, deal)
@@ -53,13 +53,18 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
         )
     if not u.deal_exact:
         return deals.choose(
-            turn, [deal], "deal.move-pick", value_suffix=f":{next_stage.id}", reason="confirm", words=u.deal_words
+            turn,
+            [deal],
+            "deal.move-pick",
+            value_suffix=f":{next_stage.id}",
+            reason="confirm",
+            words=u.deal_words,
         )
     return deals.apply_move(turn, deal, found[0], next_stage)
 
 
 def move_to_stage(turn: Turn, u: Understanding) -> Reply:
-    """"Kessler & Sons is ready for risk review, move it": the same path as "move Kessler to risk review",
+    """ "Kessler & Sons is ready for risk review, move it": the same path as "move Kessler to risk review",
     so a near name asks first and open exit criteria are recorded as a skipped gate."""
     assert u.deal is not None
     return deals.move(turn, u.deal.name if u.deal_exact else u.deal_words, u.stages[0][1].name)
@@ -69,6 +74,11 @@ def deal_answer(turn: Turn, u: Understanding) -> Reply:
     focus = u.section or ("exit_criteria" if "stuck" in u.intents else None)
     assert u.deal is not None
     return deals.deal_card(turn, u.deal, focus=focus)
+
+
+def closed_deal(turn: Turn, u: Understanding) -> Reply:
+    assert u.closed is not None  # the rule's condition
+    return deals.closed_card(turn, u.closed)
 
 
 def this_deal(turn: Turn, u: Understanding) -> Reply:
@@ -138,24 +148,35 @@ RULES: tuple[Rule, ...] = (
     Rule("move-forward", lambda u: u.forward and u.deal is not None, move_forward),
     Rule("move-to-stage", lambda u: u.move_to_stage and u.deal is not None, lambda t, u: move_to_stage(t, u)),
     Rule("deal", lambda u: u.deal is not None, deal_answer),
-    Rule("closed-deal", lambda u: u.closed is not None, lambda t, u: deals.closed_card(t, u.closed)),
+    Rule("closed-deal", lambda u: u.closed is not None, closed_deal),
     Rule("this-deal", lambda u: u.this_deal, this_deal),
     Rule(
         "deals-in-stage",
-        lambda u: len(u.stages) >= 1 and u.section is None
-        and ("mine" in u.intents or ("team" in u.intents and u.role != Role.REP) or u.asks_which_deals),
+        lambda u: (
+            len(u.stages) >= 1
+            and u.section is None
+            and ("mine" in u.intents or ("team" in u.intents and u.role != Role.REP) or u.asks_which_deals)
+        ),
         lambda t, u: deals.deals_in_stage(t, *u.stages[0]),
     ),
     # "who on my team should I coach this week?": the coaching cue
     Rule(
         "coach-due",
-        lambda u: u.role == Role.MANAGER and "who" in u.words and any(w.startswith("coach") for w in u.words)
-        and not u.stages,
+        lambda u: (
+            u.role == Role.MANAGER
+            and "who" in u.words
+            and any(w.startswith("coach") for w in u.words)
+            and not u.stages
+        ),
         lambda t, u: coaching.show_due(t),
     ),
     Rule("team-members", lambda u: u.names_team, team_answer),
     # "how do I coach a rep stuck in the value analysis committee stage": the stage's section, not the team
-    Rule("stage-section", lambda u: u.stage_explicit and u.section is not None and len(u.stages) == 1, stage_answer),
+    Rule(
+        "stage-section",
+        lambda u: u.stage_explicit and u.section is not None and len(u.stages) == 1,
+        stage_answer,
+    ),
     Rule(
         "team",
         lambda u: "team" in u.intents and u.role != Role.REP and (not u.section or "stuck" in u.intents),
@@ -164,8 +185,10 @@ RULES: tuple[Rule, ...] = (
     Rule("my-deals", lambda u: "mine" in u.intents and not u.stages, lambda t, u: deals.my_deals(t)),
     Rule(
         "stage",
-        lambda u: bool(u.stages)
-        and (u.section is not None or u.stage_explicit or not u.content or not u.known_content),
+        lambda u: (
+            bool(u.stages)
+            and (u.section is not None or u.stage_explicit or not u.content or not u.known_content)
+        ),
         stage_answer,
     ),
     Rule("section", lambda u: u.section is not None and not u.content, section_answer),
