@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from bot.messages import Button, Click, Form, FormField, Reply, Section
@@ -30,6 +31,7 @@ BUTTON_TEXT_MAX = 75
 BUTTON_VALUE_MAX = 2000
 FALLBACK_TEXT_MAX = 3000  # the top-level `text`, shown in notifications
 TITLE_MAX = 300  # ours, not Slack's: a title must leave room for its section's text
+SECTION_CACHE = 2048  # distinct sections whose mrkdwn is remembered (a few playbooks' stages over)
 
 ACTION_ID = re.compile(r"bot:\d+")
 _LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://|mailto:)[^\s|<>]+?)\)")
@@ -121,8 +123,7 @@ def _header_block(header: str) -> dict[str, Any]:
 
 def _section_blocks(section: Section) -> list[dict[str, Any]]:
     """One section as blocks: text split at lines to fit 3000, fields 10 to a block after the text."""
-    title = f"*{_escape(_truncate(strip_markup(section.title).strip(), TITLE_MAX))}*" if section.title else ""
-    texts = _split_lines(to_mrkdwn(section.text).strip("\n"), SECTION_TEXT_MAX, first_prefix=title)
+    texts = _section_texts(section.title or "", section.text)
     fields = [_field(label, value) for label, value in section.fields if label or value]
     field_groups = [fields[i : i + FIELDS_MAX] for i in range(0, len(fields), FIELDS_MAX)]
     if not texts and not field_groups:
@@ -134,6 +135,16 @@ def _section_blocks(section: Section) -> list[dict[str, Any]]:
         else:
             blocks.append({"type": "section", "fields": group})
     return blocks
+
+
+@lru_cache(maxsize=SECTION_CACHE)
+def _section_texts(title: str, text: str) -> tuple[str, ...]:
+    """A section's title and text as mrkdwn pieces of at most 3000 characters. The same stage guidance is
+    shown for every deal at that stage, so the conversion (escaping, links, bold, bullets, splitting) is
+    done once per distinct section and remembered; the pieces are strings, so the blocks built from them
+    are new for every message."""
+    heading = f"*{_escape(_truncate(strip_markup(title).strip(), TITLE_MAX))}*" if title else ""
+    return tuple(_split_lines(to_mrkdwn(text).strip("\n"), SECTION_TEXT_MAX, first_prefix=heading))
 
 
 def _mrkdwn_section(text: str) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import base64
 import json
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from bot.messages import Button, Click, FormField, Reply, Section
@@ -44,6 +45,7 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.5"
 MAX_ACTIVITY_BYTES = 25_000
+SECTION_CACHE = 2048  # distinct section texts and one-line texts whose card form is remembered
 MAX_CARD_ACTIONS = 6
 ACTION_SET_SIZE = 5
 MAX_TITLE = 60
@@ -69,7 +71,7 @@ def to_activities(reply: Reply) -> list[dict[str, Any]]:
     actions = _card_actions(reply)
 
     def fits(body: list[Element]) -> bool:  # every card is budgeted as if it were the last
-        return _size(_activity(reply, body, actions)) <= MAX_ACTIVITY_BYTES
+        return _fits(_activity(reply, body, actions))
 
     groups = _groups(reply)
     whole = [element for group in groups for element in group]
@@ -154,8 +156,11 @@ def _section(section: Section) -> list[Element]:
     return elements
 
 
-def _blocks(text: str) -> list[str]:
-    """Our section markup as Teams TextBlock texts: one per list, one per run of paragraphs."""
+@lru_cache(maxsize=SECTION_CACHE)
+def _blocks(text: str) -> tuple[str, ...]:
+    """Our section markup as Teams TextBlock texts: one per list, one per run of paragraphs. Remembered
+    per distinct text: the same stage guidance goes out for every deal at that stage (the elements built
+    from these strings are new for every message)."""
     runs: list[tuple[bool, list[str]]] = []  # (is_list, lines)
     for raw in text.splitlines():
         line = _untag(raw.strip())
@@ -165,7 +170,7 @@ def _blocks(text: str) -> list[str]:
         if not runs or runs[-1][0] != is_item:
             runs.append((is_item, []))
         runs[-1][1].append(line)
-    return [("\r" if is_list else "\n\n").join(lines) for is_list, lines in runs]
+    return tuple(("\r" if is_list else "\n\n").join(lines) for is_list, lines in runs)
 
 
 def _card_actions(reply: Reply) -> list[Element]:
@@ -251,11 +256,15 @@ def _activity(reply: Reply, body: list[Element], actions: list[Element]) -> dict
     return {"type": "message", "summary": reply.text, "attachments": [attachment]}
 
 
-def _size(activity: dict[str, Any]) -> int:
-    """Bytes as sent (ASCII-escaped JSON) or as Teams counts them (UTF-16), whichever is more."""
-    as_sent = len(json.dumps(activity).encode())
+def _fits(activity: dict[str, Any]) -> bool:
+    """Whether the activity stays under MAX_ACTIVITY_BYTES both as sent (ASCII-escaped JSON) and as Teams
+    counts it (UTF-16). A character takes at most as many UTF-16 code units as its ASCII escape has
+    characters, so UTF-16 is at most twice the ASCII form: when that fits, the second count is not needed."""
+    as_sent = len(json.dumps(activity))  # ASCII: characters are bytes
+    if 2 * as_sent <= MAX_ACTIVITY_BYTES:
+        return True
     as_counted = len(json.dumps(activity, ensure_ascii=False).encode("utf-16-le"))
-    return max(as_sent, as_counted)
+    return max(as_sent, as_counted) <= MAX_ACTIVITY_BYTES
 
 
 def _pieces(element: Element, fits: Callable[[list[Element]], bool]) -> list[Element]:
@@ -293,6 +302,7 @@ def _text(text: str, **style: Any) -> Element:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
+@lru_cache(maxsize=SECTION_CACHE)
 def _line(text: str) -> str:
     """One-line text (header, title, fact, footnote) with tag-like sequences made harmless."""
     return _untag(" ".join(text.split()))
