@@ -231,17 +231,22 @@ class Drainer:
                     db.rollback()
                     report.lost_claims += 1
 
+    def _requeue(self, db: Session, message: OutboxMessage, now: datetime, **values: Any) -> None:
+        """A claimed row back in the queue, due now and claimed by no one (`values`: what else to record)."""
+        self._fenced(
+            db,
+            message,
+            status=OutboxStatus.PENDING,
+            claimed_by=None,
+            claim_token=None,
+            next_attempt_at=now,
+            **values,
+        )
+
     def _settle_stale(self, db: Session, message: OutboxMessage, now: datetime, report: DrainReport) -> None:
         sender = self.senders.get(message.platform)
         if COMPOSE in message.payload:  # it died before composing, so before sending
-            self._fenced(
-                db,
-                message,
-                status=OutboxStatus.PENDING,
-                claimed_by=None,
-                claim_token=None,
-                next_attempt_at=now,
-            )
+            self._requeue(db, message, now)
             return
         try:
             if sender is None:
@@ -252,15 +257,7 @@ class Drainer:
                 if all(str(i) in done for i in range(total)):
                     self._mark_sent(db, message, done.get("0"), now)
                     return
-                self._fenced(
-                    db,
-                    message,
-                    status=OutboxStatus.PENDING,
-                    claimed_by=None,
-                    claim_token=None,
-                    next_attempt_at=now,
-                    sent_parts=done,
-                )
+                self._requeue(db, message, now, sent_parts=done)
                 return
             found = sender.find_sent(message)
         except RetryLater as exc:
@@ -279,15 +276,7 @@ class Drainer:
         if found is not None:
             self._mark_sent(db, message, found, now)
         else:
-            self._fenced(
-                db,
-                message,
-                status=OutboxStatus.PENDING,
-                claimed_by=None,
-                claim_token=None,
-                next_attempt_at=now,
-                sent_parts=message.sent_parts or {},
-            )
+            self._requeue(db, message, now, sent_parts=message.sent_parts or {})
 
     def _deliver(self, message_id: int, token: str, report: DrainReport) -> None:
         with self.sessions() as db:
