@@ -44,7 +44,8 @@ EVERYDAY = frozenset(
     """lunch dinner breakfast brunch pizza sandwich sandwiches coffee snacks food catering restaurant
     cake beer drinks weather rain snow forecast parking wifi printer laptop password vpn birthday party
     movie movies football soccer basketball baseball score joke jokes song music recipe gym taxi uber
-    flight flights hotel expenses payroll salary haircut""".split()
+    flight flights hotel expenses payroll salary haircut mileage reimbursement reimbursed timesheet
+    vacation cooler fridge microwave kitchen bathroom toilet elevator leaking leak""".split()
 )
 
 # The words a person uses when they want this kind of section.

@@ -532,3 +532,45 @@ def test_moving_a_deal_to_the_stage_it_is_in_changes_nothing(chat_as, question):
 def test_move_it_forward_moves_on_whatever_stage_the_sentence_names(chat_as):
     reply = chat_as().say("initech - evaluation plan is signed, move it forward")
     assert (reply.header or "").startswith("Initech moved to Proposal and business case"), reply.plain_text()
+
+
+def test_one_kind_of_section_with_no_stage_answers_from_the_stages_my_deals_are_in(chat_as):
+    # Riley's enterprise deals are in Discovery and Evaluation: their entries come first, and every stage
+    # of the playbook is a button away.
+    reply = chat_as().say("objection handling pls")
+    titles = [s.title for s in reply.sections if s.title]
+    assert titles and all(" · Objection: " in t for t in titles)
+    assert {t.split(" · ")[0] for t in titles} <= {"Discovery", "Evaluation"}
+    assert [b.label for b in reply.buttons][:3] == ["Problem awareness", "Discovery", "Evaluation"]
+    assert "pick the stage" in reply.context
+    # Words beyond the kind of section decide which entries, wherever the deals are.
+    priced = chat_as().say("how do I handle pushback on our price")
+    assert "price" in first_titled(priced).lower()
+
+
+@pytest.mark.parametrize(
+    ("question", "first"),
+    [
+        ("task checklist?", "Tasks"),
+        ("what proves a stage is actually done", "Exit criteria"),
+    ],
+)
+def test_a_named_kind_of_section_wins_over_a_word_of_another(chat_as, question, first):
+    titles = [s.title for s in chat_as().say(question).sections if s.title]
+    assert titles and all(t.split(" · ")[1].startswith(first) for t in titles), titles
+
+
+def test_docs_to_leave_with_the_customer_are_content_not_exit_criteria(chat_as):
+    reply = chat_as().say("acme - any docs to leave w the customer")
+    assert reply.header == "Acme Corp: Discovery" and first_titled(reply).startswith("Content")
+
+
+def test_the_crew_is_the_team_and_office_errands_are_not_playbook_questions(chat_as):
+    assert chat_as("manager@example.com").say("pipeline review for the crew").header.startswith("Team summary")
+    for errand in ("how do i submit mileage expenses", "the water cooler in the break room is leaking again"):
+        reply = chat_as().say(errand)
+        assert reply.kind == "error" and "didn't understand" in reply.plain_text(), errand
+
+
+def test_an_arrow_from_a_deal_to_a_stage_moves_it(chat_as):
+    assert chat_as().say("acme -> evaluation").header == "Acme Corp moved to Evaluation"

@@ -178,7 +178,9 @@ def understand(turn: Turn, text: str) -> Understanding:
             or arrow  # "summit dental group → next stage"
         )
     )
-    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said) and not u.forward
+    # "move Initech to evaluation", "prairie-hill pecans -> water audit"
+    pointed = re.search(r"(?:→|->|=>|⇒)", text) is not None
+    u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said or pointed) and not u.forward
     if (
         u.move_to_stage
         and u.deal is not None

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.messages import Button, Reply
-from handlers import coaching, deals, help, summaries
+from handlers import coaching, deals, help, playbook, summaries
 from handlers.common import (
     Turn,
     deal_playbook_stage,
@@ -109,6 +109,12 @@ def section_answer(turn: Turn, u: Understanding) -> Reply:
     book = (turn.ctx.playbooks.get(preferred[0]) if preferred else None) or turn.ctx.playbooks.default
     buttons = tuple(Button(s.name, "stage.show", f"{book.id}:{s.id}") for s in book.stages)
     title = SECTION_TITLES[u.section or "tasks"]
+    mine = {d.stage_id for d in own if d.playbook_id == book.id} if not u.content else None
+    across = playbook.section_across_stages(
+        turn, u.text, u.section or "tasks", book, buttons, where_i_am=mine
+    )
+    if across is not None:
+        return across
     return turn.render(
         "message.j2", kind="choice", buttons=buttons, text=f"{title}: for which stage of {book.name}?"
     )

@@ -23,11 +23,13 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "before i move on", "before we can move", "before i can move", "nail down", "lock down", "can move on", "we can move on", "ready to move on", "actually done",
         "has to be signed off", "have to be signed off", "needs to be signed off", "must be signed off",
         "has to happen", "needs to happen", "must happen", "have to happen", "has to be done", "needs to be done",
+        "what proves", "proves", "proof it s done", "is done", "stage is done", "counts as done",
     ),
     "tasks": (
         "tasks", "task", "to do", "todo", "todos", "to dos", "next steps", "steps", "activities", "action items",
         "actions", "what do i do", "what should i do", "what do i need to do", "what should i be doing",
         "my job", "what happens", "supposed to be doing", "supposed to do", "what am i doing", "to do list",
+        "task list", "task checklist", "checklist of tasks",
     ),
     "objectives": ("objectives", "objective", "goals", "goal", "aims", "outcomes", "accomplish", "achieve"),
     "questions": (
@@ -61,6 +63,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "what do i send", "what should i send", "resources", "documents", "docs", "links", "templates",
         "template", "send them", "share with", "send", "share", "hand them", "give them", "leave behind",
         "leave behinds", "send over", "something to send", "anything to send", "one pager", "one pagers",
+        "to leave with", "leave with them", "leave with the customer", "leave w", "docs to leave",
     ),
 }
 
@@ -74,7 +77,8 @@ INTENTS: dict[str, tuple[str, ...]] = {
     "team": (
         "my team", "team", "my reps", "reps", "teams", "team s", "my people", "direct reports", "everyone",
         "everyones", "everyone s", "everybody", "everybodys", "everybody s", "all deals", "all the deals",
-        "my folks", "folks", "my guys", "my crew", "my squad", "my group", "my org", "my region",
+        "my folks", "folks", "my guys", "my crew", "my squad", "my group", "my org", "my region", "the crew",
+        "crew", "squad",
     ),
     "mine": (
         "my deals", "my pipeline", "my opportunities", "my opps", "my accounts", "deals do i have", "deals have i",
