@@ -25,10 +25,10 @@ from datetime import datetime
 from typing import Any
 
 from fsrs import Card
-from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from playbooks.nearest import nearest as nearest_name
 from playbooks.schema import Playbook, Stage
 from storage.models import QuizQuestion, ReviewCard, ReviewLog
 
@@ -55,7 +55,6 @@ KINDS = {
 }
 MAPPING_KEYS = ("playbook", "stage", *ITEMS, "section")
 MISSING = "missing"  # the fingerprint seen when the section is no longer in the playbooks
-SUGGEST_FROM = 60  # rapidfuzz score from which a name is offered as "did you mean"
 
 
 def fold(text: str) -> str:
@@ -176,17 +175,13 @@ class LinkError(ValueError):
         self.path = path
 
 
-def _suggest(wanted: str, choices: Iterable[str]) -> str | None:
-    choices = list(choices)
-    if not choices:
-        return None
-    found = process.extractOne(wanted, choices, scorer=fuzz.WRatio, processor=utils.default_process)
-    return found[0] if found and found[1] >= SUGGEST_FROM else None
+# The project's "did you mean" matcher, under the name handlers.quizzes.review imports it by.
+_suggest = nearest_name
 
 
 def _did_you_mean(wanted: str, choices: Iterable[str], what: str) -> str:
     choices = list(choices)
-    near = _suggest(wanted, choices)
+    near = nearest_name(wanted, choices)
     if near is not None:
         return f"; did you mean '{near}'?"
     shown = ", ".join(f"'{c}'" for c in choices[:8]) + (", …" if len(choices) > 8 else "")
@@ -199,7 +194,7 @@ def parse(value: Any) -> tuple[str | None, str, str | None, str | None, tuple[st
         unknown = [k for k in value if k not in MAPPING_KEYS]
         if unknown:
             key = str(unknown[0])
-            near = _suggest(key, MAPPING_KEYS)
+            near = nearest_name(key, MAPPING_KEYS)
             hint = f"did you mean '{near}'? " if near else ""
             raise LinkError(f"unknown key '{key}': {hint}use {', '.join(MAPPING_KEYS)}", (key,))
         for key, item in value.items():
@@ -304,7 +299,7 @@ def resolve_value(value: Any, playbooks: list[Playbook]) -> Section:
     if normal not in ITEMS:
         raise LinkError(
             f"'{part}' names no item: use exit_criterion:ID, objection:WORDING or talk_track:TITLE"
-            + (f"; did you mean '{_suggest(part, ITEMS)}'?" if _suggest(part, ITEMS) else ""),
+            + (f"; did you mean '{nearest_name(part, ITEMS)}'?" if nearest_name(part, ITEMS) else ""),
             path,
         )
     attribute, naming, noun = ITEMS[normal]
@@ -350,7 +345,7 @@ def nearest(ref: SectionRef, playbooks: list[Playbook]) -> str | None:
     """For a reference the playbooks no longer have: the nearest current one (its key), if any is close."""
     playbook = next((p for p in playbooks if p.id == ref.playbook), None)
     if playbook is None:
-        near = _suggest(ref.playbook, [p.id for p in playbooks])
+        near = nearest_name(ref.playbook, [p.id for p in playbooks])
         playbook = next((p for p in playbooks if p.id == near), None)
         if playbook is None:
             return None
@@ -358,13 +353,13 @@ def nearest(ref: SectionRef, playbooks: list[Playbook]) -> str | None:
     if stage is None:
         ids = {s.id: s for s in playbook.stages}
         names = {s.name: s for s in playbook.stages}
-        near = _suggest(ref.stage, [*ids, *names])
+        near = nearest_name(ref.stage, [*ids, *names])
         stage = ids.get(near or "") or names.get(near or "")
         if stage is None:
             return None
     if ref.part in ITEMS and ref.name is not None:
         attribute, naming, _ = ITEMS[ref.part]
-        item = _suggest(ref.name, [getattr(i, naming) for i in getattr(stage, attribute)])
+        item = nearest_name(ref.name, [getattr(i, naming) for i in getattr(stage, attribute)])
         if item is None:
             return SectionRef(playbook.id, stage.id).key
         return SectionRef(playbook.id, stage.id, ref.part, item).key

@@ -20,12 +20,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from alembic.runtime.migration import MigrationContext
-from rapidfuzz import fuzz, utils
 from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot import quizlinks
+from playbooks import nearest
 from playbooks.schema import ExitCriterion, Playbook, Stage
 from storage.db import code_head
 from storage.models import (
@@ -41,7 +41,7 @@ from storage.models import (
 )
 
 NAMES_SHOWN = 3  # deal names (or question ids) quoted per warning; the rest are counted
-NEAR = 70  # rapidfuzz score from which an old id is said to look like a current stage or criterion
+NEAR = 70  # score (playbooks.nearest) from which an old id is said to look like a current stage or criterion
 FEW = 5  # up to this many deals, moving them one by one in chat is the easy way
 
 
@@ -137,17 +137,12 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
-def _score(wanted: str, *candidates: str) -> float:
-    wanted = utils.default_process(wanted.replace("-", " "))
-    return max(fuzz.WRatio(wanted, utils.default_process(c.replace("-", " "))) for c in candidates)
-
-
 def nearest_stage(old_id: str, playbooks: Iterable[Playbook]) -> tuple[Playbook, Stage] | None:
     """The current stage whose name, id or alias is closest to an old stage id (None below NEAR)."""
     best: tuple[float, Playbook, Stage] | None = None
     for playbook in playbooks:
         for stage in playbook.stages:
-            score = _score(old_id, stage.name, stage.id, *stage.aliases)
+            score = nearest.score(old_id, stage.name, stage.id, *stage.aliases)
             if score >= NEAR and (best is None or score > best[0]):
                 best = (score, playbook, stage)
     return (best[1], best[2]) if best else None
@@ -157,8 +152,8 @@ def nearest_criterion(old_id: str, old_text: str, stage: Stage) -> ExitCriterion
     best: tuple[float, ExitCriterion] | None = None
     for criterion in stage.exit_criteria:
         score = max(
-            _score(old_id, criterion.id),
-            _score(old_text, criterion.text) if old_text else 0,
+            nearest.score(old_id, criterion.id),
+            nearest.score(old_text, criterion.text) if old_text else 0,
         )
         if score >= NEAR and (best is None or score > best[0]):
             best = (score, criterion)
@@ -296,7 +291,7 @@ class _Check:
             f"'{playbook_id}', which no checked playbook has (stages: {at}): {_names(names, count)}"
         ]
         near = max(
-            ((_score(playbook_id, p.id, p.name), p) for p in self.playbooks.values()),
+            ((nearest.score(playbook_id, p.id, p.name), p) for p in self.playbooks.values()),
             key=lambda t: t[0],
             default=None,
         )

@@ -9,13 +9,13 @@ and every proactive flow honours them (bot.localtime.Availability, handlers.quiz
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import date, time, timedelta
 
 from bot.localtime import DAYS, Availability, public_holidays, zone
 from bot.messages import Reply
 from handlers.common import Turn
+from playbooks.nearest import nearest, nearest_few
 
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PAUSES = "quiz_pauses"  # preferences: [[first ISO day, last ISO day], ...] of past and current quiz pauses
@@ -57,8 +57,8 @@ def parse_working_days(words: str) -> tuple[list[int] | None, str | None]:
         numbers = [_day(e) for e in ends]
         for word, number in zip(ends, numbers, strict=True):
             if number is None:
-                near = difflib.get_close_matches(word, DAY_NAMES, n=1, cutoff=0.5)
-                hint = f' Did you mean "{near[0].title()}"?' if near else ""
+                near = nearest(word, DAY_NAMES)
+                hint = f' Did you mean "{near.title()}"?' if near else ""
                 return None, f'"{word}" is not a day of the week.{hint}'
         if len(numbers) == 1:
             span = [numbers[0]]
@@ -141,7 +141,7 @@ def set_country(turn: Turn, country_words: str, region_words: str | None = None)
         code = by_name.get(words.lower())
     if code is None:
         options = list(names) + [n.lower() for n in names.values()]
-        near = difflib.get_close_matches(words.lower(), [o.lower() for o in options], n=3, cutoff=0.6)
+        near = nearest_few(words.lower(), [o.lower() for o in options], 3, cutoff=70)
         shown = [o.upper() if len(o) == 2 else o.title() for o in near]
         hint = (
             f" Did you mean {' or '.join(shown)}?" if shown else ' Use a two-letter code like "DE" or "US".'
@@ -154,7 +154,7 @@ def set_country(turn: Turn, country_words: str, region_words: str | None = None)
         region = _region(code, region_words, supported)
         if region is None:
             regions = [r for r in supported.get(code, []) if len(r) <= 4]
-            near = difflib.get_close_matches(region_words.strip().upper(), regions, n=3, cutoff=0.3)
+            near = nearest_few(region_words.strip().upper(), regions, 3)
             listed = ", ".join(regions[:40]) + (f" and {len(regions) - 40} more" if len(regions) > 40 else "")
             hint = f" Did you mean {' or '.join(near)}?" if near else ""
             return _error(

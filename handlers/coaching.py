@@ -15,13 +15,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from rapidfuzz import fuzz, process
 from sqlalchemy import and_, func, or_, select
 
 from bot.messages import Button, Form, FormField, Reply
 from handlers.charts import bar_chart
 from handlers.common import Turn, not_paused, small_number, team_ids, weekly_due_groups
 from handlers.summaries import SKIPPED_WINDOW, STALLED_AFTER, last_activity, latest_confirmed
+from playbooks.nearest import ranked
 from storage.db import insert_or_ignore
 from storage.models import (
     CoachingSession,
@@ -91,19 +91,12 @@ def find_person(turn: Turn, words: str, among: list[Person] | None = None) -> Pe
         return first[0]
     if len(first) > 1:
         return first
-    scored = process.extract(
-        words,
-        {p.id: p.name for p in people},
-        scorer=fuzz.WRatio,
-        processor=fold,
-        score_cutoff=85,
-        limit=3,
-    )
+    scored = ranked(words, {p.id: p.name for p in people}, cutoff=85, limit=3, processor=fold)
     if not scored:
         return None
     by_id = {p.id: p for p in people}
     best = scored[0][1]
-    close = [by_id[key] for _, score, key in scored if score >= best - 3]
+    close = [by_id[key] for key, score in scored if score >= best - 3]
     return close[0] if len(close) == 1 else close
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz, process, utils
-
 from bot.messages import Button, Reply
 from handlers.common import Turn, visible_deals
+from playbooks.nearest import ranked
 from storage.models import Role
 
 # What each role can ask, as typed commands the "didn't understand" reply offers as buttons.
@@ -71,7 +70,4 @@ def not_understood(turn: Turn, words: str) -> Reply:
 def nearest_commands(turn: Turn, typed: str, deal: str, stage: str, limit: int = 3) -> list[str]:
     """The person's role's commands most like what they typed (filled in with their own deal and stage)."""
     options = [c.format(deal=deal, stage=stage) for c in COMMANDS.get(turn.person.role, COMMANDS[Role.REP])]
-    ranked = process.extract(typed, options, scorer=fuzz.token_set_ratio, processor=utils.default_process, limit=None)
-    order = sorted(range(len(ranked)), key=lambda i: (-ranked[i][1], ranked[i][2]))
-    chosen = [ranked[i][0] for i in order[:limit]]
-    return chosen
+    return [options[i] for i, _ in ranked(typed, dict(enumerate(options)), cutoff=0, limit=limit)]

@@ -7,13 +7,14 @@ what to change. PyYAML's node tree knows every key's line; we keep a map from th
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from playbooks.nearest import nearest
 
 PathKey = tuple[str | int, ...]
 
@@ -231,8 +232,8 @@ def _keys_at(model: type[BaseModel], loc: PathKey) -> list[str]:
 
 
 def _did_you_mean(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = nearest(key, allowed)
+    return f" (did you mean '{close}'?)" if close else ""
 
 
 def _kind_of(value: Any) -> str:

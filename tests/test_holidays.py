@@ -84,6 +84,11 @@ def test_country_and_region_are_checked_against_the_holiday_calendars(ctx, chat_
     assert unknown.text.startswith(
         'Your country is unchanged: I don\'t know the public holidays of "Germny". Did you mean Germany'
     )
+    # A suggestion is a country like the one typed, not a two-letter code that happens to occur in it.
+    assert chat.say("my country is Frnace").text == (
+        'Your country is unchanged: I don\'t know the public holidays of "Frnace". Did you mean France?'
+    )
+    assert "Did you mean BY or " in chat.say("my country is DE, region BYY").text  # the closest first
     region = chat.say("my country is US, state XX")
     assert region.kind == "error" and '"XX" is not a region of United States.' in region.text
     assert "Its regions: AK, AL" in region.text
