@@ -25,18 +25,23 @@ from bot.messages import Reply, Request
 from handlers import (
     availability,
     channel_digest,
-    coaching,
     criteria,
     deal_form,
-    deals,
     help,
     home,
     leaderboard,
     playbook,
-    summaries,
 )
+from handlers.coaching import chat as coaching_chat
+from handlers.coaching import reports as coaching_reports
 from handlers.common import Turn
+from handlers.deals import cards as deal_cards
+from handlers.deals import lifecycle as deal_lifecycle
+from handlers.deals import links as deal_links
+from handlers.deals import lists as deal_lists
+from handlers.deals import moves as deal_moves
 from handlers.quizzes import authoring, channel, queue, results, review
+from handlers.summaries import chat as summaries_chat
 from handlers.understand import rules as understanding
 from handlers.understand.words import BUYER_SAYS_BOOST
 from storage.models import Person, Workspace
@@ -75,7 +80,7 @@ UTTERANCES: tuple[Route, ...] = (
         lambda t, m: help.show_help(t),
     ),
     _r("home", r"(?:home|overview|dashboard|my home)", lambda t, m: home.show(t)),
-    _r("takeaway", r"takeaway:? (?P<line>.+)", lambda t, m: coaching.takeaway(t, m["line"])),
+    _r("takeaway", r"takeaway:? (?P<line>.+)", lambda t, m: coaching_chat.takeaway(t, m["line"])),
     _r(
         "quiz-me",
         r"quiz me|(?:give me a |next )?(?:quiz|knowledge check)(?: question)?",
@@ -129,29 +134,29 @@ UTTERANCES: tuple[Route, ...] = (
         r"post (?:the )?quiz (?P<id>\S+)(?: (?:here|to this channel|in this channel))?(?P<names> with names)?",
         lambda t, m: channel.post_to_channel(t, m["id"], bool(m["names"])),
     ),
-    _r("team-add", r"add (?P<who>.+?) to my team", lambda t, m: coaching.add_to_team(t, m["who"])),
+    _r("team-add", r"add (?P<who>.+?) to my team", lambda t, m: coaching_chat.add_to_team(t, m["who"])),
     _r(
         "team-remove",
         r"remove (?P<who>.+?) from my team",
-        lambda t, m: coaching.remove_from_team(t, m["who"]),
+        lambda t, m: coaching_chat.remove_from_team(t, m["who"]),
     ),
     _r(
         "coached",
         r"(?:i )?coached (?P<rep>.+?) on (?P<area>[\w &-]+?)(?:[:,] ?(?P<note>.+))?",
-        lambda t, m: coaching.log_typed(t, m["rep"], m["area"], m["note"]),
+        lambda t, m: coaching_chat.log_typed(t, m["rep"], m["area"], m["note"]),
     ),
-    _r("log-coaching", r"log (?:a )?coaching(?: session)?", lambda t, m: coaching.log_form(t)),
+    _r("log-coaching", r"log (?:a )?coaching(?: session)?", lambda t, m: coaching_chat.log_form(t)),
     _r(
         "due",
         r"who (?:should i|do i need to|to) coach(?: this week)?|coaching due|due for coaching",
-        lambda t, m: coaching.show_due(t),
+        lambda t, m: coaching_chat.show_due(t),
     ),
-    _r("my-coaching", r"my coaching", lambda t, m: coaching.my_coaching(t)),
-    _r("coaching-report", r"coaching report", lambda t, m: coaching.coaching_report(t)),
+    _r("my-coaching", r"my coaching", lambda t, m: coaching_reports.my_coaching(t)),
+    _r("coaching-report", r"coaching report", lambda t, m: coaching_reports.coaching_report(t)),
     _r(
         "pause",
         r"pause (?:coaching |my |all )?(?:nudges|reminders|digests|messages)(?: until| till| to)? (?P<until>.+)",
-        lambda t, m: coaching.pause(t, m["until"]),
+        lambda t, m: coaching_chat.pause(t, m["until"]),
     ),
     _r(
         "summary-channel-stop",
@@ -163,7 +168,7 @@ UTTERANCES: tuple[Route, ...] = (
         r"post (?:the |my |our )?(?:weekly )?(?:team |organization )?(?:summary|digest)(?: (?:to|in|into))?(?: (?P<where>.+))?",
         lambda t, m: channel_digest.subscribe(t, m["where"]),
     ),
-    _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching.resume(t)),
+    _r("resume", r"resume (?:coaching )?(?:nudges|reminders)", lambda t, m: coaching_chat.resume(t)),
     _r(
         "pause-quizzes",
         r"pause (?:my )?(?:quizzes|quiz|knowledge checks?|quiz questions)(?: until| till| to)? (?P<until>.+)",
@@ -202,17 +207,17 @@ UTTERANCES: tuple[Route, ...] = (
     _r(
         "cadence",
         r"(?:set )?(?:my |our |team )?coaching cadence(?: to| is)? (?P<cadence>.+)",
-        lambda t, m: coaching.set_cadence(t, m["cadence"]),
+        lambda t, m: coaching_chat.set_cadence(t, m["cadence"]),
     ),
     _r(
         "summary",
         r"(?:team |my team'?s? |org |organization )?summary",
-        lambda t, m: summaries.team_summary(t),
+        lambda t, m: summaries_chat.team_summary(t),
     ),
     _r(
         "criteria-report",
         r"(?:exit )?criteria report|where (?:do )?deals stall|stall report",
-        lambda t, m: summaries.criteria_report(t),
+        lambda t, m: summaries_chat.criteria_report(t),
     ),
     _r(
         "confirm",
@@ -222,18 +227,18 @@ UTTERANCES: tuple[Route, ...] = (
     _r(
         "link",
         r"link (?:this )?(?:channel|chat|conversation) (?:to|with) (?P<deal>.+)",
-        lambda t, m: deals.link_channel(t, m["deal"]),
+        lambda t, m: deal_links.link_channel(t, m["deal"]),
     ),
-    _r("unlink", r"unlink (?:this )?(?:channel|chat|conversation)", lambda t, m: deals.unlink_channel(t)),
+    _r("unlink", r"unlink (?:this )?(?:channel|chat|conversation)", lambda t, m: deal_links.unlink_channel(t)),
     _r(
         "my-deals",
         r"(?:show |list )?(?:my |all my )?(?:open )?(?:deals|pipeline|opportunities|opps)",
-        lambda t, m: deals.my_deals(t),
+        lambda t, m: deal_lists.my_deals(t),
     ),
     _r(
         "new-deal",
         rf"(?:new|add|create|start)(?: a)?(?: new)? deal:? (?P<name>.+?)(?: (?:in|at) {STAGE})?",
-        lambda t, m: deals.create(t, m["name"], m["stage"]),
+        lambda t, m: deal_lifecycle.create(t, m["name"], m["stage"]),
     ),
     _r(
         "new-deal-ask",
@@ -243,28 +248,28 @@ UTTERANCES: tuple[Route, ...] = (
     _r(
         "close",
         rf"(?:mark|close|set|update) (?P<deal>.+?) (?:as )?(?:closed[ -]?)?(?P<outcome>won|lost){REASON}",
-        lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m)),
+        lambda t, m: deal_lifecycle.close(t, m["deal"], m["outcome"], _reason(m)),
     ),
     _r(
         "we-closed",
         rf"we(?: have|'ve)? (?P<outcome>won|lost|signed) (?P<deal>.+?){REASON}",
-        lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
+        lambda t, m: deal_lifecycle.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
     ),
     _r(
         "closed",
         rf"(?P<deal>.+?) (?:is |was |has been |got |just )?(?:closed[ -]?)?(?P<outcome>won|lost|signed){REASON}",
-        lambda t, m: deals.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
+        lambda t, m: deal_lifecycle.close(t, m["deal"], m["outcome"], _reason(m), strict=True),
     ),
-    _r("reopen", r"(?:reopen|re-open|unclose) (?:the deal )?(?P<deal>.+)", lambda t, m: deals.reopen(t, m["deal"])),
+    _r("reopen", r"(?:reopen|re-open|unclose) (?:the deal )?(?P<deal>.+)", lambda t, m: deal_lifecycle.reopen(t, m["deal"])),
     _r(
         "move",
         rf"(?:move|advance|set|put|update|change|progress) (?P<deal>.+?)(?: back)? (?:to|into|in) {STAGE}",
-        lambda t, m: deals.move(t, m["deal"], m["stage"]),
+        lambda t, m: deal_moves.move(t, m["deal"], m["stage"]),
     ),
     _r(
         "moved",
         rf"(?P<deal>.+?) (?:moved|advanced|progressed|is now|has moved) (?:to|into|in) {STAGE}",
-        lambda t, m: deals.move(t, m["deal"], m["stage"]),
+        lambda t, m: deal_moves.move(t, m["deal"], m["stage"]),
     ),
     _r(
         "search",
@@ -280,22 +285,22 @@ QUESTIONS: tuple[Route, ...] = (
     _r(
         "next",
         r"(?:what'?s|what is|whats) next(?: steps?)?(?: (?:for|on|with|in) (?P<deal>.+))?",
-        lambda t, m: deals.whats_next(t, m["deal"]),
+        lambda t, m: deal_cards.whats_next(t, m["deal"]),
     ),
     _r(
         "next-short",
         r"next(?: steps?)?(?: (?:for|on) )?(?: ?(?P<deal>.+))?",
-        lambda t, m: deals.whats_next(t, m["deal"]),
+        lambda t, m: deal_cards.whats_next(t, m["deal"]),
     ),
     _r(
         "next-do",
         r"what (?:should|do|can) i do (?:next )?(?:for|on|with) (?P<deal>.+)",
-        lambda t, m: deals.whats_next(t, m["deal"]),
+        lambda t, m: deal_cards.whats_next(t, m["deal"]),
     ),
     _r(
         "status",
         r"(?:where are we|status|deal|show deal|open deal)(?: (?:with|on|of|for))? (?P<deal>.+)",
-        lambda t, m: deals.whats_next(t, m["deal"]),
+        lambda t, m: deal_cards.whats_next(t, m["deal"]),
     ),
     _r(
         "stage-topic",
@@ -324,14 +329,14 @@ QUESTIONS: tuple[Route, ...] = (
 DEAL_QUESTIONS = frozenset({"next", "next-short", "next-do", "status"})
 
 CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
-    "deal.next": deals.next_clicked,
-    "deal.move": deals.move_clicked,
-    "deal.close": deals.close_clicked,
-    "deal.reopen": deals.reopen_clicked,
-    "deal.move-pick": deals.move_picked,
-    "deals.page": deals.page_clicked,
+    "deal.next": deal_cards.next_clicked,
+    "deal.move": deal_moves.move_clicked,
+    "deal.close": deal_lifecycle.close_clicked,
+    "deal.reopen": deal_lifecycle.reopen_clicked,
+    "deal.move-pick": deal_moves.move_picked,
+    "deals.page": deal_lists.page_clicked,
     "stage.show": playbook.stage_clicked,
-    "channel.link": deals.link_clicked,
+    "channel.link": deal_links.link_clicked,
     "criteria.show": criteria.show_clicked,
     "quiz.answer": queue.answer,
     "quiz.next": queue.next_clicked,
@@ -339,11 +344,11 @@ CLICKS: dict[str, Callable[[Turn, str], Reply]] = {
     "quiz.reviewed": review.reviewed_clicked,
     "cquiz.answer": channel.channel_answer,
     "cquiz.close": channel.channel_close,
-    "coaching.form": coaching.log_form,
-    "coaching.log": coaching.log_submitted,
-    "coaching.snooze": coaching.snooze,
-    "coaching.ask-takeaway": coaching.ask_takeaway,
-    "summary.show": lambda t, _value: summaries.team_summary(t),
+    "coaching.form": coaching_chat.log_form,
+    "coaching.log": coaching_chat.log_submitted,
+    "coaching.snooze": coaching_chat.snooze,
+    "coaching.ask-takeaway": coaching_chat.ask_takeaway,
+    "summary.show": lambda t, _value: summaries_chat.team_summary(t),
     "criteria.form": criteria.confirm_form,
     "criteria.revoke-form": criteria.revoke_form,
     "criteria.confirm": criteria.confirm_submitted,
@@ -419,7 +424,7 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
     question = match(text, QUESTIONS)
     if question is not None and question[0].name in DEAL_QUESTIONS:
         words = question[1]["deal"] or ""
-        card = deals.exact_card(turn, words) if words.casefold() not in deals.THIS_DEAL else None
+        card = deal_cards.exact_card(turn, words) if words.casefold() not in deal_cards.THIS_DEAL else None
         if card is not None:
             return card
     rule, understood = understanding.decide(turn, text)

@@ -107,7 +107,7 @@ def unsubscribe(turn: Turn) -> Reply:
 
 def enqueue_channel_digests(ctx, now: datetime) -> int:
     """A channel post for each subscriber whose weekly digest slot has come (managers and enablement)."""
-    from handlers.summaries import DIGEST_GRACE, DIGEST_TIME, DIGEST_WEEKDAY
+    from handlers.summaries.digest import DIGEST_GRACE, DIGEST_TIME, DIGEST_WEEKDAY
     from storage.outbox import compose_later
 
     queued = 0

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.confirmations import record
 from bot.messages import Button, Form, FormField, Reply
 from handlers.common import Turn, deal_playbook_stage
-from handlers.deals import deal_by_id, resolve_deal
+from handlers.deals.cards import deal_by_id, resolve_deal
 from playbooks.schema import Playbook, Stage
 from storage.models import CriterionEvent, CriterionStatus, Deal
 

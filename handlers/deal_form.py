@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 
 from bot.messages import Form, FormField, Reply
-from handlers import deals
 from handlers.common import Turn
+from handlers.deals import lifecycle as deal_lifecycle
 from handlers.forms import send_back
 
 
@@ -37,4 +37,4 @@ def submitted(turn: Turn, nonce: str) -> Reply:
     stage = " ".join(str(answers.get("stage") or "").split()).strip("-").strip()
     if not name:
         return send_back(turn, deal_form(nonce), {"name": "This one is needed."})
-    return deals.create(turn, name, stage or None)
+    return deal_lifecycle.create(turn, name, stage or None)

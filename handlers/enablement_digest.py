@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.messages import Reply, Request, Section
-from handlers import summaries
 from handlers.common import Turn, not_paused, weekly_due_groups
 from handlers.quizzes import results
+from handlers.summaries import chat as summaries_chat
+from handlers.summaries import digest
 from storage.models import Organization, Person, Role, Workspace
 
 KIND = "edigest"
@@ -29,9 +30,9 @@ def enqueue_enablement_digests(ctx, now: datetime) -> int:
             db,
             now,
             kind="digest",
-            weekday=summaries.DIGEST_WEEKDAY,
-            at=summaries.DIGEST_TIME,
-            grace=summaries.DIGEST_GRACE,
+            weekday=digest.DIGEST_WEEKDAY,
+            at=digest.DIGEST_TIME,
+            grace=digest.DIGEST_GRACE,
             role=Role.ENABLEMENT,
         ):
             queued += outbox.enqueue_to_people(
@@ -53,7 +54,7 @@ def compose_enablement_digest(ctx, db: Session, person: Person, now: datetime) -
     if organization is None or workspace is None:
         return None
     turn = Turn(ctx, db, Request(workspace.id, person.id), person, workspace, organization)
-    criteria = summaries.criteria_report(turn)
+    criteria = summaries_chat.criteria_report(turn)
     quiz = results.quiz_report(turn)
     quiz_sections = _shortened(quiz.sections)
     title = organization.name or "your organization"

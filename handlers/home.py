@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 
 from bot.confirmations import confirmed_criteria
 from bot.messages import Button, Reply
-from handlers.coaching import due_reps
+from handlers.coaching.queries import due_reps
 from handlers.common import Turn, deal_playbook_stage, team_ids, visible_deals
 from storage.models import DealStageChange, Person, ReviewCard, Role
 

@@ -6,8 +6,9 @@ from dataclasses import replace
 from typing import overload
 
 from bot.messages import Button, Reply
-from handlers import deals, help
+from handlers import help
 from handlers.common import Turn, find_deal
+from handlers.deals import cards as deal_cards
 from playbooks.schema import Playbook
 from playbooks.search import KIND_TITLES
 
@@ -18,12 +19,12 @@ def stage_card(turn: Turn, words: str) -> Reply:
     "exit criteria for Acme" names a deal rather than a stage, so a deal name falls through to the deal's
     own answer (with only its unconfirmed criteria).
     """
-    preferred = deals.preferred_playbooks(turn)
+    preferred = deal_cards.preferred_playbooks(turn)
     matches = turn.ctx.playbooks.find_stage(words, prefer=preferred)
     if not matches:
         deal = find_deal(turn.db, turn.person, words)
         if deal.deal is not None:
-            return deals.deal_card(turn, deal.deal)
+            return deal_cards.deal_card(turn, deal.deal)
         playbook = (turn.ctx.playbooks.get(preferred[0]) if preferred else None) or turn.ctx.playbooks.default
         return turn.render("stage_not_found.j2", kind="error", words=words, playbook=playbook)
     playbooks_hit = {p.id for p, _ in matches}
@@ -124,7 +125,7 @@ def search(
     kind = SEARCH_KIND.get(section or "", section)
     hits = turn.ctx.playbooks.search(
         query,
-        prefer=deals.preferred_playbooks(turn) if prefer is None else prefer,
+        prefer=deal_cards.preferred_playbooks(turn) if prefer is None else prefer,
         every_word=fallback and not lenient,
         kind=kind,
         kind_boost=kind_boost,

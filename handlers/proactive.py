@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from bot.context import AppContext
 from bot.messages import Reply
-from handlers.coaching import compose_nudge
+from handlers.coaching.nudges import compose_nudge
 from handlers.quizzes.daily import compose_knowledge_check
-from handlers.summaries import compose_digest
+from handlers.summaries.digest import compose_digest
 from storage.models import OutboxMessage, Person
 from storage.outbox import COMPOSE
 

@@ -17,10 +17,11 @@ from functools import partial
 
 from bot.context import AppContext
 from bot.delivery import Drainer, DrainPolicy, Sender
-from handlers.coaching import enqueue_nudges
+from handlers.coaching.nudges import enqueue_nudges
 from handlers.proactive import compose
 from handlers.quizzes.daily import enqueue_knowledge_checks
-from handlers.summaries import SNAPSHOT_ABOVE, enqueue_digests, refresh_snapshots
+from handlers.summaries.digest import enqueue_digests
+from handlers.summaries.snapshots import SNAPSHOT_ABOVE, refresh_snapshots
 from storage.models import Platform
 
 BuildSenders = Callable[[AppContext], dict[Platform, Sender]]

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from bot.delivery import Drainer
-from handlers.coaching import enqueue_nudges, maturity, parse_day
+from handlers.coaching.nudges import enqueue_nudges
+from handlers.coaching.queries import parse_day
+from handlers.coaching.reports import maturity
 from storage.models import CoachingSession, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from tests.conftest import FIXED_NOW, add_person, deliver
 from tests.test_playbook_validation import run_cli

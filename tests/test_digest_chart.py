@@ -15,7 +15,7 @@ from bot.channels.slack_outbound import SlackSender
 from bot.channels.teams_outbound import TeamsSender
 from bot.delivery import Drainer, DrainPolicy
 from handlers.proactive import compose
-from handlers.summaries import enqueue_digests
+from handlers.summaries.digest import enqueue_digests
 from storage.models import OutboxMessage, OutboxStatus, Platform
 from storage.people import get_or_create_workspace, person_by_email
 from tests.conftest import deliver

@@ -8,8 +8,8 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from bot.dates import DateProblem, resolve
-from handlers.coaching import enqueue_nudges
-from handlers.summaries import enqueue_digests
+from handlers.coaching.nudges import enqueue_nudges
+from handlers.summaries.digest import enqueue_digests
 
 THURSDAY = date(2026, 12, 3)
 

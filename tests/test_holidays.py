@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from handlers.coaching import enqueue_nudges
+from handlers.coaching.nudges import enqueue_nudges
 from handlers.quizzes.daily import enqueue_knowledge_checks
-from handlers.summaries import enqueue_digests
+from handlers.summaries.digest import enqueue_digests
 from storage.models import OutboxMessage, OutboxStatus, Person
 from tests.conftest import deliver
 

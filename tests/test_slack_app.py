@@ -250,12 +250,12 @@ def test_not_understood_gets_suggestions_not_silence(web, slack):
 
 
 def test_a_handler_error_is_an_apology_with_a_reference(web, slack, monkeypatch, caplog):
-    from handlers import deals
+    from handlers.deals import cards as deal_cards
 
     def broken(turn, deal):  # noqa: ANN001
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(deals, "deal_card", broken)
+    monkeypatch.setattr(deal_cards, "deal_card", broken)
     event(web, dm("what's next for Acme?"))
     (reply,) = wait_posts(slack, 1)
     assert "something went wrong on my side" in reply["text"]
@@ -286,16 +286,16 @@ def test_slash_command_acks_fast_and_answers_privately_with_a_share_button(web, 
 
 def test_acks_do_not_wait_for_the_answer(web, slack, monkeypatch):
     """Slack gets its 200 while the answer is still being worked out; the answers follow once it's ready."""
-    from handlers import deals
+    from handlers.deals import cards as deal_cards
 
     release = threading.Event()
-    card = deals.deal_card
+    card = deal_cards.deal_card
 
     def slow_card(turn, deal, **options):  # noqa: ANN001, ANN003
         assert release.wait(10), "never released"
         return card(turn, deal, **options)
 
-    monkeypatch.setattr(deals, "deal_card", slow_card)
+    monkeypatch.setattr(deal_cards, "deal_card", slow_card)
     assert command(web, slack, "next Acme") == (200, "")  # would hang until released if the ack waited
     inner = mention("what's next for Acme?")
     assert event(web, inner)[0] == 200

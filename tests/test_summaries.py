@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from handlers.summaries import enqueue_digests
+from handlers.summaries.digest import enqueue_digests
 from storage.models import CriterionEvent, CriterionStatus, Deal, OutboxMessage, SummarySnapshot
 from tests.conftest import FIXED_NOW, deliver
 from tests.test_criteria import open_form, submit
@@ -51,10 +51,11 @@ def test_summaries_are_refused_to_reps_and_scoped_for_enablement(chat_as):
 
 
 def test_a_large_organization_summary_rolls_reps_up_into_teams(chat_as, monkeypatch):
-    import handlers.summaries
+    import handlers.summaries.snapshots
+    import handlers.summaries.views
 
-    monkeypatch.setattr(handlers.summaries, "MAX_BLOCKS", 1)  # two reps already count as "large"
-    monkeypatch.setattr(handlers.summaries, "MAX_ATTENTION", 1)
+    monkeypatch.setattr(handlers.summaries.views, "MAX_BLOCKS", 1)  # two reps already count as "large"
+    monkeypatch.setattr(handlers.summaries.views, "MAX_ATTENTION", 1)
     chat_as().say("move hooli to quote")  # a skipped gate: Riley's deal needs attention
     chat_as("sam@example.com").say("move umbrella to negotiation")
     reply = chat_as("enablement@example.com").say("summary")
@@ -69,7 +70,8 @@ def test_a_rolled_up_summary_agrees_with_the_deal_by_deal_one(ctx, chat_as, monk
     """The organization roll-up is counted by the database, the team view in Python: same figures."""
     import re
 
-    import handlers.summaries
+    import handlers.summaries.snapshots
+    import handlers.summaries.views
 
     chat_as().say("move hooli to quote")
     age_deal(ctx, "Initech", 20)
@@ -79,7 +81,7 @@ def test_a_rolled_up_summary_agrees_with_the_deal_by_deal_one(ctx, chat_as, monk
     submit(rep, form, criteria=[form.fields[0].options[0][0]])  # progress: Initech is no longer stalled
     age_deal(ctx, "Initech", 30)  # ...until that, too, is a month old
     detailed = chat_as("enablement@example.com").say("summary")
-    monkeypatch.setattr(handlers.summaries, "MAX_BLOCKS", 1)
+    monkeypatch.setattr(handlers.summaries.views, "MAX_BLOCKS", 1)
     rolled = chat_as("enablement@example.com").say("summary")
 
     def section(reply, title):  # type: ignore[no-untyped-def]
@@ -103,11 +105,12 @@ def test_a_large_organization_reads_summaries_counted_ahead_by_the_clock(ctx, ch
     """Above SNAPSHOT_ABOVE open deals, organization-wide figures come from a snapshot, say when they were
     counted (in the reader's time zone), and are recounted by the clock's `summaries` job; a manager's
     own summary stays live."""
-    import handlers.summaries
+    import handlers.summaries.snapshots
+    import handlers.summaries.views
     from bot.channels.senders import build_senders
     from scheduler.jobs import make_jobs
 
-    monkeypatch.setattr(handlers.summaries, "SNAPSHOT_ABOVE", 3)  # the demo's 5 open deals count as large
+    monkeypatch.setattr(handlers.summaries.snapshots, "SNAPSHOT_ABOVE", 3)  # the demo's 5 open deals count as large
     enablement = chat_as("enablement@example.com")
     summary = enablement.say("summary")
     assert "Figures as of 15:00 GMT" in summary.plain_text()  # Avery is in London
@@ -130,7 +133,7 @@ def test_a_large_organization_reads_summaries_counted_ahead_by_the_clock(ctx, ch
     recounted = enablement.say("summary").plain_text()
     assert "Figures as of 15:11 GMT" in recounted and "Riley Chen: 3 deals, 2/10" in recounted
 
-    monkeypatch.setattr(handlers.summaries, "SNAPSHOT_ABOVE", 100)  # deals closed: small again
+    monkeypatch.setattr(handlers.summaries.snapshots, "SNAPSHOT_ABOVE", 100)  # deals closed: small again
     ctx.clock = lambda: later + timedelta(minutes=20)  # the snapshot is too old to show: recounted live
     live = enablement.say("summary").plain_text()
     assert "Figures as of" not in live and "Riley Chen: 3 deals, 2/10" in live

@@ -16,7 +16,7 @@ from bot.confirmations import confirmed_criteria
 from bot.context import AppContext
 from bot.messages import Reply, Request
 from handlers.common import Turn
-from handlers.deals import deal_card
+from handlers.deals.cards import deal_card
 from storage.models import Deal, DealStageChange, DealStatus, Organization, OutboxMessage, Person, Workspace
 
 

@@ -9,7 +9,6 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy import select
 
-from handlers import deals
 from handlers.common import (
     Turn,
     closed_names,
@@ -17,6 +16,7 @@ from handlers.common import (
     open_deals_of,
     visible_owner_ids,
 )
+from handlers.deals import cards as deal_cards
 from handlers.understand.names import (
     StageKeys,
     _best,
@@ -100,7 +100,7 @@ def understand(turn: Turn, text: str) -> Understanding:
     u = Understanding(words, role=turn.person.role, text=text)
     used = [False] * len(words)
     keys = stage_keys(turn.ctx.playbooks)
-    preferred = deals.preferred_playbooks(turn)
+    preferred = deal_cards.preferred_playbooks(turn)
     # A playbook or a stage named in full ("the hospital capital equipment playbook", "clinical champion
     # stage") before deal names, so their words are not read as the start of a deal's name.
     named = _named_playbook(turn.ctx.playbooks, words, used)

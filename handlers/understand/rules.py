@@ -6,11 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.messages import Button, Reply
-from handlers import coaching, deals, help, playbook, summaries
+from handlers import help, playbook
+from handlers.coaching import chat as coaching_chat
 from handlers.common import (
     Turn,
     deal_playbook_stage,
+    visible_deals,
 )
+from handlers.deals import cards as deal_cards
+from handlers.deals import lists as deal_lists
+from handlers.deals import moves as deal_moves
+from handlers.summaries import chat as summaries_chat
 from handlers.understand.finding import (
     Understanding,
     understand,
@@ -34,7 +40,7 @@ def refuse(turn: Turn, u: Understanding) -> Reply:
 
 def deal_choice(turn: Turn, u: Understanding) -> Reply:
     focus = u.section or ("exit_criteria" if "stuck" in u.intents else None)
-    return deals.choose(
+    return deal_cards.choose(
         turn, u.deals, "deal.next", f":{focus}" if focus else "", reason="ambiguous", words=u.deal_words
     )
 
@@ -52,7 +58,7 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
             text=f"{deal.name} is at the last stage of its playbook: there is no stage to move it to.",
         )
     if not u.deal_exact:
-        return deals.choose(
+        return deal_cards.choose(
             turn,
             [deal],
             "deal.move-pick",
@@ -60,36 +66,36 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
             reason="confirm",
             words=u.deal_words,
         )
-    return deals.apply_move(turn, deal, found[0], next_stage)
+    return deal_moves.apply_move(turn, deal, found[0], next_stage)
 
 
 def move_to_stage(turn: Turn, u: Understanding) -> Reply:
     """ "Kessler & Sons is ready for risk review, move it": the same path as "move Kessler to risk review",
     so a near name asks first and open exit criteria are recorded as a skipped gate."""
     assert u.deal is not None
-    return deals.move(turn, u.deal.name if u.deal_exact else u.deal_words, u.stages[0][1].name)
+    return deal_moves.move(turn, u.deal.name if u.deal_exact else u.deal_words, u.stages[0][1].name)
 
 
 def deal_answer(turn: Turn, u: Understanding) -> Reply:
     focus = u.section or ("exit_criteria" if "stuck" in u.intents else None)
     assert u.deal is not None
-    return deals.deal_card(turn, u.deal, focus=focus)
+    return deal_cards.deal_card(turn, u.deal, focus=focus)
 
 
 def closed_deal(turn: Turn, u: Understanding) -> Reply:
     assert u.closed is not None  # the rule's condition
-    return deals.closed_card(turn, u.closed)
+    return deal_cards.closed_card(turn, u.closed)
 
 
 def this_deal(turn: Turn, u: Understanding) -> Reply:
-    found = deals.resolve_deal(turn, "this deal", action="deal.next")
+    found = deal_cards.resolve_deal(turn, "this deal", action="deal.next")
     if isinstance(found, Reply):
         return found
-    return deals.deal_card(turn, found, focus=u.section)
+    return deal_cards.deal_card(turn, found, focus=u.section)
 
 
 def team_answer(turn: Turn, u: Understanding) -> Reply:
-    return summaries.team_summary(turn)
+    return summaries_chat.team_summary(turn)
 
 
 def stage_answer(turn: Turn, u: Understanding) -> Reply:
@@ -102,10 +108,10 @@ def stage_answer(turn: Turn, u: Understanding) -> Reply:
 
 def section_answer(turn: Turn, u: Understanding) -> Reply:
     """A section with no stage: for "this deal" when there is one, else a choice of stages."""
-    own = [d for d in deals.visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
+    own = [d for d in visible_deals(turn.db, turn.person) if d.owner_id == turn.person.id]
     if len(own) == 1:
-        return deals.deal_card(turn, own[0], focus=u.section)
-    preferred = deals.preferred_playbooks(turn)
+        return deal_cards.deal_card(turn, own[0], focus=u.section)
+    preferred = deal_cards.preferred_playbooks(turn)
     book = (turn.ctx.playbooks.get(preferred[0]) if preferred else None) or turn.ctx.playbooks.default
     buttons = tuple(Button(s.name, "stage.show", f"{book.id}:{s.id}") for s in book.stages)
     title = SECTION_TITLES[u.section or "tasks"]
@@ -163,7 +169,7 @@ RULES: tuple[Rule, ...] = (
             and u.section is None
             and ("mine" in u.intents or ("team" in u.intents and u.role != Role.REP) or u.asks_which_deals)
         ),
-        lambda t, u: deals.deals_in_stage(t, *u.stages[0]),
+        lambda t, u: deal_lists.deals_in_stage(t, *u.stages[0]),
     ),
     # "who on my team should I coach this week?": the coaching cue
     Rule(
@@ -174,7 +180,7 @@ RULES: tuple[Rule, ...] = (
             and any(w.startswith("coach") for w in u.words)
             and not u.stages
         ),
-        lambda t, u: coaching.show_due(t),
+        lambda t, u: coaching_chat.show_due(t),
     ),
     Rule("team-members", lambda u: u.names_team, team_answer),
     # "how do I coach a rep stuck in the value analysis committee stage": the stage's section, not the team
@@ -188,7 +194,7 @@ RULES: tuple[Rule, ...] = (
         lambda u: "team" in u.intents and u.role != Role.REP and (not u.section or "stuck" in u.intents),
         team_answer,
     ),
-    Rule("my-deals", lambda u: "mine" in u.intents and not u.stages, lambda t, u: deals.my_deals(t)),
+    Rule("my-deals", lambda u: "mine" in u.intents and not u.stages, lambda t, u: deal_lists.my_deals(t)),
     Rule(
         "stage",
         lambda u: (
