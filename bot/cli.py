@@ -239,14 +239,16 @@ def _stranded_warnings(
     """Deals, confirmations and quiz questions in the configured database that these playbooks strand."""
     if isinstance(settings, CliError):
         return [f"{settings}: the database was not checked for data these playbooks would strand"], []
-    from bot.stranded import check_database
+    from bot.stranded.report import check_database
 
     report = check_database(settings.database_url, playbooks)
     return report.lines(), report.note_lines()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bot.importers import CsvFileError, import_deals, import_people
+    from bot.importers.csvfile import CsvFileError
+    from bot.importers.deals import import_deals
+    from bot.importers.people import import_people
 
     ctx = load_context()
     try:

@@ -4,7 +4,7 @@ A file is imported whole or not at all: every problem is reported as `file:line:
 Re-importing updates questions by id; changing a question's text, choices or answer bumps its version,
 so an answer to the old wording is recognised, and every rep's history stays.
 
-An item may name the playbook section it tests (`tests:`, see bot/quizlinks.py); the reference is checked
+An item may name the playbook section it tests (`tests:`, see bot/quizlinks/); the reference is checked
 against the loaded playbooks (`file:line`, with the nearest name), and the fingerprint of the section's
 text is stored with the question: it is the version the question was written (or, when re-imported with
 changes, reviewed) against.

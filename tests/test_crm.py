@@ -424,7 +424,7 @@ def test_a_hubspot_stage_change_reaches_the_owner_in_slack_as_a_stage_card(webho
 
 
 def test_a_csv_reimport_that_moves_a_deal_forward_records_the_skipped_gate(ctx, demo, tmp_path):
-    from bot.importers import import_deals
+    from bot.importers.deals import import_deals
 
     csv = tmp_path / "deals.csv"
     csv.write_text("name,owner_email,stage,amount,close_date,crm_id\nAcme Corp,rep@example.com,evaluation,120000,2027-02-26,DEMO-001\n")

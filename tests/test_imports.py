@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from bot.importers import CsvFileError, import_deals, import_people
+from bot.importers.csvfile import CsvFileError
+from bot.importers.deals import import_deals
+from bot.importers.people import import_people
 from storage.models import Deal, DealStageChange, DealStatus, Person, Role
 from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
 from tests.test_playbook_validation import run_cli

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.confirmations import record
-from bot.importers import import_deals, import_people
+from bot.importers.deals import import_deals
+from bot.importers.people import import_people
 from bot.quizfile import import_quizzes
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
 from playbooks.loader import PlaybookLibrary
