@@ -1,6 +1,6 @@
-"""Coaching's domain reads and writes: the areas and cadences, who on a team is due and on what (the
-ROAM focus from the data the bot holds, with coaching questions from the playbook stage concerned),
-finding a person by name, and recording a session.
+"""Coaching's domain reads: the areas and cadences, who on a team is due and on what (the ROAM focus
+from the data the bot holds, with coaching questions from the playbook stage concerned), finding a person
+by name, and reading a typed day or area.
 """
 
 from __future__ import annotations
