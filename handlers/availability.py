@@ -54,12 +54,13 @@ def parse_working_days(words: str) -> tuple[list[int] | None, str | None]:
     chosen: list[int] = []
     for part in parts:
         ends = part.split("-")
-        numbers = [_day(e) for e in ends]
-        for word, number in zip(ends, numbers, strict=True):
+        found = [_day(e) for e in ends]
+        for word, number in zip(ends, found, strict=True):
             if number is None:
                 near = nearest(word, DAY_NAMES)
                 hint = f' Did you mean "{near.title()}"?' if near else ""
                 return None, f'"{word}" is not a day of the week.{hint}'
+        numbers = [n for n in found if n is not None]  # (all of them: a None has returned above)
         if len(numbers) == 1:
             span = [numbers[0]]
         elif len(numbers) == 2:
@@ -67,10 +68,10 @@ def parse_working_days(words: str) -> tuple[list[int] | None, str | None]:
             span = [(first + i) % 7 for i in range((last - first) % 7 + 1)]  # Sun-Thu wraps round the week
         else:
             return None, f'"{part}" is not a range: write it like "Sun-Thu".'
-        chosen += [d for d in span if d not in chosen]  # type: ignore[misc]
+        chosen += [d for d in span if d not in chosen]
     if not chosen:
         return None, 'Name at least one day, like "my working days are Mon-Fri".'
-    return chosen, None  # type: ignore[return-value]
+    return chosen, None
 
 
 def set_working_days(turn: Turn, words: str) -> Reply:
@@ -195,7 +196,7 @@ def _holidays_sentence(turn: Turn, code: str, region: str | None) -> str:
     return f"Got it: you work in {where}. I won't send you knowledge checks, nudges or digests on its public holidays.{after}"
 
 
-def _next_holiday(calendar, today: date) -> tuple[date, str] | None:  # type: ignore[no-untyped-def]
+def _next_holiday(calendar, today: date) -> tuple[date, str] | None:
     if calendar is None:
         return None
     for offset in range(0, 400):

@@ -73,39 +73,6 @@ def search(
 ) -> Reply | None: ...
 
 
-def section_across_stages(
-    turn: Turn,
-    query: str,
-    section: str,
-    book: Playbook,
-    stages: tuple[Button, ...],
-    *,
-    where_i_am: set[str] | None = None,
-) -> Reply | None:
-    """One kind of section asked for with no stage or deal ("objection handling pls", "what questions
-    should i be asking"): the entries of that kind in `book` that best match the words, with `stages` (a
-    button per stage) for all of one stage's. `where_i_am`: stage ids of the asker's open deals; when the
-    words say nothing more than the kind of section, those stages come first, in playbook order. None when
-    the playbook has no such entries."""
-    kind = SEARCH_KIND.get(section, section)
-    hits = [
-        hit
-        for hit in turn.ctx.playbooks.search(
-            query, prefer=[book.id], limit=SECTION_POOL, kind=kind, kind_boost=4.0
-        )
-        if hit.kind == kind and hit.playbook.id == book.id
-    ]
-    if where_i_am is not None:
-        order = {stage.id: i for i, stage in enumerate(book.stages)}
-        hits.sort(key=lambda hit: (hit.stage.id not in where_i_am, order.get(hit.stage.id, 99)))
-    hits = hits[:SECTION_SHOWN]
-    if not hits:
-        return None
-    reply = turn.render("search.j2", query=query.rstrip("?"), hits=hits, kind_titles=KIND_TITLES)
-    note = f"For every {KIND_TITLES[kind].lower()} entry of one stage of {book.name}, pick the stage."
-    return replace(reply, buttons=stages, context=note)
-
-
 def search(
     turn: Turn,
     query: str,
@@ -141,3 +108,36 @@ def search(
             text=f'Nothing in the playbooks matches "{query}". Try other words, or "help".',
         )
     return turn.render("search.j2", query=query.rstrip("?"), hits=hits, kind_titles=KIND_TITLES)
+
+
+def section_across_stages(
+    turn: Turn,
+    query: str,
+    section: str,
+    book: Playbook,
+    stages: tuple[Button, ...],
+    *,
+    where_i_am: set[str] | None = None,
+) -> Reply | None:
+    """One kind of section asked for with no stage or deal ("objection handling pls", "what questions
+    should i be asking"): the entries of that kind in `book` that best match the words, with `stages` (a
+    button per stage) for all of one stage's. `where_i_am`: stage ids of the asker's open deals; when the
+    words say nothing more than the kind of section, those stages come first, in playbook order. None when
+    the playbook has no such entries."""
+    kind = SEARCH_KIND.get(section, section)
+    hits = [
+        hit
+        for hit in turn.ctx.playbooks.search(
+            query, prefer=[book.id], limit=SECTION_POOL, kind=kind, kind_boost=4.0
+        )
+        if hit.kind == kind and hit.playbook.id == book.id
+    ]
+    if where_i_am is not None:
+        order = {stage.id: i for i, stage in enumerate(book.stages)}
+        hits.sort(key=lambda hit: (hit.stage.id not in where_i_am, order.get(hit.stage.id, 99)))
+    hits = hits[:SECTION_SHOWN]
+    if not hits:
+        return None
+    reply = turn.render("search.j2", query=query.rstrip("?"), hits=hits, kind_titles=KIND_TITLES)
+    note = f"For every {KIND_TITLES[kind].lower()} entry of one stage of {book.name}, pick the stage."
+    return replace(reply, buttons=stages, context=note)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 from fsrs import Card
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from bot.quizlinks.resolving import resolve
@@ -54,7 +55,7 @@ def refresh(
 
     Cheap when nothing changed: one query of the linked questions, one fingerprint per section."""
     # a retired question is compared when it comes back (`active: true`): until then nobody is asked it
-    linked = [QuizQuestion.section_ref.is_not(None), QuizQuestion.active.is_(True)]
+    linked: list[ColumnElement[bool]] = [QuizQuestion.section_ref.is_not(None), QuizQuestion.active.is_(True)]
     if organization_id is not None:
         linked.append(QuizQuestion.organization_id == organization_id)
     result = Refresh()
@@ -119,8 +120,8 @@ def reask(db: Session, question: QuizQuestion, now: datetime) -> int:
 
 def relearn(card: ReviewCard, now: datetime) -> None:
     """FSRS memory back to that of a question never answered (the log of past answers stays as it was)."""
-    old = Card.from_dict(card.card) if card.card else None
-    card.card = Card(card_id=old.card_id if old else card.question_id, due=now).to_dict()
+    old = Card.from_dict(cast(Any, card.card)) if card.card else None
+    card.card = dict(Card(card_id=old.card_id if old else card.question_id, due=now).to_dict())
     card.due = now
     card.relearn_since = now
 

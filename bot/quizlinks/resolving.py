@@ -72,8 +72,8 @@ def parse(value: Any) -> tuple[str | None, str, str | None, str | None, tuple[st
         stage = value["stage"].strip()
         if not parts:
             return (playbook.strip() if playbook else None), stage, None, None, ()
-        part = parts[0]
-        if part == "section":
+        named = parts[0]
+        if named == "section":
             return (
                 (playbook.strip() if playbook else None),
                 stage,
@@ -81,7 +81,7 @@ def parse(value: Any) -> tuple[str | None, str, str | None, str | None, tuple[st
                 None,
                 ("section",),
             )
-        return (playbook.strip() if playbook else None), stage, part, fold(value[part]), (part,)
+        return (playbook.strip() if playbook else None), stage, named, fold(value[named]), (named,)
     if not isinstance(value, str) or not value.strip():
         raise LinkError(
             "`tests:` is a section of a playbook: `PLAYBOOK/STAGE[/PART]` such as "

@@ -119,6 +119,8 @@ class QuizChecks(Check):
         changing: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
         waiting: dict[int, list[str]] = defaultdict(list)
         for qid, organization_id, external_id, ref, reviewed, seen, flagged in rows:
+            if ref is None:  # (the query reads linked questions only)
+                continue
             section = quizlinks.resolve(ref, self.playbook_list)
             if section is None:
                 gone[(organization_id, ref)].append(external_id)

@@ -32,7 +32,8 @@ def add_to_team(turn: Turn, words: str) -> Reply:
         return _who_do_you_mean(turn, words, found)
     if found.id == turn.person.id:
         return turn.render("message.j2", kind="error", text="You can't be your own manager.")
-    chain, boss = set(), turn.person
+    chain: set[int] = set()
+    boss: Person | None = turn.person
     while boss is not None and boss.id not in chain:
         chain.add(boss.id)
         boss = boss.manager

@@ -26,7 +26,7 @@ SEND_GRACE = timedelta(hours=48)
 # -- the nudge ------------------------------------------------------------------------------------------
 
 
-def nudge_reply(ctx, db, manager: Person, now: datetime, week: str, followup: bool = False) -> Reply | None:  # type: ignore[no-untyped-def]
+def nudge_reply(ctx, db, manager: Person, now: datetime, week: str, followup: bool = False) -> Reply | None:
     due = due_reps(ctx, db, manager, now)
     if not due:
         return None
@@ -47,7 +47,7 @@ def nudge_reply(ctx, db, manager: Person, now: datetime, week: str, followup: bo
     return reply
 
 
-def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type: ignore[no-untyped-def]
+def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:
     """Queue the weekly nudge (or Thursday's follow-up) for every manager whose local time has come.
 
     Keys are per manager and ISO week: ticks every few minutes, restarts and late starts (up to
@@ -77,14 +77,14 @@ def enqueue_nudges(ctx, now: datetime, followups: bool = False) -> int:  # type:
     return queued
 
 
-def _not_paused_or_snoozed(week: str, local_date: date):  # type: ignore[no-untyped-def]
+def _not_paused_or_snoozed(week: str, local_date: date):
     """Managers who neither snoozed this week's nudge nor paused nudges past today (ISO dates compare as
     text)."""
     snoozed = Person.preferences["snoozed_week"].as_string()
     return and_(or_(snoozed.is_(None), snoozed != week), not_paused(local_date))
 
 
-def _nudged_and_not_logged(managers, week: str):  # type: ignore[no-untyped-def]
+def _nudged_and_not_logged(managers, week: str):
     """Of these managers, those whose nudge this week was sent (or is on its way) and who logged no
     coaching since it was queued."""
     logged_since = (
@@ -108,7 +108,7 @@ def _nudged_and_not_logged(managers, week: str):  # type: ignore[no-untyped-def]
     )
 
 
-def compose_nudge(ctx, db, manager: Person, now: datetime, week: str, followup: bool) -> Reply | None:  # type: ignore[no-untyped-def]
+def compose_nudge(ctx, db, manager: Person, now: datetime, week: str, followup: bool) -> Reply | None:
     """The nudge as it is sent: the reps due now, each with a focus from the latest data."""
     if followup and db.scalar(_nudged_and_not_logged(Person.id == manager.id, week).limit(1)) is None:
         return None  # coaching was logged between the tick and the send

@@ -108,7 +108,7 @@ def cadence_days(manager: Person) -> int:
     return CADENCES.get((manager.preferences or {}).get("cadence", "weekly"), 7)
 
 
-def due_reps(ctx, db, manager: Person, now: datetime) -> list[RepDue]:  # type: ignore[no-untyped-def]
+def due_reps(ctx, db, manager: Person, now: datetime) -> list[RepDue]:
     """Direct reports not coached within the cadence, each with a suggested focus."""
     reports = list(
         db.scalars(
@@ -151,7 +151,7 @@ class WeakTopic:
     sections: tuple[str, ...]  # labels, e.g. "Evaluation · exit criterion “references-checked”"
 
 
-def weak_topics(ctx, db, rep_ids: set[int], now: datetime) -> dict[int, WeakTopic]:  # type: ignore[no-untyped-def]
+def weak_topics(ctx, db, rep_ids: set[int], now: datetime) -> dict[int, WeakTopic]:
     """Per rep, the weakest topic (3+ answers, under 60% right, over 90 days) with the linked sections the rep
     last answered wrong: two queries for all the reps, whatever their number."""
     from handlers.quizzes.results import reread, weakest_topics
@@ -166,7 +166,7 @@ def weak_topics(ctx, db, rep_ids: set[int], now: datetime) -> dict[int, WeakTopi
     }
 
 
-def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity, weak=None) -> Focus:  # type: ignore[no-untyped-def]
+def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity, weak=None) -> Focus:
     """`weak`: the reps' weak knowledge-check topics (`weak_topics`), worked out once for all of them."""
     deals = list(
         db.scalars(
@@ -239,12 +239,12 @@ def suggest_focus(ctx, db, rep: Person, now: datetime, confirmed, activity, weak
     )
 
 
-def _stage(ctx, playbook_id: str, stage_id: str | None):  # type: ignore[no-untyped-def]
+def _stage(ctx, playbook_id: str, stage_id: str | None):
     playbook = ctx.playbooks.get(playbook_id)
     return playbook.stage(stage_id) if playbook and stage_id else None
 
 
-def _questions(stage, area: str) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+def _questions(stage, area: str) -> tuple[str, ...]:
     questions = list(stage.coaching_questions if stage else []) or DEFAULT_QUESTIONS.get(
         area, DEFAULT_QUESTIONS["skills-behaviors"]
     )

@@ -81,7 +81,9 @@ def deal_card(
     playbook, stage = found
     next_stage = playbook.next_stage(stage.id)
     days = max((turn.now() - deal.stage_entered_at).days, 0)
-    buttons = (Button("Confirm criteria", "criteria.form", str(deal.id), style="primary"),)
+    buttons: tuple[Button, ...] = (
+        Button("Confirm criteria", "criteria.form", str(deal.id), style="primary"),
+    )
     if next_stage:
         buttons += (Button(f"Move to {next_stage.name}", "deal.move", f"{deal.id}:{next_stage.id}"),)
     if confirmed is None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from bot.messages import Reply
+from bot.messages import Image, Reply
 from handlers.charts import progress_chart
 from handlers.common import not_paused, weekly_due_groups
 from handlers.summaries.snapshots import team_summary_data
@@ -25,7 +26,7 @@ DIGEST_TIME = "08:00"
 DIGEST_GRACE = timedelta(hours=48)  # a clock down longer than this skips the week rather than send it stale
 
 
-def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+def enqueue_digests(ctx, now: datetime) -> int:
     """Queue this week's team summary for every manager with a team whose local Monday 08:00 has passed.
 
     The outbox key is per manager and ISO week, so running this every few minutes, late (up to
@@ -56,13 +57,13 @@ def enqueue_digests(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
     return queued
 
 
-def compose_digest(ctx, db: Session, manager: Person, now: datetime) -> Reply:  # type: ignore[no-untyped-def]
+def compose_digest(ctx, db: Session, manager: Person, now: datetime) -> Reply:
     data = team_summary_data(ctx, db, manager, now)
     reply = ctx.renderer.render("team_summary.j2", me=manager, **data)
     return replace(reply, image=digest_chart(data))
 
 
-def digest_chart(data: dict):  # type: ignore[no-untyped-def,type-arg]
+def digest_chart(data: dict[str, Any]) -> Image | None:
     """The digest's chart: per rep (per team in an organization-wide digest), the exit criteria of their
     open deals' current stages confirmed and still to confirm.
 

@@ -21,11 +21,11 @@ SKIPPED_WINDOW = timedelta(days=30)
 TOP_CRITERIA = 3
 
 
-def _open_deals(organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def _open_deals(organization_id: int, owners: set[int] | None):
     return select(Deal.id).where(*open_deals_of(organization_id, owners))
 
 
-def in_current_stage(query, organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def in_current_stage(query, organization_id: int, owners: set[int] | None):
     """`query` over CriterionStatus, narrowed to open deals' current stages (older stages' states stay)."""
     return (
         query.select_from(CriterionStatus)
@@ -51,7 +51,7 @@ def confirmed_per_criterion(
     return {(playbook, stage, criterion): count for playbook, stage, criterion, count in rows}
 
 
-def confirmed_per_criterion_query(organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def confirmed_per_criterion_query(organization_id: int, owners: set[int] | None):
     query = (
         select(Deal.playbook_id, Deal.stage_id, CriterionStatus.criterion_id, func.count())
         .where(CriterionStatus.confirmed.is_(True))
@@ -60,7 +60,7 @@ def confirmed_per_criterion_query(organization_id: int, owners: set[int] | None)
     return in_current_stage(query, organization_id, owners)
 
 
-def activity_query(organization_id: int, owners: set[int] | None):  # type: ignore[no-untyped-def]
+def activity_query(organization_id: int, owners: set[int] | None):
     query = select(
         CriterionStatus.deal_id.label("deal_id"), func.max(CriterionStatus.changed_at).label("at")
     ).group_by(CriterionStatus.deal_id)
@@ -74,7 +74,7 @@ def last_activity(db: Session, organization_id: int, owners: set[int] | None) ->
     }
 
 
-def skips_query(organization_id: int, owners: set[int] | None, since: datetime):  # type: ignore[no-untyped-def]
+def skips_query(organization_id: int, owners: set[int] | None, since: datetime):
     """(deal id, n): how many times each open deal moved on with unconfirmed criteria since `since`."""
     return (
         select(DealStageChange.deal_id.label("deal_id"), func.count().label("n"))

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from bot.context import AppContext
 from bot.localtime import zone
 from handlers.common import Turn, open_deals_of, visible_owner_ids
 from handlers.summaries.views import (
@@ -30,7 +31,7 @@ from storage.models import (
 )
 
 
-def team_summary_data(ctx, db: Session, person: Person, now: datetime) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def team_summary_data(ctx: AppContext, db: Session, person: Person, now: datetime) -> dict[str, Any]:
     """What the summary (and the weekly digest) shows for a manager's team, or enablement's workspace."""
     owners = visible_owner_ids(db, person)
     if owners is None:
@@ -59,7 +60,7 @@ CRITERIA_REPORT = "criteria-report"
 
 def organization_view(
     ctx, db: Session, organization_id: int, kind: str, now: datetime
-) -> tuple[Any, datetime | None]:  # type: ignore[no-untyped-def]
+) -> tuple[Any, datetime | None]:
     """An organization-wide summary: counted live, or for a workspace with more than SNAPSHOT_ABOVE open
     deals (where counting takes seconds) the snapshot the clock keeps fresh; (data, when it was counted,
     None if live)."""
@@ -73,7 +74,7 @@ def organization_view(
 
 def refresh_snapshot(
     ctx, db: Session, organization_id: int, kind: str, now: datetime
-) -> tuple[Any, datetime | None]:  # type: ignore[no-untyped-def]
+) -> tuple[Any, datetime | None]:
     """Count `kind` now and keep it as the workspace's snapshot (or drop the snapshot of a workspace that
     has become small enough to count live)."""
     data = _count(ctx, db, organization_id, kind, now)
@@ -95,7 +96,7 @@ def refresh_snapshot(
     return data, now
 
 
-def refresh_snapshots(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+def refresh_snapshots(ctx, now: datetime) -> int:
     """The clock's job: recount the snapshots of every large workspace that are older than SNAPSHOT_EVERY
     (and drop those of workspaces no longer large). Returns how many were recounted."""
     with ctx.sessions() as db:
@@ -124,10 +125,10 @@ def refresh_snapshots(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def
 
 def _large(db: Session, organization_id: int) -> bool:
     open_deals = select(Deal.id).where(*open_deals_of(organization_id, None)).limit(SNAPSHOT_ABOVE + 1)
-    return db.scalar(select(func.count()).select_from(open_deals.subquery())) > SNAPSHOT_ABOVE
+    return (db.scalar(select(func.count()).select_from(open_deals.subquery())) or 0) > SNAPSHOT_ABOVE
 
 
-def _count(ctx, db: Session, organization_id: int, kind: str, now: datetime) -> Any:  # type: ignore[no-untyped-def]
+def _count(ctx, db: Session, organization_id: int, kind: str, now: datetime) -> Any:
     if kind == TEAM_SUMMARY:
         return count_team_summary(ctx, db, organization_id, None, now)
     return count_criteria_report(ctx, db, organization_id, None)

@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from bot.context import AppContext
 from handlers.common import open_deals_of
 from handlers.summaries.queries import (
     SKIPPED_WINDOW,
@@ -83,12 +85,13 @@ class TeamBlock:
 
 
 def count_team_summary(
-    ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime
-) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    ctx: AppContext, db: Session, organization_id: int, owners: set[int] | None, now: datetime
+) -> dict[str, Any]:
     """Up to MAX_BLOCKS reps are listed deal by deal; beyond that (an organization) the database rolls the
     deals up per manager's team, and only the deals that need attention are loaded."""
-    rep_count = db.scalar(
-        select(func.count(distinct(Deal.owner_id))).where(*open_deals_of(organization_id, owners))
+    rep_count = (
+        db.scalar(select(func.count(distinct(Deal.owner_id))).where(*open_deals_of(organization_id, owners)))
+        or 0
     )
     blocks: list[RepBlock] | list[TeamBlock]
     if rep_count > MAX_BLOCKS:
@@ -114,7 +117,7 @@ def count_team_summary(
     }
 
 
-def _line(ctx, deal: Deal, confirmed: set[str], last: datetime, skipped: int, now: datetime) -> DealLine:  # type: ignore[no-untyped-def]
+def _line(ctx, deal: Deal, confirmed: set[str], last: datetime, skipped: int, now: datetime) -> DealLine:
     playbook = ctx.playbooks.get(deal.playbook_id)
     stage = playbook.stage(deal.stage_id) if playbook else None
     ids = {c.id for c in stage.exit_criteria} if stage else set()
@@ -131,7 +134,7 @@ def _line(ctx, deal: Deal, confirmed: set[str], last: datetime, skipped: int, no
     )
 
 
-def _reps(ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime) -> list[RepBlock]:  # type: ignore[no-untyped-def]
+def _reps(ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime) -> list[RepBlock]:
     """Each rep's open deals, one line each, reps in name order."""
     deals = db.scalars(
         select(Deal)
@@ -154,7 +157,7 @@ def _reps(ctx, db: Session, organization_id: int, owners: set[int] | None, now: 
 
 def _teams(
     ctx, db: Session, organization_id: int, owners: set[int] | None
-) -> tuple[list[TeamBlock], int, int]:  # type: ignore[no-untyped-def]
+) -> tuple[list[TeamBlock], int, int]:
     """Deals and confirmed criteria per manager's team, counted by the database (a row per team comes
     back, not per deal); (the largest MAX_BLOCKS teams, how many more teams, how many deals in all)."""
     stages = {
@@ -207,7 +210,7 @@ def _teams(
 
 def _attention(
     ctx, db: Session, organization_id: int, owners: set[int] | None, now: datetime
-) -> tuple[list[DealLine], int]:  # type: ignore[no-untyped-def]
+) -> tuple[list[DealLine], int]:
     """The MAX_ATTENTION deals that need attention most (longest stalled first, then most skipped gates,
     then by name: the same order a manager's summary uses) and how many need attention, found by the
     database."""
@@ -264,7 +267,7 @@ class StageBlock:
 
 def count_criteria_report(
     ctx, db: Session, organization_id: int, owners: set[int] | None
-) -> list[StageBlock]:  # type: ignore[no-untyped-def]
+) -> list[StageBlock]:
     per_stage = db.execute(
         select(Deal.playbook_id, Deal.stage_id, func.count(Deal.id))
         .where(*open_deals_of(organization_id, owners))
