@@ -17,9 +17,10 @@ cheap wins and slows down once old cards start slipping: neither overdue reviews
 
 The budget holds only so many questions (`held`): each costs the reviews a day it needs to stay at the
 rep's calibrated retention, most durable first. Questions beyond what it holds are set aside until the
-ones it holds consolidate, rather than each reviewed too rarely to stick. Because a question introduced
-too early can be set aside again, new questions can come at the pace a typical rep sustains
-(CALIBRATION_PRIOR) before the rep's own answers say otherwise.
+ones it holds consolidate, rather than each reviewed too rarely to stick. How many it holds depends on
+how much of FSRS's predicted recall the rep really shows (`calibration`); a rep with few answers of their
+own is taken to be like their workspace's other reps (their recent answers), so a new rep gets new
+questions at the pace their colleagues sustain until their own answers say otherwise.
 
 The horizon is the time the budget needs to come back to a card: (questions / per day) working days, in
 calendar days (7/5), kept between one week and the FSRS maximum interval.
