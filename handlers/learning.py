@@ -17,9 +17,10 @@ cheap wins and slows down once old cards start slipping: neither overdue reviews
 
 The budget holds only so many questions (`held`): each costs the reviews a day it needs to stay at the
 rep's calibrated retention, most durable first. Questions beyond what it holds are set aside until the
-ones it holds consolidate, rather than each reviewed too rarely to stick. Because a question introduced
-too early can be set aside again, new questions can come at the pace a typical rep sustains
-(CALIBRATION_PRIOR) before the rep's own answers say otherwise.
+ones it holds consolidate, rather than each reviewed too rarely to stick. How many it holds depends on
+how much of FSRS's predicted recall the rep really shows (`calibration`); a rep with few answers of their
+own is taken to be like their workspace's other reps (their recent answers), so a new rep gets new
+questions at the pace their colleagues sustain until their own answers say otherwise.
 
 The horizon is the time the budget needs to come back to a card: (questions / per day) working days, in
 calendar days (7/5), kept between one week and the FSRS maximum interval.
@@ -38,10 +39,11 @@ MIN_HORIZON_DAYS = 7.0
 FIRST_ANSWER_PRIOR = 0.5  # chance a rep answers a question right the first time it is asked
 MIN_GAP = timedelta(hours=20)  # never ask a question again the same day it was answered
 SUSTAIN_RETENTION = 0.5  # recall the budget must be able to hold every introduced question at
-NEW_AT_LEAST_EVERY = timedelta(days=14)  # however much is slipping, a new question at least every 2 weeks
+NEW_AT_LEAST_EVERY = timedelta(days=10)  # however much is slipping, a new question at least every 10 days
 MAX_TARGET = 0.97  # the highest FSRS retention the load is worked out for
-CALIBRATION_PRIOR = 0.7
-CALIBRATION_WEIGHT = 5.0
+CALIBRATION_PRIOR = 0.7  # share of FSRS's predicted recall assumed before a workspace has answers
+WORKSPACE_PRIOR_WEIGHT = 10.0  # reviews CALIBRATION_PRIOR is worth against the workspace's answers
+CALIBRATION_WEIGHT = 20.0  # reviews the workspace's calibration is worth against the rep's own
 
 
 def horizon_days(questions: int, per_day: int, working_days: int, maximum_interval: int) -> float:
@@ -177,12 +179,21 @@ def best(
     return max(options, key=lambda o: o.gain) if options else None
 
 
-def calibration(right: int, predicted: float) -> float:
+def calibration(
+    right: int, predicted: float, workspace_right: int = 0, workspace_predicted: float = 0.0
+) -> float:
     """The rep's recall relative to FSRS's prediction over their recent reviews, between 0.1 and 1.
 
     With FSRS's default parameters a rep who forgets faster than the average learner would be scheduled
-    as if they remembered; this scales the review load. It starts from CALIBRATION_PRIOR (worth
-    CALIBRATION_WEIGHT reviews) so that the first days do not introduce questions faster than a typical
-    rep keeps them (what is introduced too fast is set aside again by `held`)."""
-    ratio = (right + CALIBRATION_PRIOR * CALIBRATION_WEIGHT) / (predicted + CALIBRATION_WEIGHT)
+    as if they remembered; this scales the review load. A rep's own answers are few in their first weeks,
+    when the pace of new questions is decided, so they are weighed against their workspace's (empirical
+    Bayes): the recent answers of everyone in it (`workspace_right` of `workspace_predicted` predicted),
+    which themselves start from CALIBRATION_PRIOR (worth WORKSPACE_PRIOR_WEIGHT reviews). The workspace's
+    ratio is worth CALIBRATION_WEIGHT of the rep's own reviews: a rep whose colleagues forget faster or
+    slower than FSRS assumes is scheduled like them until their own answers say otherwise. What is
+    introduced too fast is set aside again by `held`."""
+    prior = (workspace_right + CALIBRATION_PRIOR * WORKSPACE_PRIOR_WEIGHT) / (
+        workspace_predicted + WORKSPACE_PRIOR_WEIGHT
+    )
+    ratio = (right + prior * CALIBRATION_WEIGHT) / (predicted + CALIBRATION_WEIGHT)
     return min(1.0, max(0.1, ratio))

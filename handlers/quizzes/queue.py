@@ -36,6 +36,7 @@ DEFAULT_MAX_INTERVAL = 120  # days: sales content goes stale
 SLOW_ANSWER = timedelta(seconds=30)
 NOT_SURE = -1
 CALIBRATION_REVIEWS = 50  # the rep's latest reviews that say how well FSRS's predictions fit them
+WORKSPACE_REVIEWS = 200  # the workspace's latest reviews, the prior for a rep with few answers of their own
 
 
 def scheduler_for(organization: Organization) -> Scheduler:
@@ -144,7 +145,18 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
         .limit(CALIBRATION_REVIEWS)
     )
     logged = db.execute(recent).all()
-    fit = calibration(sum(1 for c, _ in logged if c), sum(p for _, p in logged))
+    workspace = db.execute(
+        select(ReviewLog.correct, ReviewLog.predicted_recall)
+        .where(ReviewLog.organization_id == rep.organization_id, ReviewLog.predicted_recall > 0)
+        .order_by(ReviewLog.id.desc())
+        .limit(WORKSPACE_REVIEWS)
+    ).all()
+    fit = calibration(
+        sum(1 for c, _ in logged if c),
+        sum(p for _, p in logged),
+        sum(1 for c, _ in workspace if c),
+        sum(p for _, p in workspace),
+    )
     return best(
         scheduler,
         ((cid, Card.from_dict(c)) for cid, c, _ in cards),
