@@ -383,7 +383,10 @@ class ReviewLog(Base):
     """Every answer a rep gave, with its rating and response time, so FSRS parameters can be optimized."""
 
     __tablename__ = "review_logs"
-    __table_args__ = (Index("ix_review_logs_card_time", "card_id", "reviewed_at"),)
+    __table_args__ = (
+        Index("ix_review_logs_card_time", "card_id", "reviewed_at"),
+        Index("ix_review_logs_organization_id", "workspace_id", "id"),  # the organization's latest answers
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     organization_id: Mapped[int] = _organization_column()
