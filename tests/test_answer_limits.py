@@ -1,0 +1,130 @@
+"""A web process holds at most MAX_ANSWERS_IN_FLIGHT answers at once: past it a request is told at once,
+through the usual reply path, that the bot is busy, instead of joining a queue that grows for seconds; the
+answers already taken, and every request once they are done, are answered as usual.
+
+Signed Slack requests and Bot Framework activities into the real web app; the Slack and Bot Connector
+doubles are told to be slow so that an answer is still in flight when the next request comes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from bot.context import AppContext
+from bot.inflight import BUSY_TEXT
+from bot.web import RUNNER_OPTIONS, create_app
+from tests.doubles.bot_connector import BotConnectorDouble
+from tests.doubles.server import BackgroundServer
+from tests.doubles.slack_api import SlackDouble, slow
+from tests.test_slack_app import chat_posts, command, event, header_of, mention
+from tests.test_teams_app import post as teams_post
+from tests.test_teams_app import say
+
+SLOW_S = 1.5  # long enough that the next request surely comes while the first answer is on its way
+
+
+def _limited(ctx: AppContext, limit: int) -> AppContext:
+    return dataclasses.replace(ctx, settings=ctx.settings.model_copy(update={"max_answers_in_flight": limit}))
+
+
+@pytest.fixture
+def one_slot(slack_ctx: AppContext) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(create_app(_limited(slack_ctx, 1)), **RUNNER_OPTIONS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def three_slots(slack_ctx: AppContext) -> Iterator[BackgroundServer]:
+    server = BackgroundServer(create_app(_limited(slack_ctx, 3)), **RUNNER_OPTIONS).start()
+    yield server
+    server.stop()
+
+
+def _busy(message: dict) -> bool:
+    return BUSY_TEXT in json.dumps(message, ensure_ascii=False)
+
+
+def test_past_the_limit_a_slack_request_is_told_at_once_that_the_bot_is_busy(one_slot, slack: SlackDouble):
+    web = one_slot
+    slack.fail("chat.postMessage", slow(SLOW_S))  # the first answer takes a while to reach Slack
+    assert event(web, mention("what's next for Acme?", channel="C0SALES"))[0] == 200
+
+    # A slash command elsewhere while that answer is in flight: acked, then the busy reply, privately.
+    assert command(web, slack, "what's next for Umbrella", user="USAM", channel="C0OTHER") == (200, "")
+    assert slack.wait_for(lambda: slack.responses, timeout=SLOW_S)
+    (busy,) = slack.responses
+    assert _busy(busy) and busy["response_type"] == "ephemeral"
+    assert chat_posts(slack) == []  # told before the first answer even arrived
+
+    # A mention in the first one's channel: its busy reply keeps its place after that channel's answer.
+    second = mention("how's Initech doing", channel="C0SALES", user="USAM")
+    assert event(web, second)[0] == 200
+    assert slack.wait_for(lambda: len(chat_posts(slack)) == 2, timeout=3 * SLOW_S)
+    answer, busy_in_thread = chat_posts(slack)
+    assert header_of(answer) == "Acme Corp: Discovery" and not _busy(answer)
+    assert _busy(busy_in_thread) and busy_in_thread["thread_ts"] == second["ts"]
+
+    # With the answer delivered, the next requests are answered as usual.
+    assert command(web, slack, "what's next for Umbrella", user="USAM", channel="C0OTHER")[0] == 200
+    assert slack.wait_for(lambda: len(slack.responses) == 2)
+    assert header_of(slack.responses[1]) == "Umbrella Health: Proposal and business case"
+    assert event(web, mention("what's next for Acme?", channel="C0SALES"))[0] == 200
+    assert slack.wait_for(lambda: len(chat_posts(slack)) == 3)
+    assert header_of(chat_posts(slack)[2]) == "Acme Corp: Discovery"
+
+
+def test_up_to_the_limit_every_slack_request_is_answered(three_slots, slack: SlackDouble):
+    web = three_slots
+    slack.fail("chat.postMessage", slow(SLOW_S), slow(SLOW_S), slow(SLOW_S))  # all three in flight at once
+    for channel in ("C0ONE", "C0TWO", "C0THREE"):
+        assert event(web, mention("what's next for Acme?", channel=channel))[0] == 200
+    assert slack.wait_for(lambda: len(chat_posts(slack)) == 3, timeout=4 * SLOW_S)
+    assert sorted(m["channel"] for m in chat_posts(slack)) == ["C0ONE", "C0THREE", "C0TWO"]
+    assert all(header_of(m) == "Acme Corp: Discovery" for m in chat_posts(slack))
+    assert not any(_busy(m) for m in chat_posts(slack))
+
+
+def test_past_the_limit_a_teams_message_is_answered_that_the_bot_is_busy(
+    teams_ctx: AppContext, connector: BotConnectorDouble
+):
+    web = BackgroundServer(create_app(_limited(teams_ctx, 1)), **RUNNER_OPTIONS).start()
+    try:
+        connector.delays.append(SLOW_S)  # the first answer takes a while to reach Teams
+        first: list[tuple[int, str]] = []
+        sending = threading.Thread(target=lambda: first.append(teams_post(web, say(connector, "my deals"))))
+        sending.start()
+        assert _wait_until_in_flight(connector)
+        status, _ = teams_post(web, say(connector, "what's next for Initech"))
+        assert status == 201
+        (busy,) = connector.wait_for(1, timeout=SLOW_S)
+        assert BUSY_TEXT in json.dumps(busy, ensure_ascii=False)
+        sending.join(10)
+        assert first and first[0][0] == 201
+        answer = connector.activities()[1]
+        assert "Acme Corp" in json.dumps(answer) and BUSY_TEXT not in json.dumps(answer, ensure_ascii=False)
+        # Free again: answered as usual.
+        assert teams_post(web, say(connector, "what's next for Initech"))[0] == 201
+        (*_, last) = connector.wait_for(3)
+        assert "Initech: Evaluation" in json.dumps(last) and BUSY_TEXT not in json.dumps(
+            last, ensure_ascii=False
+        )
+    finally:
+        web.stop()
+
+
+def _wait_until_in_flight(connector: BotConnectorDouble) -> bool:
+    """The first answer has reached the (slow) connector: its delay has been taken."""
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with connector._lock:
+            if not connector.delays:
+                return True
+        time.sleep(0.01)
+    return False
