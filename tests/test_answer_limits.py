@@ -21,8 +21,8 @@ from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble, slow
 from tests.test_slack_app import chat_posts, command, event, header_of, mention
+from tests.test_teams_app import activity, say
 from tests.test_teams_app import post as teams_post
-from tests.test_teams_app import say
 
 SLOW_S = 1.5  # long enough that the next request surely comes while the first answer is on its way
 
@@ -103,6 +103,11 @@ def test_past_the_limit_a_teams_message_is_answered_that_the_bot_is_busy(
         assert status == 201
         (busy,) = connector.wait_for(1, timeout=SLOW_S)
         assert BUSY_TEXT in json.dumps(busy, ensure_ascii=False)
+        # A card's button meanwhile: the busy message comes back in the invoke response; the card stays.
+        status, body = teams_post(web, _card_click(connector))
+        response = json.loads(body)
+        assert status == 200 and response["type"] == "application/vnd.microsoft.activity.message"
+        assert response["value"] == BUSY_TEXT
         sending.join(10)
         assert first and first[0][0] == 201
         answer = connector.activities()[1]
@@ -115,6 +120,22 @@ def test_past_the_limit_a_teams_message_is_answered_that_the_bot_is_busy(
         )
     finally:
         web.stop()
+
+
+def _card_click(connector: BotConnectorDouble) -> dict:
+    return activity(
+        connector,
+        "invoke",
+        name="adaptiveCard/action",
+        value={
+            "action": {
+                "type": "Action.Execute",
+                "verb": "bot",
+                "data": {"bot_action": "home.show", "bot_value": ""},
+            },
+            "trigger": "manual",
+        },
+    )
 
 
 def _wait_until_in_flight(connector: BotConnectorDouble) -> bool:

@@ -94,9 +94,9 @@ class TeamsChannel:
             log.error("could not verify a Teams token (identity service unreachable): %s", type(exc).__name__)
             return web.json_response({"error": "could not verify the token right now"}, status=503)
         if invoke_response:
-            return web.json_response(
-                data=serializer_helper(invoke_response.body), status=invoke_response.status
-            )
+            body = invoke_response.body
+            data = body if isinstance(body, dict) else serializer_helper(body)  # a dict is already JSON
+            return web.json_response(data=data, status=invoke_response.status)
         return web.Response(status=201)
 
     # -- one turn ----------------------------------------------------------------------------------
@@ -191,9 +191,9 @@ class TeamsChannel:
 
     @staticmethod
     async def _invoke_message(turn_context: TurnContext, text: str) -> None:
-        body = AdaptiveCardInvokeResponse(
-            status_code=200, type="application/vnd.microsoft.activity.message", value=text
-        )
+        """A message instead of a card in the invoke response (Teams shows it; the card stays). The SDK's
+        AdaptiveCardInvokeResponse types its value as an object, so this body is written as JSON."""
+        body = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
         await turn_context.send_activity(
             Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body))
         )
