@@ -8,7 +8,12 @@ runs on the process's one event loop, so a plain counter is enough.
 
 from __future__ import annotations
 
+import logging
+
+log = logging.getLogger(__name__)
+
 BUSY_TEXT = "I'm busy right now — please ask again in a moment."
+LOG_EVERY = 100  # a warning for the first request shed and then every 100th: an overload logs a little
 
 
 class AnswerSlots:
@@ -25,6 +30,12 @@ class AnswerSlots:
         """Take a slot for one answer; False (and counted as shed) when all are taken."""
         if self.taken >= self.limit:
             self.shed += 1
+            if (self.shed - 1) % LOG_EVERY == 0:
+                log.warning(
+                    "busy: %d answers in flight (MAX_ANSWERS_IN_FLIGHT); %d requests shed so far",
+                    self.taken,
+                    self.shed,
+                )
             return False
         self.taken += 1
         return True

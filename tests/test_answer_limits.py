@@ -20,6 +20,7 @@ from bot.web import RUNNER_OPTIONS, create_app
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble, slow
+from tests.test_playbook_validation import run_cli
 from tests.test_slack_app import chat_posts, command, event, header_of, mention
 from tests.test_teams_app import activity, say
 from tests.test_teams_app import post as teams_post
@@ -149,3 +150,13 @@ def _wait_until_in_flight(connector: BotConnectorDouble) -> bool:
                 return True
         time.sleep(0.01)
     return False
+
+
+def test_a_limit_below_one_is_refused_at_start_up_with_a_clear_message(tmp_path):
+    result = run_cli(
+        "serve", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "MAX_ANSWERS_IN_FLIGHT": "0"}
+    )
+    assert result.returncode == 2
+    assert (
+        "invalid configuration: MAX_ANSWERS_IN_FLIGHT" in result.stderr and "Traceback" not in result.stderr
+    )

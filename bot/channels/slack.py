@@ -179,7 +179,6 @@ class SlackChannel:
             if taken:
                 work = self._answer_after_ack(previous, answer, payload, body, client)
             elif busy_reply:
-                log.warning("slack request shed: %d answers in flight", self.slots.taken)
                 work = self._busy_after(previous, body, client)
             else:
                 return
@@ -345,7 +344,10 @@ class SlackChannel:
                 user,
                 client,
                 lambda who: Request(
-                    who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
+                    who.workspace_id,
+                    who.person_id,
+                    click=Click(click.action, click.value),
+                    channel_id=channel,
                 ),
             )
         if reply.form is not None and body.get("trigger_id"):
@@ -423,9 +425,7 @@ class SlackChannel:
             return
         apology = self.ctx.renderer.render("error.j2", kind="error", reference=reference)
         try:
-            await post(
-                client, where or user, apology, thread_ts=event.get("thread_ts") or event.get("ts")
-            )
+            await post(client, where or user, apology, thread_ts=event.get("thread_ts") or event.get("ts"))
         except Exception:  # noqa: BLE001 - Slack itself may be what failed
             log.warning("could not tell the user about error %s", reference, exc_info=True)
 
@@ -434,9 +434,7 @@ class SlackChannel:
         conversation (the thread of a mention) or the person's DM."""
         if body.get("command") and body.get("response_url"):
             for payload in to_messages(reply):
-                await respond(
-                    client, body, response_type="ephemeral", replace_original=False, **payload
-                )
+                await respond(client, body, response_type="ephemeral", replace_original=False, **payload)
             return
         event = body.get("event") or {}
         where = event.get("channel") or (body.get("channel") or {}).get("id") or sender_of(body)

@@ -115,7 +115,6 @@ class TeamsChannel:
         """Answer if the process has a slot free (bot/inflight.py), else say at once that it is busy: as a
         message, or for a card's button as the invoke response's message (the card stays as it was)."""
         if not self.slots.take():
-            log.warning("teams activity shed: %d answers in flight", self.slots.taken)
             if turn_context.activity.type == ActivityTypes.invoke:
                 await self._invoke_message(turn_context, BUSY_TEXT)
             else:
