@@ -162,8 +162,8 @@ class SlackChannel:
         A request the process has no slot for (see bot/inflight.py) gets the busy reply instead, in its
         place in the conversation's order (or nothing, without `busy_reply`: the App Home keeps its view).
         Events are acked either way: Slack retries a refused event at once (into the same full process),
-        then after a minute and after five, later than anyone waits; and it turns event delivery off for
-        an app that keeps refusing them."""
+        then after a minute and after five, later than anyone waits; and it may turn event delivery off
+        for an app that acknowledges fewer than 5% of them in an hour."""
 
         async def listener(
             ack, payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context
