@@ -17,7 +17,8 @@ Answers come after the ack, so under that closed loop the acks can outrun the an
 backlog. A third, open-loop phase sends app_mentions at a steady PACED_RATE (Slack delivers events
 whenever they happen, not when we are ready) to time answers without a backlog the generator made.
 "CPU per request" (the web process's user + system time over the phase) is the figure least disturbed
-by other work on the machine.
+by other work on the machine. Past MAX_ANSWERS_IN_FLIGHT the process tells a request at once that it is
+busy (bot/inflight.py): such replies are counted apart ("shed"), never as answers or in the latencies.
 """
 
 from __future__ import annotations

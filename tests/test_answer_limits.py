@@ -25,7 +25,7 @@ from tests.test_slack_app import chat_posts, command, event, header_of, mention
 from tests.test_teams_app import activity, say
 from tests.test_teams_app import post as teams_post
 
-SLOW_S = 1.5  # long enough that the next request surely comes while the first answer is on its way
+SLOW_S = 2.5  # long enough that the next request surely comes while the first answer is on its way
 
 
 def _limited(ctx: AppContext, limit: int) -> AppContext:
