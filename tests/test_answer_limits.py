@@ -86,7 +86,7 @@ def test_up_to_the_limit_every_slack_request_is_answered(three_slots, slack: Sla
         assert event(web, mention("what's next for Acme?", channel=channel))[0] == 200
     assert slack.wait_for(lambda: len(chat_posts(slack)) == 3, timeout=4 * SLOW_S)
     assert sorted(m["channel"] for m in chat_posts(slack)) == ["C0ONE", "C0THREE", "C0TWO"]
-    assert all(header_of(m) == "Acme Corp: Discovery" for m in chat_posts(slack))
+    assert [header_of(m) for m in chat_posts(slack)] == ["Acme Corp: Discovery"] * 3
     assert not any(_busy(m) for m in chat_posts(slack))
 
 
@@ -160,3 +160,18 @@ def test_a_limit_below_one_is_refused_at_start_up_with_a_clear_message(tmp_path)
     assert (
         "invalid configuration: MAX_ANSWERS_IN_FLIGHT" in result.stderr and "Traceback" not in result.stderr
     )
+
+
+def test_answers_worked_out_at_once_in_worker_threads_read_words_as_one_at_a_time_does():
+    """The web process works out several answers at once in worker threads; each reads the words of its
+    question (word stems) exactly as a lone answer would. A stemmer shared between threads mixed their
+    words up and failed the answer with an apology."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from playbooks.thesaurus import stem
+
+    words = ["negotiations", "objections", "stakeholders", "evaluation", "procurement", "champion"] * 400
+    alone = [stem(w) for w in words]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(lambda _n: [stem(w) for w in words], range(12)))
+    assert together == [alone] * 12
