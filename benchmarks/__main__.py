@@ -37,6 +37,12 @@ def teams(requests: int) -> list[Figure]:
     return teams_path.run(f"{_server()}/bench_http_teams", SEED, requests)
 
 
+def processes(requests: int) -> list[Figure]:
+    from benchmarks import web_processes
+
+    return web_processes.run(f"{_server()}/bench_web_processes", SEED, requests)
+
+
 def tick(_requests: int) -> list[Figure]:
     from benchmarks import scheduler_tick
 
@@ -72,6 +78,7 @@ def clock_memory(_requests: int) -> list[Figure]:
 BENCHMARKS: dict[str, Callable[[int], list[Figure]]] = {
     "slack": slack,
     "teams": teams,
+    "processes": processes,
     "tick": tick,
     "summaries": summaries,
     "outbox": outbox,

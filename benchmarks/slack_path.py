@@ -17,7 +17,8 @@ Answers come after the ack, so under that closed loop the acks can outrun the an
 backlog. A third, open-loop phase sends app_mentions at a steady PACED_RATE (Slack delivers events
 whenever they happen, not when we are ready) to time answers without a backlog the generator made.
 "CPU per request" (the web process's user + system time over the phase) is the figure least disturbed
-by other work on the machine.
+by other work on the machine. Past MAX_ANSWERS_IN_FLIGHT the process tells a request at once that it is
+busy (bot/inflight.py): such replies are counted apart ("shed"), never as answers or in the latencies.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from sqlalchemy import make_url
 from benchmarks import data, procs
 from benchmarks.load import LoadResult, RequestFactory, paced_load, percentile, run_load
 from benchmarks.report import NO_TARGET, Figure, Target, table
+from bot.inflight import BUSY_TEXT
 from tests.doubles.slack_api import SlackDouble
 
 SECRET = "bench-signing-secret"
@@ -65,14 +67,21 @@ PACED_RATE = 100.0  # app_mentions a second in the open-loop phase (a busy works
 class TimedSlackDouble(SlackDouble):
     """The shared Slack double, also stamping posts to response_url (the double keeps only their bodies)."""
 
-    responded: dict[str, float] = field(default_factory=dict)  # response_url token -> perf_counter
+    # response_url token -> (perf_counter, whether it was the busy reply of a shed request)
+    responded: dict[str, tuple[float, bool]] = field(default_factory=dict)
 
     async def _respond(self, request: web.Request) -> web.Response:
         arrived = time.perf_counter()
         answer = await super()._respond(request)
         with self._lock:
-            self.responded[request.match_info["token"]] = arrived
+            busy = BUSY_TEXT in str(self.responses[-1].get("text"))
+            self.responded[request.match_info["token"]] = (arrived, busy)
         return answer
+
+
+def is_busy(call_args: dict[str, Any]) -> bool:
+    """A chat.postMessage that says the bot is busy (the request was shed), not an answer."""
+    return BUSY_TEXT in str(call_args.get("text"))
 
 
 # -- requests as Slack sends them -------------------------------------------------------------------
@@ -213,14 +222,19 @@ def serve_bare(port: int, api_url: str, answering: bool = False) -> None:
 # -- measuring --------------------------------------------------------------------------------------
 
 
+# Request number -> (arrival at the double, whether it was the busy reply of a shed request).
+Arrivals = dict[int, tuple[float, bool]]
+
+
 @dataclass(frozen=True)
 class Answers:
-    """Request-to-answer latencies (ms) at the double, how many answers never came, and the span from the
-    first request sent to the last answer received."""
+    """Request-to-answer latencies (ms) at the double, how many requests were shed (told the bot is busy)
+    and how many got no reply at all, and the span from the first request sent to the last answer."""
 
     latencies_ms: list[float]
     missing: int
     span_s: float
+    shed: int = 0
 
     @property
     def throughput(self) -> float:
@@ -228,23 +242,25 @@ class Answers:
         return len(self.latencies_ms) / self.span_s if self.span_s else 0.0
 
 
-def wait_answers(sent: dict[int, float], arrived: Callable[[], dict[int, float]]) -> Answers:
-    """Wait until every request has its answer at the double (or ANSWER_WAIT_S passed)."""
+def wait_answers(sent: dict[int, float], arrived: Callable[[], Arrivals]) -> Answers:
+    """Wait until every request has its answer or busy reply at the double (or ANSWER_WAIT_S passed)."""
     deadline = time.monotonic() + ANSWER_WAIT_S
     got = arrived()
     while len(got) < len(sent) and time.monotonic() < deadline:
         time.sleep(0.02)
         got = arrived()
-    latencies = [(got[i] - t) * 1000 for i, t in sent.items() if i in got]
-    span = max(got.values(), default=0.0) - min(sent.values(), default=0.0)
-    return Answers(latencies, len(sent) - len(latencies), max(span, 0.0))
+    answered = {i: at for i, (at, busy) in got.items() if not busy and i in sent}
+    latencies = [(answered[i] - t) * 1000 for i, t in sent.items() if i in answered]
+    shed = sum(1 for i, (_at, busy) in got.items() if busy and i in sent)
+    span = max(answered.values(), default=0.0) - min(sent.values(), default=0.0)
+    return Answers(latencies, len(sent) - len(latencies) - shed, max(span, 0.0), shed)
 
 
-def command_answers(slack: TimedSlackDouble, asks: Asks) -> Callable[[], dict[int, float]]:
+def command_answers(slack: TimedSlackDouble, asks: Asks) -> Callable[[], Arrivals]:
     """Request number -> arrival of the POST to its response_url."""
     prefix = f"cmd-{asks.run}-"
 
-    def arrived() -> dict[int, float]:
+    def arrived() -> Arrivals:
         with slack._lock:
             items = list(slack.responded.items())
         return {int(token.removeprefix(prefix)): t for token, t in items if token.startswith(prefix)}
@@ -252,16 +268,16 @@ def command_answers(slack: TimedSlackDouble, asks: Asks) -> Callable[[], dict[in
     return arrived
 
 
-def mention_answers(slack: TimedSlackDouble, asks: Asks) -> Callable[[], dict[int, float]]:
-    """Request number -> arrival of the chat.postMessage answering in its thread."""
+def mention_answers(slack: TimedSlackDouble, asks: Asks) -> Callable[[], Arrivals]:
+    """Request number -> arrival of the chat.postMessage answering in its thread (or saying it is busy)."""
     prefix = f"{asks.run}."
 
-    def arrived() -> dict[int, float]:
-        found: dict[int, float] = {}
+    def arrived() -> Arrivals:
+        found: Arrivals = {}
         for call in slack.calls_to("chat.postMessage"):
             thread = str(call.args.get("thread_ts") or "")
             if thread.startswith(prefix):
-                found.setdefault(int(thread.removeprefix(prefix)), call.received)
+                found.setdefault(int(thread.removeprefix(prefix)), (call.received, is_busy(call.args)))
         return found
 
     return arrived
@@ -469,6 +485,11 @@ def figures(group: str, bare: Phase, ours: Ours, floor: Phase) -> list[Figure]:
                 NO_TARGET,
             ),
         )
+    ]
+    result += [
+        Figure(group, f"{name}: shed (told the bot is busy)", phase.answers.shed, "requests")
+        for name, phase in (("slash commands", commands), ("app_mentions", mentions), ("paced", paced))
+        if phase.answers is not None
     ]
     missing = commands.answers.missing + mentions.answers.missing + paced.answers.missing
     if missing:

@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the web app (Slack and Teams endpoints, /healthz)")
     serve.add_argument("--port", type=int, default=None, help="port (default: $PORT or 3978)")
+    serve.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share the port with other `serve` processes (SO_REUSEPORT, Linux): the kernel spreads connections",
+    )
 
     commands.add_parser("socket", help="run the Slack app over Socket Mode (needs SLACK_APP_TOKEN)")
 
@@ -161,7 +166,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ensure_schema(ctx)
     port = args.port or ctx.settings.port
     log.info("serving on port %s with %d playbooks", port, len(ctx.playbooks.playbooks))
-    web.run_app(create_app(ctx), port=port, print=None, **RUNNER_OPTIONS)
+    web.run_app(create_app(ctx), port=port, print=None, reuse_port=args.reuse_port or None, **RUNNER_OPTIONS)
     ctx.close()
     return 0
 

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///enablement.db"
     playbooks_dir: Path = BUNDLED_PLAYBOOKS_DIR
     port: int = Field(default=3978, ge=1, le=65535)
+    # answers one web process holds queued or in flight (Slack and Teams together); past it a request is
+    # answered at once with "I'm busy right now — please ask again in a moment"
+    max_answers_in_flight: int = Field(default=64, ge=1, le=100_000)
 
     slack_signing_secret: str | None = None
     slack_bot_token: str | None = None

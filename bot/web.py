@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bot.context import AppContext
+from bot.inflight import AnswerSlots
 from storage import db
 
 log = logging.getLogger(__name__)
@@ -56,29 +57,30 @@ def create_app(ctx: AppContext) -> web.Application:
     app = web.Application()
     app[CONTEXT_KEY] = ctx
     app.router.add_get("/healthz", healthz)
-    _mount_slack(app, ctx)
-    _mount_teams(app, ctx)
+    slots = AnswerSlots(ctx.settings.max_answers_in_flight)  # one bound for Slack and Teams together
+    _mount_slack(app, ctx, slots)
+    _mount_teams(app, ctx, slots)
     from handlers.crm.webhook import routes as crm_routes
 
     app.router.add_routes(crm_routes(ctx))
     return app
 
 
-def _mount_teams(app: web.Application, ctx: AppContext) -> None:
+def _mount_teams(app: web.Application, ctx: AppContext, slots: AnswerSlots) -> None:
     from bot.channels.teams import TeamsChannel
 
-    app.router.add_routes(TeamsChannel(ctx).routes())
+    app.router.add_routes(TeamsChannel(ctx, slots).routes())
     log.info(
         "Teams endpoint on at POST /api/messages%s",
         "" if ctx.settings.microsoft_app_id else " (UNAUTHENTICATED)",
     )
 
 
-def _mount_slack(app: web.Application, ctx: AppContext) -> None:
+def _mount_slack(app: web.Application, ctx: AppContext, slots: AnswerSlots) -> None:
     from bot.channels.slack import SlackChannel, SlackNotConfigured
 
     try:
-        slack = SlackChannel(ctx)
+        slack = SlackChannel(ctx, slots)
     except SlackNotConfigured as exc:
         log.info("Slack endpoint off: %s", exc)
         app.router.add_post(

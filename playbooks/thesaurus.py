@@ -9,6 +9,7 @@ matched on word stems, so "ghosting" and "ghosted" are one phrase.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -37,12 +38,20 @@ PROTECTED_STEMS = {
     "universal": "universal",
 }
 
-_stemmer = snowballstemmer.stemmer("english")
+# A snowball stemmer keeps the word it is working on in itself, so one shared by the web process's worker
+# threads (answers are worked out in several at once) mixes their words up and fails: one per thread.
+_per_thread = threading.local()
 
 
 def stem(word: str) -> str:
     """The word's stem, except for words whose stems would collide with other words'."""
-    return PROTECTED_STEMS.get(word) or _stemmer.stemWord(word)
+    protected = PROTECTED_STEMS.get(word)
+    if protected:
+        return protected
+    stemmer = getattr(_per_thread, "stemmer", None)
+    if stemmer is None:
+        stemmer = _per_thread.stemmer = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
 
 
 def words(text: str) -> list[str]:

@@ -35,6 +35,7 @@ from bot.channels.slack_payloads import bot_user_of, conversation_of, event_key,
 from bot.channels.slack_people import BOT_USER, NotAPerson, SlackPeople
 from bot.channels.slack_replies import FORM_ACTION, HTTP_TIMEOUT_S, form_button, post, respond, upload
 from bot.context import AppContext
+from bot.inflight import BUSY_TEXT, AnswerSlots
 from bot.messages import Button, Click, Reply, Request
 from bot.router import handle
 
@@ -46,6 +47,17 @@ VIEW_ANSWER_S = 2.0  # Slack waits 3 s for a view_submission's ack; errors must 
 
 # What a listener does after its ack: (payload, body, client) -> None.
 Answer = Callable[[dict[str, Any], dict[str, Any], AsyncWebClient], Awaitable[None]]
+# Whether a listener answers this request at all: (payload, body) -> bool.
+Wanted = Callable[[dict[str, Any], dict[str, Any]], bool]
+
+
+def _direct_message(event: dict[str, Any], _body: dict[str, Any]) -> bool:
+    """Only direct messages from people are answered: no edits, deletions, joins, bot posts or channel chatter."""
+    return event.get("channel_type") == "im" and not event.get("subtype") and not event.get("bot_id")
+
+
+def _home_tab(event: dict[str, Any], _body: dict[str, Any]) -> bool:
+    return event.get("tab", "home") == "home"
 
 
 class SlackNotConfigured(Exception):
@@ -55,7 +67,7 @@ class SlackNotConfigured(Exception):
 class SlackChannel:
     """Owns the Bolt app; `routes()` mounts it in our aiohttp app, `socket_mode()` runs it over a websocket."""
 
-    def __init__(self, ctx: AppContext):
+    def __init__(self, ctx: AppContext, slots: AnswerSlots | None = None):
         settings = ctx.settings
         if not settings.slack_signing_secret and not settings.slack_app_token:
             raise SlackNotConfigured("set SLACK_SIGNING_SECRET to serve Slack")
@@ -64,6 +76,7 @@ class SlackChannel:
                 "set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (OAuth install)"
             )
         self.ctx = ctx
+        self.slots = slots or AnswerSlots(settings.max_answers_in_flight)
         self._answering: set[asyncio.Task[None]] = set()  # strong references until each task ends
         self._latest: dict[str, asyncio.Task[None]] = {}  # conversation -> its latest answer task
         self.people = SlackPeople(ctx, join_single=not settings.slack_client_id)
@@ -132,37 +145,80 @@ class SlackChannel:
     def _register(self) -> None:
         app = self.app
         app.event("app_mention")(self._acked(self._on_mention))
-        app.event("message")(self._acked(self._on_message))
-        app.event("app_home_opened")(self._acked(self._on_home))
+        app.event("message")(self._acked(self._on_message, wanted=_direct_message))
+        app.event("app_home_opened")(self._acked(self._on_home, wanted=_home_tab, busy_reply=False))
         app.command("/playbook")(self._acked(self._on_command))
         app.action(re.compile(r"^bot:\d+$"))(self._acked(self._on_click))
         app.view(MODAL_CALLBACK)(self._on_view)
         app.error(self._on_error)
 
-    def _acked(self, answer: Answer) -> Callable[..., Awaitable[None]]:
+    def _acked(
+        self, answer: Answer, *, wanted: Wanted | None = None, busy_reply: bool = True
+    ) -> Callable[..., Awaitable[None]]:
         """A Bolt listener that acks (an empty 200; a modal closes) and answers in a task of its own.
 
         Answers in one conversation run one after another, in the order Slack delivered the requests (a
-        second click on a quiz is the second answer); different conversations are answered in parallel."""
+        second click on a quiz is the second answer); different conversations are answered in parallel.
+        A request the process has no slot for (see bot/inflight.py) gets the busy reply instead, in its
+        place in the conversation's order (or nothing, without `busy_reply`: the App Home keeps its view).
+        Events are acked either way: Slack retries a refused event at once (into the same full process),
+        then after a minute and after five, later than anyone waits; and it may turn event delivery off
+        for an app that acknowledges fewer than 5% of them in an hour."""
 
         async def listener(
             ack, payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context
         ) -> None:  # type: ignore[no-untyped-def]
             await ack()
             BOT_USER.set(bot_user_of(body, context.bot_user_id))  # copied into the answer task below
+            sender = sender_of(body)
+            if (sender and sender == BOT_USER.get()) or (wanted is not None and not wanted(payload, body)):
+                return  # our own message or action, or nothing this listener answers
             key = conversation_of(body)
             previous = self._latest.get(key)
-            task = asyncio.create_task(self._answer_after_ack(previous, answer, payload, body, client))
+            taken = self.slots.take()
+            if taken:
+                work = self._answer_after_ack(previous, answer, payload, body, client)
+            elif busy_reply:
+                work = self._busy_after(previous, body, client)
+            else:
+                return
+            task = asyncio.create_task(work)
             self._latest[key] = task
             self._answering.add(task)
-            task.add_done_callback(lambda done: self._finished(key, done))
+            task.add_done_callback(lambda done: self._finished(key, done, taken))
 
         return listener
 
-    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+    def _finished(self, key: str, task: asyncio.Task[None], taken: bool = False) -> None:
         self._answering.discard(task)
+        if taken:
+            self.slots.give_back()
         if self._latest.get(key) is task:
             del self._latest[key]
+
+    async def _busy_after(
+        self, previous: asyncio.Task[None] | None, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """The busy reply, after the conversation's earlier answers, where the answer would have gone:
+        privately through the response_url of a slash command or a button, else in the conversation (a
+        mention's thread, the DM) or, for a button on the App Home, the person's DM."""
+        if previous is not None:
+            await asyncio.wait({previous})
+        busy = Reply(text=BUSY_TEXT)
+        event = body.get("event") or {}
+        try:
+            if body.get("response_url"):
+                for payload in to_messages(busy):
+                    await respond(client, body, response_type="ephemeral", replace_original=False, **payload)
+            elif event:
+                thread = event.get("thread_ts") or (
+                    event.get("ts") if event.get("type") == "app_mention" else None
+                )
+                await post(client, event.get("channel") or sender_of(body), busy, thread_ts=thread)
+            else:
+                await post(client, (body.get("channel") or {}).get("id") or sender_of(body), busy)
+        except Exception:  # noqa: BLE001 - Slack itself may be what is slow or failing
+            log.warning("could not tell %s that the bot is busy", sender_of(body), exc_info=True)
 
     async def _answer_after_ack(
         self,
@@ -175,9 +231,6 @@ class SlackChannel:
         if previous is not None:
             await asyncio.wait({previous})  # its outcome is its own; only the order matters here
         try:
-            sender = sender_of(body)
-            if sender and sender == BOT_USER.get():
-                return  # our own message or action, whatever the event says
             await answer(payload, body, client)
         except NotAPerson as refused:
             polite = refused.polite
@@ -213,9 +266,6 @@ class SlackChannel:
             )
 
     async def _on_message(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        # Only direct messages from people: no edits, deletions, joins, bot posts or our own messages.
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
-            return
         text = await self.people.plain_text(body, event.get("text", ""), client)
         reply = await self.people.reply(
             body,
@@ -294,7 +344,10 @@ class SlackChannel:
                 user,
                 client,
                 lambda who: Request(
-                    who.workspace_id, who.person_id, click=Click(click.action, click.value), channel_id=channel
+                    who.workspace_id,
+                    who.person_id,
+                    click=Click(click.action, click.value),
+                    channel_id=channel,
                 ),
             )
         if reply.form is not None and body.get("trigger_id"):
@@ -354,8 +407,6 @@ class SlackChannel:
         )
 
     async def _on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("tab", "home") != "home":
-            return
         who = await self.people.who(body, event.get("user", ""), client)
         reply = await asyncio.to_thread(
             handle, self.ctx, Request(who.workspace_id, who.person_id, click=Click("home.show"))
@@ -374,9 +425,7 @@ class SlackChannel:
             return
         apology = self.ctx.renderer.render("error.j2", kind="error", reference=reference)
         try:
-            await post(
-                client, where or user, apology, thread_ts=event.get("thread_ts") or event.get("ts")
-            )
+            await post(client, where or user, apology, thread_ts=event.get("thread_ts") or event.get("ts"))
         except Exception:  # noqa: BLE001 - Slack itself may be what failed
             log.warning("could not tell the user about error %s", reference, exc_info=True)
 
@@ -385,9 +434,7 @@ class SlackChannel:
         conversation (the thread of a mention) or the person's DM."""
         if body.get("command") and body.get("response_url"):
             for payload in to_messages(reply):
-                await respond(
-                    client, body, response_type="ephemeral", replace_original=False, **payload
-                )
+                await respond(client, body, response_type="ephemeral", replace_original=False, **payload)
             return
         event = body.get("event") or {}
         where = event.get("channel") or (body.get("channel") or {}).get("id") or sender_of(body)

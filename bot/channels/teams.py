@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -33,6 +33,7 @@ from bot.channels.teams_activities import (
 from bot.channels.teams_cards import click_from_value, to_activities
 from bot.channels.teams_connector import make_adapter
 from bot.context import AppContext
+from bot.inflight import BUSY_TEXT, AnswerSlots
 from bot.messages import Reply, Request
 from bot.router import answer, handle
 from storage.identity import (
@@ -57,8 +58,9 @@ NO_AUTH_WARNING = (
 class TeamsChannel:
     """The Teams bot: answers activities through the router, greets new installs, keeps references."""
 
-    def __init__(self, ctx: AppContext):
+    def __init__(self, ctx: AppContext, slots: AnswerSlots | None = None):
         self.ctx = ctx
+        self.slots = slots or AnswerSlots(ctx.settings.max_answers_in_flight)
         self.adapter = make_adapter(ctx)
         self.adapter.on_turn_error = self._on_turn_error
         if not ctx.settings.microsoft_app_id:
@@ -92,20 +94,36 @@ class TeamsChannel:
             log.error("could not verify a Teams token (identity service unreachable): %s", type(exc).__name__)
             return web.json_response({"error": "could not verify the token right now"}, status=503)
         if invoke_response:
-            return web.json_response(
-                data=serializer_helper(invoke_response.body), status=invoke_response.status
-            )
+            body = invoke_response.body
+            data = body if isinstance(body, dict) else serializer_helper(body)  # a dict is already JSON
+            return web.json_response(data=data, status=invoke_response.status)
         return web.Response(status=201)
 
     # -- one turn ----------------------------------------------------------------------------------
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         if activity.type == ActivityTypes.message:
-            await self._on_message(turn_context)
+            await self._within_slots(turn_context, self._on_message)
         elif activity.type == ActivityTypes.invoke and activity.name == "adaptiveCard/action":
-            await self._on_card_action(turn_context)
+            await self._within_slots(turn_context, self._on_card_action)
         elif activity.type in (ActivityTypes.conversation_update, ActivityTypes.installation_update):
             await self._on_install(turn_context)
+
+    async def _within_slots(
+        self, turn_context: TurnContext, answer: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
+        """Answer if the process has a slot free (bot/inflight.py), else say at once that it is busy: as a
+        message, or for a card's button as the invoke response's message (the card stays as it was)."""
+        if not self.slots.take():
+            if turn_context.activity.type == ActivityTypes.invoke:
+                await self._invoke_message(turn_context, BUSY_TEXT)
+            else:
+                await self._reply(turn_context, Reply(text=BUSY_TEXT))
+            return
+        try:
+            await answer(turn_context)
+        finally:
+            self.slots.give_back()
 
     async def _on_message(self, turn_context: TurnContext) -> None:
         """A typed message or an Action.Submit click: one worker-thread hop records the delivery, finds
@@ -166,6 +184,15 @@ class TeamsChannel:
             type="application/vnd.microsoft.card.adaptive" if card else "application/vnd.microsoft.error",
             value=card or {"code": "BadRequest", "message": "not one of this bot's buttons"},
         )
+        await turn_context.send_activity(
+            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body))
+        )
+
+    @staticmethod
+    async def _invoke_message(turn_context: TurnContext, text: str) -> None:
+        """A message instead of a card in the invoke response (Teams shows it; the card stays). The SDK's
+        AdaptiveCardInvokeResponse types its value as an object, so this body is written as JSON."""
+        body = {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": text}
         await turn_context.send_activity(
             Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body))
         )

@@ -3,6 +3,7 @@ activity the bot sends, answers roster look-ups, and can be told to fail like Te
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class BotConnectorDouble(HttpDouble):
         default_factory=list
     )  # every activity, with "_conversation", "_reply_to", "_authorization", "_received" and "_peer"
     faults: list[ConnectorFault] = field(default_factory=list)  # applied to the next sends, in order
+    delays: list[float] = field(default_factory=list)  # seconds the next sends take (a slow connector)
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: BackgroundServer | None = None
@@ -53,6 +55,10 @@ class BotConnectorDouble(HttpDouble):
     async def _send(self, request: web.Request) -> web.Response:
         received = time.perf_counter()  # when the request arrived (benchmarks time replies with it)
         body = await request.json()
+        with self._lock:
+            delay = self.delays.pop(0) if self.delays else 0.0
+        if delay:
+            await asyncio.sleep(delay)
         with self._lock:
             fault = self.faults.pop(0) if self.faults else None
             if fault is None:

@@ -42,6 +42,11 @@ class Fault:
 OK = Fault(passthrough=True)
 
 
+def slow(seconds: float) -> Fault:
+    """A healthy answer that takes `seconds` (a busy Slack): the work is done, then the answer comes."""
+    return Fault(passthrough=True, delay=seconds)
+
+
 def rate_limited(retry_after: int = 1, *, after_posting: bool = False) -> Fault:
     """429 with Retry-After, before doing the work or (after_posting) after it."""
     return Fault(status=429, retry_after=retry_after, apply_then_fail=after_posting)
@@ -215,10 +220,11 @@ class SlackDouble(HttpDouble):
                 )
             queue = self.faults.get(method) or []
             fault = queue.pop(0) if queue else None
+            slow = 0.0
             if fault is not None and fault.passthrough:
-                fault = None
-        if self.latency:
-            await asyncio.sleep(self.latency)
+                fault, slow = None, fault.delay
+        if self.latency or slow:
+            await asyncio.sleep(self.latency + slow)
         if fault and not fault.apply_then_fail:
             return await self._fault(fault)
         result = self._answer(method, args)
