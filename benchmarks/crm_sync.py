@@ -3,7 +3,7 @@ the rep's direct message at the Slack double.
 
 1. First sync of N opportunities from the Salesforce double (HTTPS on 127.0.0.1, simple-salesforce, pages of
    2,000 through queryMore), against the baseline of importing the same N deals from a CSV file
-   (`bot.importers.import_deals`) into another organization of the same database.
+   (`bot.importers.deals.import_deals`) into another organization of the same database.
 2. An incremental sync with 1% of the opportunities changed (half moved to the next stage, so they record
    skipped gates and queue a stage card; half with a new amount), against re-importing the whole CSV with the
    same 1% changed (a CSV has no "since": the whole file is read again).
@@ -44,7 +44,7 @@ from benchmarks.data import fresh_database
 from benchmarks.report import Figure, table
 from bot.channels.senders import build_senders
 from bot.context import AppContext
-from bot.importers import import_deals
+from bot.importers.deals import import_deals
 from bot.rendering import Renderer
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
 from bot.web import RUNNER_OPTIONS, create_app

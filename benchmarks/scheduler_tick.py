@@ -24,9 +24,9 @@ from benchmarks import data
 from benchmarks.report import Figure, Target, table
 from bot.context import AppContext
 from bot.settings import Settings
-from handlers.coaching import enqueue_nudges
+from handlers.coaching.nudges import enqueue_nudges
 from handlers.quizzes.daily import enqueue_knowledge_checks
-from handlers.summaries import enqueue_digests
+from handlers.summaries.digest import enqueue_digests
 
 MONDAY_0930_NEW_YORK = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 ONE_ZONE = "America/New_York"

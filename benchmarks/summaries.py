@@ -25,10 +25,10 @@ from bot.messages import Request
 from bot.router import handle
 from bot.settings import Settings
 from handlers.common import Turn, visible_owner_ids
-from handlers.summaries import (
+from handlers.summaries.queries import confirmed_per_criterion_query
+from handlers.summaries.snapshots import (
     CRITERIA_REPORT,
     TEAM_SUMMARY,
-    confirmed_per_criterion_query,
     criteria_report_data,
     refresh_snapshot,
     team_summary_data,

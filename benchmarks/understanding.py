@@ -107,7 +107,8 @@ def run(questions_file: Path, *, verbose: bool = False, data: Path = DATA) -> di
     `data/playbooks/`, or (the first set) `saas.yaml` beside the CSVs.
     """
     from bot.context import AppContext
-    from bot.importers import import_deals, import_people
+    from bot.importers.deals import import_deals
+    from bot.importers.people import import_people
     from bot.messages import Request
     from bot.rendering import Renderer
     from bot.router import handle

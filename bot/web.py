@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -50,7 +51,7 @@ class PathOnlyAccessLogger(AbstractAccessLogger):
 
 
 # How the app is served (`python -m bot serve`, and the tests' server).
-RUNNER_OPTIONS = {"access_log_class": PathOnlyAccessLogger}
+RUNNER_OPTIONS: dict[str, Any] = {"access_log_class": PathOnlyAccessLogger}
 
 
 def create_app(ctx: AppContext) -> web.Application:
@@ -96,7 +97,7 @@ def _mount_slack(app: web.Application, ctx: AppContext, slots: AnswerSlots) -> N
     )
 
 
-def _not_configured(message: str):  # type: ignore[no-untyped-def]
+def _not_configured(message: str):
     async def answer(_request: web.Request) -> web.Response:
         return web.json_response({"error": message}, status=503)
 

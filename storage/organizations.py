@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rapidfuzz import process
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from playbooks.nearest import nearest_few
 from storage.models import (
     ChannelLink,
     ChannelQuiz,
@@ -92,7 +92,7 @@ def find(db: Session, spec: str) -> Organization:
         organization = db.get(Organization, workspace.organization_id)
         assert organization is not None
         return organization
-    near = [name for name, score, _ in process.extract(wanted, [o.name for o in organizations], limit=3) if score >= 60]
+    near = nearest_few(wanted, [o.name for o in organizations])
     hint = f" Did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
     raise OrganizationError(
         f'No organization called "{wanted}".{hint} Organizations:\n{_listing(db) or "  none yet"}'

@@ -41,7 +41,7 @@ def to_text(reply: Reply, *, color: bool = False, width: int = 100) -> str:
     return "\n".join(out).strip("\n")
 
 
-def _inline(text: str, bold) -> str:  # type: ignore[no-untyped-def]
+def _inline(text: str, bold) -> str:
     text = re.sub(r"\[([^\]]+)\]\((\S+?)\)", r"\1 <\2>", text)
     text = re.sub(r"\*\*(.+?)\*\*", lambda m: bold(m.group(1)), text)
     return re.sub(r"(?<!\w)_(.+?)_(?!\w)", r"\1", text)
@@ -220,7 +220,9 @@ def run(
     interactive = stdin.isatty() and stdout.isatty()
     read = _line_reader(stdin, stdout, interactive)
     if interactive:
-        stdout.write(f'Chatting as {name}. Try "what\'s next for Acme?" or "help"; "quit" (or Ctrl-D) to leave.\n\n')
+        stdout.write(
+            f'Chatting as {name}. Try "what\'s next for Acme?" or "help"; "quit" (or Ctrl-D) to leave.\n\n'
+        )
     while True:
         prompt = "... " if conversation.collecting_lines else ("form> " if conversation.in_form else "you> ")
         line = read(prompt)
@@ -261,7 +263,7 @@ def trim_for_display(text: str, limit: int = ECHO_LIMIT) -> str:
     return f"{text[:limit].rstrip()}… ({len(text):,} characters in all)"
 
 
-def _line_reader(stdin: TextIO, stdout: TextIO, interactive: bool):  # type: ignore[no-untyped-def]
+def _line_reader(stdin: TextIO, stdout: TextIO, interactive: bool):
     """A function returning the next line typed (None at the end of the input or on Ctrl-D / Ctrl-C).
 
     A terminal reads through `input()` with `readline` loaded, so arrow keys edit the line and recall
@@ -294,10 +296,10 @@ class LocalSender:
     def __init__(self, stream: TextIO = sys.stdout):
         self._stream = stream
 
-    def resolve_target(self, message, person):  # type: ignore[no-untyped-def]
+    def resolve_target(self, message, person):
         return {**message.target, "to": f"{person.name} <{person.email}>" if person else "everyone"}
 
-    def send(self, message, reply: Reply) -> str | None:  # type: ignore[no-untyped-def]
+    def send(self, message, reply: Reply) -> str | None:
         if reply.image is not None:  # a terminal shows no picture: the chart is saved, and its path given
             path = save_image(replace(reply.image, filename=f"outbox-{message.id}-{reply.image.filename}"))
             note = f"Chart saved to {path}"
@@ -308,8 +310,8 @@ class LocalSender:
         self._stream.flush()
         return f"local-{message.id}"
 
-    def find_sent(self, message) -> str | None:  # type: ignore[no-untyped-def]
+    def find_sent(self, message) -> str | None:
         return None
 
-    def rate_key(self, message) -> tuple[str, float]:  # type: ignore[no-untyped-def]
+    def rate_key(self, message) -> tuple[str, float]:
         return "local", 0.0

@@ -77,7 +77,7 @@ class SlackChannel:
             )
         self.ctx = ctx
         self.slots = slots or AnswerSlots(settings.max_answers_in_flight)
-        self._answering: set[asyncio.Task[None]] = set()  # strong references until each task ends
+        self._answering: set[asyncio.Task[Any]] = set()  # strong references until each task ends
         self._latest: dict[str, asyncio.Task[None]] = {}  # conversation -> its latest answer task
         self.people = SlackPeople(ctx, join_single=not settings.slack_client_id)
         self.app = build_app(ctx)
@@ -123,14 +123,16 @@ class SlackChannel:
         return await to_aiohttp_response(await self.app.async_dispatch(await to_bolt_request(request)))
 
     async def _install(self, request: web.Request) -> web.Response:
-        return await to_aiohttp_response(
-            await self.app.oauth_flow.handle_installation(await to_bolt_request(request))
-        )
+        flow = self.app.oauth_flow
+        if flow is None:  # (the routes are mounted only with OAuth settings)
+            return web.Response(status=404, text="Not found: this bot is installed with a fixed token.")
+        return await to_aiohttp_response(await flow.handle_installation(await to_bolt_request(request)))
 
     async def _oauth_redirect(self, request: web.Request) -> web.Response:
-        return await to_aiohttp_response(
-            await self.app.oauth_flow.handle_callback(await to_bolt_request(request))
-        )
+        flow = self.app.oauth_flow
+        if flow is None:
+            return web.Response(status=404, text="Not found: this bot is installed with a fixed token.")
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
 
     async def socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -167,7 +169,7 @@ class SlackChannel:
 
         async def listener(
             ack, payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context
-        ) -> None:  # type: ignore[no-untyped-def]
+        ) -> None:
             await ack()
             BOT_USER.set(bot_user_of(body, context.bot_user_id))  # copied into the answer task below
             sender = sender_of(body)
@@ -364,7 +366,7 @@ class SlackChannel:
 
     async def _on_view(
         self, ack, view: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context
-    ) -> None:  # type: ignore[no-untyped-def]
+    ) -> None:
         """A submitted modal. The answer is worked out before the ack when it comes quickly, so a field to
         fix keeps the modal open with Slack's `response_action: errors` (the answers stay in it); a slow
         answer is acked first and follows in the DM like any other."""
@@ -425,7 +427,9 @@ class SlackChannel:
             return
         apology = self.ctx.renderer.render("error.j2", kind="error", reference=reference)
         try:
-            await post(client, where or user, apology, thread_ts=event.get("thread_ts") or event.get("ts"))
+            await post(
+                client, str(where or user), apology, thread_ts=event.get("thread_ts") or event.get("ts")
+            )
         except Exception:  # noqa: BLE001 - Slack itself may be what failed
             log.warning("could not tell the user about error %s", reference, exc_info=True)
 

@@ -109,7 +109,7 @@ def installation_store(engine: Engine, client_id: str, key: str | None = None) -
     return EncryptedInstallationStore(client_id, engine, TokenCipher(key))
 
 
-def state_store(engine: Engine):  # type: ignore[no-untyped-def]
+def state_store(engine: Engine):
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
     return SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRY_SECONDS, engine=engine)

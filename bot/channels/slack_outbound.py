@@ -14,11 +14,12 @@ unfinished one is never shared, so nobody sees it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -78,7 +79,12 @@ class SlackSender:
         if token not in self._clients:
             # No client-side retries: the outbox retries durably and checks for duplicates first.
             self._clients[token] = WebClient(
-                token=token, base_url=self._base_url, timeout=self._timeout, retry_handlers=[]
+                token=token,
+                base_url=self._base_url,
+                timeout=cast(
+                    int, self._timeout
+                ),  # (typed int; the SDK hands it to urllib, which takes fractions)
+                retry_handlers=[],
             )
         return self._clients[token]
 
@@ -159,8 +165,13 @@ class SlackSender:
         cursor: str | None = None
         while True:
             response = self._call(
-                lambda cursor=cursor: client.conversations_history(
-                    channel=channel, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+                functools.partial(
+                    client.conversations_history,
+                    channel=channel,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
                 )
             )
             for item in response.get("messages", []):

@@ -145,7 +145,8 @@ class SlackPeople:
                 replacement = ""
             else:
                 who = await self.who(body, user_id, client)
-                replacement = await asyncio.to_thread(self._email_of, who.person_id) or ""
+                email = await asyncio.to_thread(self._email_of, who.person_id)
+                replacement = email or ""
             text = re.sub(rf"<@{user_id}(?:\|[^>]*)?>", replacement, text)
         return " ".join(text.split())
 

@@ -95,6 +95,8 @@ class TeamsSender:
         return ids[0] if ids else None
 
     def _mark_unreachable(self, message: OutboxMessage, reason: str) -> None:
+        if message.person_id is None:
+            return  # (a message to a channel: no person to mark)
         with self.ctx.sessions.begin() as db:
             mark_unreachable(db, message.person_id, Platform.TEAMS, reason)
 

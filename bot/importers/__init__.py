@@ -7,7 +7,3 @@ email, deals by crm_id, else by name).
 - `csvfile`: reading a file (header, rows with their line numbers, the result and errors);
 - `people`: `import people`; `deals`: `import deals`.
 """
-
-# The old path the benchmarks still import.
-from bot.importers.deals import import_deals as import_deals
-from bot.importers.people import import_people as import_people

@@ -89,25 +89,31 @@ def import_deals(
             from_stage_id=previous,
             to_stage_id=stage,
             # a move forward past unconfirmed exit criteria is a skipped gate, as when moved in chat
-            skipped_criteria=[
-                c.id
-                for c in skipped_gates(
-                    db,
-                    deal,
-                    library.get(deal.playbook_id),  # type: ignore[arg-type]
-                    stage,
-                    from_stage_id=previous,
-                    from_playbook_id=previous_playbook,
-                )
-            ]
-            if previous is not None and library.get(deal.playbook_id) is not None
-            else [],
+            skipped_criteria=_skipped(db, library, deal, previous, stage, previous_playbook),
             changed_at=now,
         )
         for deal, previous, stage, previous_playbook in moved
     )
     db.flush()
     return result
+
+
+def _skipped(
+    db: Session,
+    library: PlaybookLibrary,
+    deal: Deal,
+    previous: str | None,
+    stage: str,
+    previous_playbook: str | None,
+) -> list[str]:
+    """A move forward past unconfirmed exit criteria is a skipped gate, as when moved in chat."""
+    playbook = library.get(deal.playbook_id)
+    if previous is None or playbook is None:
+        return []
+    gates = skipped_gates(
+        db, deal, playbook, stage, from_stage_id=previous, from_playbook_id=previous_playbook
+    )
+    return [c.id for c in gates]
 
 
 def _deal_row(

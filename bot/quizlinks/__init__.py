@@ -24,7 +24,6 @@ from bot.quizlinks.changes import PlaybooksDiffer as PlaybooksDiffer
 from bot.quizlinks.changes import mark_reviewed as mark_reviewed
 from bot.quizlinks.changes import refresh as refresh
 from bot.quizlinks.resolving import LinkError as LinkError
-from bot.quizlinks.resolving import _suggest as _suggest
 from bot.quizlinks.resolving import nearest as nearest
 from bot.quizlinks.resolving import resolve as resolve
 from bot.quizlinks.resolving import resolve_value as resolve_value

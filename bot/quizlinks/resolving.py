@@ -34,10 +34,6 @@ class LinkError(ValueError):
         self.path = path
 
 
-# The project's "did you mean" matcher, under the name handlers.quizzes.review imports it by.
-_suggest = nearest_name
-
-
 def _did_you_mean(wanted: str, choices: Iterable[str], what: str) -> str:
     choices = list(choices)
     near = nearest_name(wanted, choices)

@@ -12,5 +12,3 @@ from the playbook stage concerned.
 - `reports`: `my coaching` and `coaching report`.
 """
 
-# The old path of the nudge job, still used by the scheduler benchmark.
-from handlers.coaching.nudges import enqueue_nudges as enqueue_nudges

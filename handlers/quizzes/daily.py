@@ -23,7 +23,7 @@ QUIZ_TIME = "09:30"
 QUIZ_GRACE = timedelta(hours=10)
 
 
-def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-untyped-def]
+def enqueue_knowledge_checks(ctx, now: datetime) -> int:
     """Queue today's knowledge check for every rep whose local 09:30 on a working day has passed.
 
     Set-based, because a tick may cover 100k reps: reps are grouped by (time zone, working days, quiz
@@ -74,7 +74,7 @@ def enqueue_knowledge_checks(ctx, now: datetime) -> int:  # type: ignore[no-unty
     return queued
 
 
-def compose_knowledge_check(ctx, db, rep: Person, now: datetime) -> Reply | None:  # type: ignore[no-untyped-def]
+def compose_knowledge_check(ctx, db, rep: Person, now: datetime) -> Reply | None:
     """The daily question, chosen as it is sent. A question left unanswered from an earlier day is not
     resent in bulk: it stays the rep's one waiting question and is asked again today, alone. A rep who
     paused knowledge checks after it was queued gets nothing."""

@@ -11,6 +11,7 @@ question was delivered and answered, so the FSRS parameters can be optimized lat
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from fsrs import Card, Rating, Scheduler
 from sqlalchemy import func, select
@@ -59,7 +60,7 @@ def per_day(rep: Person, organization: Organization) -> int:
     )
 
 
-def audiences(db, rep: Person) -> list[str]:  # type: ignore[no-untyped-def]
+def audiences(db, rep: Person) -> list[str]:
     """Which audiences a rep belongs to: all reps, their manager's team, the stages their deals are in."""
     names = ["all reps"]
     if rep.manager is not None:
@@ -72,7 +73,7 @@ def audiences(db, rep: Person) -> list[str]:  # type: ignore[no-untyped-def]
     return names
 
 
-def _unseen(db, rep: Person):  # type: ignore[no-untyped-def]
+def _unseen(db, rep: Person):
     """Active questions for the rep's audiences that they have never been asked."""
     seen = select(ReviewCard.question_id).where(ReviewCard.person_id == rep.id)
     return (
@@ -87,7 +88,7 @@ def _unseen(db, rep: Person):  # type: ignore[no-untyped-def]
     )
 
 
-def next_card(db, rep: Person, now: datetime, organization: Organization | None = None) -> ReviewCard | None:  # type: ignore[no-untyped-def]
+def next_card(db, rep: Person, now: datetime, organization: Organization | None = None) -> ReviewCard | None:
     """The rep's waiting question, else the one whose review now adds the most expected recall across the
     rep's whole set under the daily budget (handlers.learning), which may be a question never asked."""
     active = select(QuizQuestion.id).where(QuizQuestion.active.is_(True))
@@ -118,7 +119,7 @@ def next_card(db, rep: Person, now: datetime, organization: Organization | None 
     return card
 
 
-def _best_choice(db, rep: Person, now: datetime, organization: Organization | None = None):  # type: ignore[no-untyped-def]
+def _best_choice(db, rep: Person, now: datetime, organization: Organization | None = None):
     from bot.localtime import parse_days
     from handlers.learning import SUSTAIN_RETENTION, best, calibration, horizon_days
 
@@ -170,7 +171,7 @@ def _best_choice(db, rep: Person, now: datetime, organization: Organization | No
     )
 
 
-def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-untyped-def]
+def answered_today(db, rep: Person, now: datetime) -> int:
     local = now.astimezone(zone(rep.timezone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     return (
@@ -185,7 +186,7 @@ def answered_today(db, rep: Person, now: datetime) -> int:  # type: ignore[no-un
 
 def ask(
     ctx, db, rep: Person, card: ReviewCard, now: datetime, intro: str = "", on_request: bool = True
-) -> Reply:  # type: ignore[no-untyped-def]
+) -> Reply:
     """The question as a message with one button per choice and "I'm not sure"; the card waits for it.
 
     `on_request`: the rep asked for it ("quiz me", "Next question"), so they see it as it is sent and the
@@ -244,6 +245,8 @@ def answer(turn: Turn, value: str) -> Reply:
             "refused.j2", kind="refusal", what="that question", why="it was sent to someone else."
         )
     question = turn.db.get(QuizQuestion, card.question_id)
+    if question is None:
+        return turn.render("message.j2", text='That question no longer exists. Say "quiz me" for another.')
     if card.pending_since is None or int(card.pending_since.timestamp()) != asked:
         return turn.render(
             "message.j2", text='You already answered this question. Say "quiz me" for the next one.'
@@ -271,7 +274,7 @@ def answer(turn: Turn, value: str) -> Reply:
     from handlers.learning import retrievability
 
     scheduler = scheduler_for(turn.organization)
-    before = Card.from_dict(card.card)
+    before = Card.from_dict(cast(Any, card.card))
     predicted = retrievability(scheduler, before, now) if before.last_review is not None else None
     reviewed, _ = scheduler.review_card(before, rating, review_datetime=now)
     added = insert_or_ignore(
@@ -294,7 +297,7 @@ def answer(turn: Turn, value: str) -> Reply:
     )
     if not added:
         return turn.render("message.j2", text="You already answered this question.")
-    card.card = reviewed.to_dict()
+    card.card = dict(reviewed.to_dict())
     card.due = reviewed.due
     card.pending_since = None
     card.pending_on_request = None
@@ -340,7 +343,7 @@ def answer(turn: Turn, value: str) -> Reply:
     return with_streak(turn, result)  # "🔥 5-day streak" (working days, handlers.streaks)
 
 
-def _has_more(db, rep: Person, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+def _has_more(db, rep: Person, now: datetime) -> bool:
     """Whether another question is worth asking the rep now (to offer "Next question")."""
     return _best_choice(db, rep, now) is not None
 

@@ -10,6 +10,7 @@ from bot import quizlinks
 from bot.localtime import zone
 from bot.messages import Button, Reply
 from handlers.common import Turn, small_number
+from playbooks.nearest import nearest
 from storage.models import (
     QuizQuestion,
     ReviewCard,
@@ -95,12 +96,10 @@ def mark_reviewed(turn: Turn, external_id: str) -> Reply:
         )
     )
     if question is None:
-        from bot.quizlinks import _suggest
-
         ids = turn.db.scalars(
             select(QuizQuestion.external_id).where(QuizQuestion.organization_id == turn.organization.id)
         ).all()
-        near = _suggest(external_id, ids)
+        near = nearest(external_id, ids)
         hint = f' Did you mean "{near}"?' if near else ' Say "questions to review" for the list.'
         return turn.render(
             "message.j2", kind="error", text=f"There is no question with id {external_id}.{hint}"

@@ -10,12 +10,3 @@ organization's summary is rolled up per team by the database rather than loaded 
 - `chat`: the turns the router calls (`team summary`, `criteria report`);
 - `digest`: the weekly digest the scheduler queues and the outbox composes.
 """
-
-# The old paths the benchmarks still import.
-from handlers.summaries.digest import enqueue_digests as enqueue_digests
-from handlers.summaries.queries import confirmed_per_criterion_query as confirmed_per_criterion_query
-from handlers.summaries.snapshots import CRITERIA_REPORT as CRITERIA_REPORT
-from handlers.summaries.snapshots import TEAM_SUMMARY as TEAM_SUMMARY
-from handlers.summaries.snapshots import criteria_report_data as criteria_report_data
-from handlers.summaries.snapshots import refresh_snapshot as refresh_snapshot
-from handlers.summaries.snapshots import team_summary_data as team_summary_data
