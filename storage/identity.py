@@ -13,9 +13,10 @@ database lives here, shared by Slack and Teams and free of any platform SDK:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, insert, lambda_stmt, select
+from sqlalchemy import Insert, Select, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,11 +38,17 @@ class Who:
 # -- deliveries ------------------------------------------------------------------------------------------
 
 
+@cache
+def _delivery_insert() -> Insert:
+    """The INSERT of a delivery's key, built once (each delivery binds its key)."""
+    return insert(ProcessedEvent).values(key=bindparam("key"))
+
+
 def record_delivery(db: Session, key: str) -> bool:
     """Record a platform delivery in the session's transaction; False (the transaction rolled back, so
     nothing else it held is written either) when it was recorded before: a retry."""
     try:
-        db.execute(insert(ProcessedEvent).values(key=key[:DELIVERY_KEY_LENGTH]))
+        db.execute(_delivery_insert(), {"key": key[:DELIVERY_KEY_LENGTH]})
     except IntegrityError:
         db.rollback()
         return False
@@ -64,24 +71,28 @@ def email_of(db: Session, person_id: int) -> str | None:
     return person.email if person else None
 
 
+@cache
+def _known_slack_statement() -> Select[Workspace, Person]:
+    """A Slack user's workspace and person by team and user id: built once, so each call only binds its
+    values (SQLAlchemy caches the compiled form on the statement)."""
+    return (
+        select(Workspace, Person)
+        .join(Person, Person.organization_id == Workspace.organization_id)
+        .where(
+            Workspace.platform == Platform.SLACK,
+            Workspace.external_id == bindparam("team"),
+            Person.slack_user_id == bindparam("user"),
+        )
+        .limit(1)
+    )
+
+
 def known_slack_person(
     db: Session, team_id: str, enterprise_id: str | None, user_id: str, join_single: bool
 ) -> tuple[Workspace, Person] | None:
     """The workspace and person of a Slack user we know, in one query (the common case); else the general
     lookup, which also creates a new team's workspace and records a changed Enterprise Grid id."""
-    statement = lambda_stmt(  # built and compiled once per process; each call binds its ids
-        lambda: (
-            select(Workspace, Person)
-            .join(Person, Person.organization_id == Workspace.organization_id)
-            .where(
-                Workspace.platform == Platform.SLACK,
-                Workspace.external_id == team_id,
-                Person.slack_user_id == user_id,
-            )
-            .limit(1)
-        )
-    )
-    row = db.execute(statement).first()
+    row = db.execute(_known_slack_statement(), {"team": team_id, "user": user_id}).first()
     if row is not None and (not enterprise_id or row[0].enterprise_id == enterprise_id):
         return row[0], row[1]
     workspace = get_or_create_workspace(
@@ -160,10 +171,10 @@ def admit_teams_message(db: Session, key: str | None, user: TeamsUser) -> tuple[
     return who, loaded
 
 
-def _known_teams_person(
-    db: Session, user: TeamsUser
-) -> tuple[Workspace, Person, ConversationRef | None] | None:
-    found = db.execute(
+@cache
+def _known_teams_statement() -> Select[Workspace, Person, ConversationRef]:
+    """A Teams user's workspace, person and conversation reference by tenant and user id, built once."""
+    return (
         select(Workspace, Person, ConversationRef)
         .select_from(Person)
         .join(Workspace, Workspace.organization_id == Person.organization_id)
@@ -173,11 +184,17 @@ def _known_teams_person(
         )
         .where(
             Workspace.platform == Platform.TEAMS,
-            Workspace.external_id == user.tenant,
-            Person.teams_user_id == user.user_id,
+            Workspace.external_id == bindparam("tenant"),
+            Person.teams_user_id == bindparam("user"),
         )
         .limit(1)
-    ).first()
+    )
+
+
+def _known_teams_person(
+    db: Session, user: TeamsUser
+) -> tuple[Workspace, Person, ConversationRef | None] | None:
+    found = db.execute(_known_teams_statement(), {"tenant": user.tenant, "user": user.user_id}).first()
     return (found[0], found[1], found[2]) if found is not None else None
 
 
