@@ -3,8 +3,9 @@
 Every suggestion for a misspelt name (a playbook key, a stage or criterion id, a quiz reference, a day, a
 country, a command) comes from here, so "close enough" means the same everywhere: rapidfuzz's weighted
 ratio (0-100) of the two texts lower-cased with punctuation and dashes as spaces, except that a name much
-shorter than what was typed is compared whole (a country code "ge" is not near "germny" for being in
-it, while "thur" is near "thursday"). It lives on the ground
+shorter than what was typed is compared whole when it is one word (a country code "ge" is not near
+"germny" for being in it, while "thur" is near "thursday"; "Alex Garcia Lopez" still finds Alex Garcia),
+and a single letter is near nothing. It lives on the ground
 floor (it imports nothing of the project) so the playbooks, the frame and the capabilities can all use it.
 """
 
@@ -26,8 +27,10 @@ def plain(text: str, **_: object) -> str:
 
 
 def _closeness(typed: str, name: str, **kwargs: object) -> float:
-    if len(name) * 1.5 < len(typed):
-        return fuzz.ratio(typed, name)
+    if len(typed) < 2:
+        return 0.0  # one letter is no name to correct
+    if " " not in name and len(name) * 1.5 < len(typed):
+        return fuzz.ratio(typed, name)  # a short word is compared whole, not found inside longer text
     return fuzz.WRatio(typed, name)
 
 
