@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -17,15 +15,13 @@ from sqlalchemy.engine import make_url
 
 from bot.context import AppContext
 from bot.demo import load_if_empty
-from bot.messages import Click, Reply, Request
 from bot.rendering import Renderer
-from bot.router import handle
 from bot.settings import BUNDLED_PLAYBOOKS_DIR, Settings
 from bot.web import RUNNER_OPTIONS, create_app
 from playbooks.loader import load_library
 from storage import db
-from storage.models import Base, Person, Platform, Workspace
-from storage.people import LOCAL_WORKSPACE, get_or_create_workspace, person_by_email
+from storage.models import Base, Platform, Workspace
+from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.people import (
     SLACK_NEWBIE,
@@ -38,8 +34,8 @@ from tests.doubles.people import (
 )
 from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble
-
-FIXED_NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # a Monday
+from tests.helpers.chat import Chat
+from tests.helpers.clock import FIXED_NOW, slack_clock
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -122,100 +118,12 @@ def demo(ctx: AppContext) -> Workspace:
     return workspace
 
 
-class Chat:
-    """Talk to the real router as a person, the way a channel does, remembering the last buttons."""
-
-    def __init__(self, ctx: AppContext, workspace: Workspace, email: str, channel_id: str | None = None):
-        self.ctx = ctx
-        with ctx.sessions() as session:
-            person = person_by_email(session, workspace.organization_id, email)
-            assert person is not None, email
-            self.person_id = person.id
-        self.workspace_id = workspace.id  # the way in (the terminal, unless a test says otherwise)
-        self.channel_id = channel_id
-        self.last: Reply | None = None
-
-    def say(self, text: str) -> Reply:
-        self.last = handle(
-            self.ctx, Request(self.workspace_id, self.person_id, text=text, channel_id=self.channel_id)
-        )
-        return self.last
-
-    def click(self, label_part: str) -> Reply:
-        """Press the button of the last reply whose label contains `label_part`."""
-        assert self.last is not None
-        matches = [b for b in self.last.buttons if label_part in b.label]
-        assert len(matches) == 1, f"buttons: {[b.label for b in self.last.buttons]}"
-        return self.press(matches[0].action, matches[0].value)
-
-    def press(self, action: str, value: str) -> Reply:
-        self.last = handle(self.ctx, Request(self.workspace_id, self.person_id, click=Click(action, value)))
-        return self.last
-
-
 @pytest.fixture
 def chat_as(ctx: AppContext, demo: Workspace) -> Callable[..., Chat]:
     return lambda email="rep@example.com", channel_id=None: Chat(ctx, demo, email, channel_id)
 
 
-def add_person(
-    ctx: AppContext,
-    workspace: Workspace,
-    email: str,
-    name: str,
-    role: str = "rep",
-    manager: str | None = None,
-) -> int:
-    with ctx.sessions.begin() as session:
-        boss = person_by_email(session, workspace.organization_id, manager) if manager else None
-        person = Person(
-            organization_id=workspace.organization_id,
-            email=email,
-            name=name,
-            role=role,
-            manager_id=boss.id if boss else None,
-            preferences={},
-        )
-        session.add(person)
-        session.flush()
-        return person.id
-
-
-def deliver(ctx: AppContext, now: datetime) -> str:
-    """Send what is due in the local workspace's outbox at `now`, composing scheduled messages the way the
-    clock's drainer does; returns what the terminal would show."""
-    import io
-    from functools import partial
-
-    from bot.channels.console import LocalSender
-    from bot.delivery import Drainer
-    from handlers.proactive import compose
-
-    out = io.StringIO()
-    drainer = Drainer(
-        ctx.sessions, {Platform.LOCAL: LocalSender(out)}, "test", lambda: now, compose=partial(compose, ctx)
-    )
-    drainer.drain()
-    return out.getvalue()
-
-
-def other_workspace(ctx: AppContext, external_id: str = "T0OTHER") -> Workspace:
-    with ctx.sessions.begin() as session:
-        # another customer's install: its own organization, never joined to the demo's
-        return get_or_create_workspace(session, Platform.SLACK, external_id, name="Other", join_single=False)
-
-
-REPO = Path(__file__).resolve().parent.parent
-
-
 # -- Slack and Teams: the real web app on 127.0.0.1, with the platform doubles ------------------------
-
-
-def slack_clock() -> Callable[[], float]:
-    """Slack stamps messages ("ts") with its own clock; in tests it runs from the frozen FIXED_NOW, as the
-    real one agrees with the bot's clock in production (the outbox reconciler searches history by time)."""
-    started = time.monotonic()
-    return lambda: FIXED_NOW.timestamp() + (time.monotonic() - started)
 
 
 @pytest.fixture
@@ -265,7 +173,10 @@ def connector() -> Iterator[BotConnectorDouble]:
 def teams_ctx(ctx: AppContext) -> AppContext:
     with ctx.sessions.begin() as db:
         load_if_empty(
-            db, get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT).organization_id, ctx.playbooks, ctx.clock()
+            db,
+            get_or_create_workspace(db, Platform.TEAMS, TEAMS_TENANT).organization_id,
+            ctx.playbooks,
+            ctx.clock(),
         )
     return ctx
 

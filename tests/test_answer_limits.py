@@ -20,10 +20,10 @@ from bot.web import RUNNER_OPTIONS, create_app
 from tests.doubles.bot_connector import BotConnectorDouble
 from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble, slow
-from tests.test_playbook_validation import run_cli
-from tests.test_slack_app import chat_posts, command, event, header_of, mention
-from tests.test_teams_app import activity, say
-from tests.test_teams_app import post as teams_post
+from tests.helpers.cli import run_cli
+from tests.helpers.slack import chat_posts, command, event, header_of, mention
+from tests.helpers.teams import activity, say
+from tests.helpers.teams import post as teams_post
 
 SLOW_S = 2.5  # long enough that the next request surely comes while the first answer is on its way
 

@@ -6,9 +6,7 @@ when there is no database."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,8 +14,9 @@ from sqlalchemy import select
 from bot.settings import BUNDLED_PLAYBOOKS_DIR
 from playbooks.loader import load_library
 from storage.models import Deal, QuizQuestion
-from tests.conftest import Chat, add_person, other_workspace
-from tests.test_playbook_validation import run_cli
+from tests.helpers.chat import Chat, add_person, other_workspace
+from tests.helpers.cli import run_cli
+from tests.helpers.playbooks import edited_copy
 
 RENAMED = (
     "  - id: evaluation\n    name: Evaluation\n",
@@ -27,22 +26,6 @@ REMOVED_CRITERION = (
     "      - id: pain-confirmed\n        text: The buying group has confirmed the business problem and what it costs them\n",
     "",
 )
-
-
-def edited_copy(tmp_path: Path, *edits: tuple[str, str]) -> Path:
-    """The bundled playbooks copied to a folder, with `enterprise.yaml` edited as enablement would."""
-    folder = tmp_path / "playbooks"
-    folder.mkdir()
-    for path in BUNDLED_PLAYBOOKS_DIR.glob("*.yaml"):
-        shutil.copy(path, folder / path.name)
-    shutil.copytree(BUNDLED_PLAYBOOKS_DIR / "thesaurus", folder / "thesaurus")
-    enterprise = folder / "enterprise.yaml"
-    source = enterprise.read_text(encoding="utf-8")
-    for old, new in edits:
-        assert old in source
-        source = source.replace(old, new)
-    enterprise.write_text(source, encoding="utf-8")
-    return folder
 
 
 def warnings_of(stdout: str) -> list[str]:

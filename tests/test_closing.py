@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Deal, DealStageChange, DealStatus
-from tests.conftest import FIXED_NOW
-from tests.test_slack_app import dm, event, header_of, wait_posts
+from tests.helpers.clock import FIXED_NOW
+from tests.helpers.slack import dm, event, header_of, wait_posts
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from handlers.coaching.nudges import enqueue_nudges
 from handlers.coaching.queries import parse_day
 from handlers.coaching.reports import maturity
 from storage.models import CoachingSession, Deal, OutboxMessage, OutboxStatus, Person, Platform
-from tests.conftest import FIXED_NOW, add_person, deliver
-from tests.test_playbook_validation import run_cli
+from tests.helpers.chat import add_person, deliver
+from tests.helpers.cli import run_cli
+from tests.helpers.clock import FIXED_NOW
 
 MONDAY_0900_CHICAGO = datetime.fromisoformat("2026-11-23T15:00:00+00:00")
 
@@ -247,7 +248,7 @@ def test_no_follow_up_after_coaching_was_logged(ctx, chat_as):
 
 
 def test_the_clock_job_queues_nudges(demo, database_url):
-    from tests.test_summaries import run_cli_scheduler
+    from tests.helpers.cli import run_cli_scheduler
 
     result = run_cli_scheduler({"DATABASE_URL": database_url}, "coaching-nudges", "2026-11-23T15:05:00Z")
     assert "coaching-nudges: 1 nudges, 0 follow-ups queued" in result.stdout
@@ -338,7 +339,7 @@ def test_logging_through_a_slack_modal(ctx, slack_web):
 
     from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import SLACK_TEAM
-    from tests.test_slack_app import click, dm, event, post, wait_posts
+    from tests.helpers.slack import click, dm, event, post, wait_posts
 
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:
@@ -380,7 +381,7 @@ def test_logging_through_a_slack_modal(ctx, slack_web):
 def test_logging_through_a_teams_card(ctx, teams_web):
     from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import TEAMS_TENANT
-    from tests.test_teams_app import actions, activity, card, post, say
+    from tests.helpers.teams import actions, activity, card, post, say
 
     web, bot_connector = teams_web
     morgan = {"id": "29:1morgan", "name": "Morgan Patel"}

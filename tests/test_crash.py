@@ -18,7 +18,7 @@ from datetime import timedelta
 from benchmarks.crash import QUICK
 from bot.channels.senders import build_senders
 from scheduler.jobs import DrainOutbox
-from tests.conftest import REPO
+from tests.helpers.cli import REPO
 
 
 def campaign(*args: str) -> tuple[int, list[dict], str]:

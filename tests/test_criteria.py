@@ -4,29 +4,13 @@ reason, history, idempotency and permissions; through the router and through eac
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import urlencode
 
 from sqlalchemy import func, select
 
 from storage.models import CriterionEvent, Deal, DealStageChange
-from tests.test_playbook_validation import run_cli
-
-
-def open_form(chat, deal: str = "acme"):  # type: ignore[no-untyped-def]
-    chat.say(f"confirm {deal}")
-    reply = chat.click("Confirm criteria")
-    assert reply.form is not None
-    return reply.form
-
-
-def submit(chat, form, **answers):  # type: ignore[no-untyped-def]
-    from bot.messages import Click, Request
-    from bot.router import handle
-
-    request = Request(chat.workspace_id, chat.person_id, click=Click(form.action, form.value), form=answers)
-    chat.last = handle(chat.ctx, request)
-    return chat.last
+from tests.helpers.chat import open_form, submit
+from tests.helpers.cli import run_cli
 
 
 def events(ctx, deal_name: str = "Acme Corp") -> list[CriterionEvent]:
@@ -126,7 +110,7 @@ def test_current_state_follows_the_latest_event_and_equals_a_rebuild_from_the_lo
 
     from bot.confirmations import confirmed_criteria, rebuild_status, record
     from storage.models import CriterionStatus
-    from tests.conftest import FIXED_NOW
+    from tests.helpers.clock import FIXED_NOW
 
     chat = chat_as()
     form = open_form(chat)
@@ -220,7 +204,7 @@ def test_renamed_criterion_keeps_its_history(ctx, chat_as, tmp_path):
 
     from bot.rendering import Renderer
     from playbooks.loader import load_library
-    from tests.conftest import Chat
+    from tests.helpers.chat import Chat
 
     source = (ctx.settings.playbooks_dir / "enterprise.yaml").read_text()
     edited = tmp_path / "pb"
@@ -263,7 +247,7 @@ def test_confirming_in_the_terminal_with_numbered_prompts(tmp_path):
 
 
 def test_confirming_in_slack_through_a_modal(ctx, slack_web):
-    from tests.test_slack_app import TEAM, buttons_of, click, dm, event, post, wait_posts
+    from tests.helpers.slack import TEAM, buttons_of, click, dm, event, post, wait_posts
 
     web, slack_api = slack_web
     event(web, dm("confirm acme"))
@@ -312,7 +296,8 @@ def test_confirming_in_slack_through_a_modal(ctx, slack_web):
     post(
         web, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded"
     )  # Slack retried it
-    time.sleep(0.5)
+    again = wait_posts(slack_api, 3)[2]  # the retry's own answer: its work is done once it is posted
+    assert "Already recorded: this form was" in json.dumps(again["blocks"])
     assert len(events(ctx)) == 2
 
 
@@ -320,7 +305,7 @@ def test_confirming_in_slack_through_a_modal(ctx, slack_web):
 
 
 def test_confirming_in_teams_through_a_card_form(ctx, teams_web):
-    from tests.test_teams_app import actions, activity, card, post, say
+    from tests.helpers.teams import actions, activity, card, post, say
 
     web, bot_connector = teams_web
     post(web, say(bot_connector, "confirm acme"))

@@ -32,10 +32,12 @@ from storage.models import (
     Platform,
 )
 from storage.people import get_or_create_workspace, person_by_email
-from tests.conftest import FIXED_NOW, REPO, deliver
 from tests.doubles.hubspot import HubSpotDouble
 from tests.doubles.salesforce import SalesforceDouble, rsa_key_pair
 from tests.doubles.server import BackgroundServer
+from tests.helpers.chat import deliver
+from tests.helpers.cli import REPO
+from tests.helpers.clock import FIXED_NOW
 
 T0 = FIXED_NOW - timedelta(hours=6)
 APP_SECRET = "hubspot-app-secret"
@@ -373,7 +375,7 @@ def test_a_hubspot_stage_change_reaches_the_owner_in_slack_as_a_stage_card(webho
     from bot.demo import load_if_empty
     from scheduler.jobs import DrainOutbox
     from tests.doubles.people import SLACK_TEAM
-    from tests.test_slack_app import chat_posts, header_of
+    from tests.helpers.slack import chat_posts, header_of
 
     ctx = dataclasses.replace(
         webhook_ctx,
@@ -510,7 +512,7 @@ def test_the_stage_card_reaches_a_teams_rep_as_an_adaptive_card(teams_ctx, teams
     from handlers.proactive import compose
     from storage.people import find_workspace
     from tests.doubles.people import TEAMS_TENANT
-    from tests.test_teams_app import actions, header, post, say
+    from tests.helpers.teams import actions, header, post, say
 
     web, connector = teams_web
     ctx = dataclasses.replace(teams_ctx, settings=teams_ctx.settings.model_copy(update={"crm_backoff_seconds": 0.01}))
@@ -544,7 +546,7 @@ def crm_drainer(ctx, now):
 
 
 def confirm_requirements(chat_as) -> None:
-    from tests.test_criteria import open_form, submit
+    from tests.helpers.chat import open_form, submit
 
     chat = chat_as()
     submitted = submit(chat, open_form(chat), criteria=["requirements-documented"], buyer_name="Sam Buyer",
@@ -576,7 +578,7 @@ def test_confirmations_are_written_back_to_hubspot_through_the_outbox_when_switc
     with ctx.sessions.begin() as db:
         db.get(CrmConnection, connection).settings = {"api_url": hubspot.url}  # write-back off (the default)
     chat = chat_as()
-    from tests.test_criteria import open_form, submit
+    from tests.helpers.chat import open_form, submit
 
     submit(chat, open_form(chat), criteria=["external-help-decided"])
     with ctx.sessions() as db:

@@ -18,11 +18,11 @@ from handlers.proactive import compose
 from handlers.summaries.digest import enqueue_digests
 from storage.models import OutboxMessage, OutboxStatus, Platform
 from storage.people import get_or_create_workspace, person_by_email
-from tests.conftest import deliver
 from tests.doubles.people import SLACK_TEAM, TEAMS_TENANT
 from tests.doubles.slack_api import server_error
-from tests.test_summaries import png_size
-from tests.test_teams_app import card, post, say
+from tests.helpers.charts import png_size
+from tests.helpers.chat import deliver
+from tests.helpers.teams import card, post, say
 
 MONDAY_8AM_CHICAGO = datetime.fromisoformat("2026-11-23T14:00:00+00:00")  # Morgan's digest is due
 

@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 from bot.context import AppContext
 from storage import db
 from storage.models import Workspace
-from tests.conftest import Chat
+from tests.helpers.chat import Chat
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot.router import handle
 from handlers.learning import MIN_GAP, best, gain, held, horizon_days
 from handlers.quizzes.daily import compose_knowledge_check
 from storage.models import Person, QuizQuestion, ReviewCard, ReviewLog
-from tests.conftest import FIXED_NOW
+from tests.helpers.clock import FIXED_NOW
 
 SCHEDULER = Scheduler(learning_steps=(), relearning_steps=(), enable_fuzzing=False)
 

@@ -24,7 +24,7 @@ from playbooks.loader import load_library
 from storage import db
 from storage.models import Deal, Organization, Person, Platform, Workspace
 from storage.people import get_or_create_workspace
-from tests.conftest import FIXED_NOW
+from tests.helpers.clock import FIXED_NOW
 
 DATA_TABLES = (
     "people",

@@ -14,10 +14,10 @@ from storage.models import Organization, Person, Platform
 from storage.people import get_or_create_workspace
 from tests.doubles.people import SLACK_SECRET, SLACK_TEAM, TEAMS_TENANT
 from tests.doubles.server import BackgroundServer
-from tests.test_playbook_validation import run_cli
-from tests.test_slack_app import dm, event, header_of, wait_posts
-from tests.test_teams_app import header, say
-from tests.test_teams_app import post as teams_post
+from tests.helpers.cli import run_cli
+from tests.helpers.slack import dm, event, header_of, wait_posts
+from tests.helpers.teams import header, say
+from tests.helpers.teams import post as teams_post
 
 PEOPLE = """email,name,role,manager_email,slack_user_id,teams_user_id,timezone
 morgan@acme.example,Morgan Patel,manager,,UMORGAN,29:1morgan,America/Chicago
@@ -157,7 +157,7 @@ def test_link_refuses_to_merge_an_organization_that_has_its_own_data(csvs, ctx, 
 def test_a_takeaway_question_goes_where_the_rep_can_be_reached(slack_ctx):
     from storage.models import OutboxMessage, Workspace
     from storage.people import person_by_email
-    from tests.conftest import Chat
+    from tests.helpers.chat import Chat
 
     with slack_ctx.sessions.begin() as db:
         slack_way_in = get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM)

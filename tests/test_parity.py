@@ -19,9 +19,9 @@ from tests.doubles.people import SLACK_SECRET as SECRET
 from tests.doubles.people import SLACK_TEAM as TEAM
 from tests.doubles.server import BackgroundServer
 from tests.doubles.slack_api import SlackDouble
-from tests.test_slack_app import dm, event, header_of
-from tests.test_teams_app import post as teams_post
-from tests.test_teams_app import say
+from tests.helpers.slack import dm, event, header_of
+from tests.helpers.teams import post as teams_post
+from tests.helpers.teams import say
 
 # (what the person says, what the answer starts with): one per capability.
 CONVERSATION = [

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from playbooks.loader import check_folder
-from tests.conftest import REPO
+from tests.helpers.cli import REPO, run_cli
 
 GOOD = """\
 id: mini
@@ -158,21 +155,6 @@ def test_playbook_ids_are_unique_across_files(tmp_path):
 def test_empty_folder(tmp_path):
     _, errors = check_folder(tmp_path)
     assert [e.message for e in errors] == ["no playbook files (*.yaml) in this folder"]
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=full_env,
-        timeout=120,
-    )
 
 
 def test_check_playbooks_command(tmp_path):

@@ -21,8 +21,7 @@ from bot.rendering import Renderer
 from bot.web import create_app
 from storage import db
 from storage.models import Base
-from tests.conftest import REPO
-from tests.test_playbook_validation import run_cli
+from tests.helpers.cli import REPO, run_cli
 
 
 def test_chat_on_piped_input_answers_each_line(tmp_path, database_url):

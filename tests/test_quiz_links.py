@@ -21,9 +21,10 @@ from handlers.quizzes.daily import enqueue_knowledge_checks
 from playbooks.loader import load_library
 from playbooks.yamlfile import YamlFileError
 from storage.models import Person, QuizQuestion, ReviewCard
-from tests.conftest import FIXED_NOW, Chat, deliver
-from tests.test_check_stranded import edited_copy
-from tests.test_playbook_validation import run_cli
+from tests.helpers.chat import Chat, deliver
+from tests.helpers.cli import run_cli
+from tests.helpers.clock import FIXED_NOW
+from tests.helpers.playbooks import edited_copy
 
 REFS_TEXT = "        text: The buyer has spoken with a reference customer or said they do not need one\n"
 REFS_EDITED = (
@@ -575,14 +576,14 @@ AUTHOR_SCRIPT = (
 
 
 def test_a_question_written_in_the_terminal_names_its_section_checked_like_a_quiz_file(ctx, demo, tmp_path):
-    from tests.test_everyday_forms import _terminal
+    from tests.helpers.cli import terminal
 
     script = (
         AUTHOR_SCRIPT
         + "enterprise/evaluaton/exit_criterion:references-checked\n"  # a typo in the stage
         + "enterprise/evaluation/exit_criterion:references-checked\n"
     )
-    out = _terminal(ctx, demo, "enablement@example.com", script)
+    out = terminal(ctx, demo, "enablement@example.com", script)
     assert "Playbook section it tests, as in quiz files: PLAYBOOK/STAGE[/PART]" in out
     assert "(optional: press Enter to skip)" in out.split("Playbook section it tests")[1]
     assert "no stage 'evaluaton' in playbook 'enterprise'; did you mean 'evaluation'?" in out
@@ -606,9 +607,9 @@ def test_a_question_written_in_the_terminal_names_its_section_checked_like_a_qui
 
 
 def test_a_question_written_in_the_terminal_without_a_section_is_not_linked(ctx, demo):
-    from tests.test_everyday_forms import _terminal
+    from tests.helpers.cli import terminal
 
-    out = _terminal(ctx, demo, "enablement@example.com", AUTHOR_SCRIPT + "\n")
+    out = terminal(ctx, demo, "enablement@example.com", AUTHOR_SCRIPT + "\n")
     assert "Added question chat-evaluation-" in out and "It tests the playbook" not in out
     with ctx.sessions() as db:
         question = db.scalar(select(QuizQuestion).where(QuizQuestion.external_id.like("chat-%")))
@@ -618,7 +619,7 @@ def test_a_question_written_in_the_terminal_without_a_section_is_not_linked(ctx,
 def test_the_section_field_on_a_slack_modal_and_a_teams_card_and_its_error_on_each(ctx, chat_as):
     from bot.channels.slack_blocks import to_modal, view_errors
     from bot.channels.teams_cards import to_card
-    from tests.test_criteria import submit
+    from tests.helpers.chat import submit
 
     author = chat_as("enablement@example.com")
     asked = author.say("new quiz question")

@@ -14,8 +14,9 @@ from bot.quizfile import import_quizzes
 from handlers.quizzes.daily import enqueue_knowledge_checks
 from playbooks.yamlfile import YamlFileError
 from storage.models import OutboxMessage, QuizQuestion, ReviewCard, ReviewLog
-from tests.conftest import FIXED_NOW, deliver
-from tests.test_playbook_validation import run_cli
+from tests.helpers.chat import deliver
+from tests.helpers.cli import run_cli
+from tests.helpers.clock import FIXED_NOW, MONDAY_0930_CHICAGO
 
 QUIZ = """\
 quizzes:
@@ -277,8 +278,6 @@ def test_audiences_target_a_team_or_a_stage(ctx, demo, chat_as, tmp_path):
 
 # -- the daily send -----------------------------------------------------------------------------------
 
-MONDAY_0930_CHICAGO = datetime.fromisoformat("2026-11-23T15:30:00+00:00")
-
 
 def test_the_daily_question_goes_at_0930_local_on_working_days_once(ctx, demo):
     new_york_0930 = MONDAY_0930_CHICAGO - timedelta(hours=1)
@@ -325,7 +324,7 @@ def test_a_missed_question_is_asked_again_alone_not_piled_up(ctx, demo):
 
 
 def test_answering_with_slack_buttons(ctx, slack_web):
-    from tests.test_slack_app import buttons_of, click, dm, event, wait_posts
+    from tests.helpers.slack import buttons_of, click, dm, event, wait_posts
 
     web, slack_api = slack_web
     event(web, dm("quiz me"))
@@ -337,7 +336,7 @@ def test_answering_with_slack_buttons(ctx, slack_web):
 
 
 def test_answering_with_teams_buttons(ctx, teams_web):
-    from tests.test_teams_app import actions, activity, card, post, say
+    from tests.helpers.teams import actions, activity, card, post, say
 
     web, bot_connector = teams_web
     post(web, say(bot_connector, "quiz me"))
@@ -399,7 +398,7 @@ def test_weak_topics_feed_the_coaching_nudge(ctx, demo, chat_as, tmp_path):
 
 
 def test_the_knowledge_checks_job_from_the_command_line(demo, database_url):
-    from tests.test_summaries import run_cli_scheduler
+    from tests.helpers.cli import run_cli_scheduler
 
     queued = run_cli_scheduler({"DATABASE_URL": database_url}, "knowledge-checks", "2026-11-23T15:31:00Z")
     assert "knowledge-checks: 2 queued" in queued.stdout  # Riley in Chicago, Sam in New York
@@ -411,7 +410,7 @@ def test_the_knowledge_checks_job_from_the_command_line(demo, database_url):
 
 
 def test_enablement_writes_a_question_in_chat(ctx, chat_as):
-    from tests.test_criteria import submit
+    from tests.helpers.chat import submit
 
     author = chat_as("enablement@example.com")
     form = author.say("new quiz question").form
@@ -454,7 +453,7 @@ def test_a_quiz_posted_to_a_slack_channel_is_answered_privately_and_closed_with_
     from storage.models import Platform
     from storage.people import get_or_create_workspace, person_by_email
     from tests.doubles.people import SLACK_TEAM
-    from tests.test_slack_app import buttons_of, click, event, mention, wait_posts
+    from tests.helpers.slack import buttons_of, click, event, mention, wait_posts
 
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:

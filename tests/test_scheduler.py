@@ -20,8 +20,13 @@ from scheduler import lease
 from scheduler.clock import run_clock
 from scheduler.jobs import Job
 from storage.models import OutboxMessage, OutboxStatus, Person
-from tests.conftest import FIXED_NOW, REPO
-from tests.test_outbox import keys_posted, put, slack, team  # noqa: F401 - fixtures
+from tests.helpers import outbox as outbox_data
+from tests.helpers.cli import REPO
+from tests.helpers.clock import FIXED_NOW
+from tests.helpers.outbox import keys_posted, put
+
+slack = outbox_data.slack  # fixture: a Slack double that knows no users (the outbox only posts)
+team = outbox_data.team  # fixture: a Slack workspace with three managers in Chicago
 
 CHICAGO = zone("America/Chicago")
 
@@ -43,7 +48,7 @@ def scheduler_process(database_url: str, slack_url: str, *args: str) -> subproce
     )
 
 
-def many_managers(ctx, team, count: int) -> None:  # noqa: F811
+def many_managers(ctx, team, count: int) -> None:
     organization_id, _ = team
     with ctx.sessions.begin() as db:
         db.add_all(
@@ -60,7 +65,7 @@ def many_managers(ctx, team, count: int) -> None:  # noqa: F811
         )
 
 
-def enqueue_for_everyone(ctx, team) -> list[str]:  # noqa: F811
+def enqueue_for_everyone(ctx, team) -> list[str]:
     organization_id, _ = team
     with ctx.sessions() as db:
         ids = list(db.scalars(select(Person.id).where(Person.organization_id == organization_id)))
@@ -70,7 +75,7 @@ def enqueue_for_everyone(ctx, team) -> list[str]:  # noqa: F811
     return keys
 
 
-def test_killing_the_drainer_mid_batch_loses_and_repeats_nothing(ctx, team, slack, database_url):  # noqa: F811
+def test_killing_the_drainer_mid_batch_loses_and_repeats_nothing(ctx, team, slack, database_url):
     many_managers(ctx, team, 17)
     keys = enqueue_for_everyone(ctx, team)
     assert len(keys) == 20
@@ -100,7 +105,7 @@ def test_killing_the_drainer_mid_batch_loses_and_repeats_nothing(ctx, team, slac
     assert statuses == {OutboxStatus.SENT}
 
 
-def test_two_drainers_at_once_send_each_message_once(ctx, team, slack, database_url):  # noqa: F811
+def test_two_drainers_at_once_send_each_message_once(ctx, team, slack, database_url):
     many_managers(ctx, team, 27)
     keys = enqueue_for_everyone(ctx, team)
     slack.latency = 0.02

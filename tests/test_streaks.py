@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from storage.models import Organization, QuizQuestion, ReviewCard
-from tests.conftest import add_person
+from tests.helpers.chat import add_person
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -228,7 +228,7 @@ def test_help_offers_the_leaderboard_only_when_it_is_on(ctx, chat_as):
 def test_streak_and_leaderboard_over_signed_slack_requests(ctx, slack_web):
     from storage.people import find_workspace
     from tests.doubles.people import SLACK_TEAM
-    from tests.test_slack_app import buttons_of, click, dm, event, header_of, wait_posts
+    from tests.helpers.slack import buttons_of, click, dm, event, header_of, wait_posts
 
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:

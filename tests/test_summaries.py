@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from handlers.summaries.digest import enqueue_digests
 from storage.models import CriterionEvent, CriterionStatus, Deal, OutboxMessage, SummarySnapshot
-from tests.conftest import FIXED_NOW, deliver
-from tests.test_criteria import open_form, submit
-from tests.test_playbook_validation import run_cli
+from tests.helpers.charts import png_size
+from tests.helpers.chat import deliver, open_form, submit
+from tests.helpers.cli import run_cli, run_cli_scheduler
+from tests.helpers.clock import FIXED_NOW
 
 
 def age_deal(ctx, name: str, days: int) -> None:
@@ -110,7 +111,9 @@ def test_a_large_organization_reads_summaries_counted_ahead_by_the_clock(ctx, ch
     from bot.channels.senders import build_senders
     from scheduler.jobs import make_jobs
 
-    monkeypatch.setattr(handlers.summaries.snapshots, "SNAPSHOT_ABOVE", 3)  # the demo's 5 open deals count as large
+    monkeypatch.setattr(
+        handlers.summaries.snapshots, "SNAPSHOT_ABOVE", 3
+    )  # the demo's 5 open deals count as large
     enablement = chat_as("enablement@example.com")
     summary = enablement.say("summary")
     assert "Figures as of 15:00 GMT" in summary.plain_text()  # Avery is in London
@@ -194,23 +197,9 @@ def test_digests_job_and_delivery_from_the_command_line(demo, database_url):
     assert "digests: 2 queued" in queued.stdout  # Morgan's team summary, and Avery's enablement report
     sent = run_cli_scheduler(env, "outbox", "2026-11-23T14:06:00Z")
     assert "--- to Morgan Patel <manager@example.com> (digest)\nTeam summary: 5 open deals" in sent.stdout
-    assert "--- to Avery Brooks <enablement@example.com> (edigest)\nWeekly enablement report: Local" in sent.stdout
-
-
-def run_cli_scheduler(env, job: str, now: str):  # type: ignore[no-untyped-def]
-    import os
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
-
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler", "run", job, "--now", now],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
+    assert (
+        "--- to Avery Brooks <enablement@example.com> (edigest)\nWeekly enablement report: Local"
+        in sent.stdout
     )
 
 
@@ -223,9 +212,7 @@ def test_export_confirmations_as_csv(ctx, chat_as, database_url):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["action"] for r in rows] == ["confirm", "revoke"]
     first, second = rows
-    assert (
-        first["organization"] == "Local" and first["deal"] == "Acme Corp" and first["crm_id"] == "DEMO-001"
-    )
+    assert first["organization"] == "Local" and first["deal"] == "Acme Corp" and first["crm_id"] == "DEMO-001"
     assert first["buyer_name"] == "Dana Lee" and first["criterion_id"] == "pain-confirmed"
     assert first["criterion"] == "The buying group has confirmed the business problem and what it costs them"
     assert second["reason"] == "Wrong buyer" and second["recorded_by"] == "rep@example.com"
@@ -255,13 +242,6 @@ def test_export_neutralizes_cells_a_spreadsheet_would_run_as_formulas(ctx, chat_
 
 
 # -- the report's chart, in each channel --------------------------------------------------------------
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def png_size(data: bytes) -> tuple[int, int]:
-    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR"
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def test_criteria_report_comes_with_a_chart(chat_as):
@@ -298,7 +278,7 @@ def test_the_chart_in_the_terminal_is_saved_to_a_file(database_url, demo):
 def test_the_chart_in_slack_is_uploaded_to_the_conversation(ctx, slack_web):
     from storage.models import Platform
     from storage.people import get_or_create_workspace, person_by_email
-    from tests.test_slack_app import TEAM, dm, event, wait_posts
+    from tests.helpers.slack import TEAM, dm, event, wait_posts
 
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:
@@ -320,7 +300,7 @@ def test_the_chart_in_teams_is_an_inline_image(ctx, teams_web):
 
     from storage.models import Platform
     from storage.people import get_or_create_workspace, person_by_email
-    from tests.test_teams_app import TENANT, post, say
+    from tests.helpers.teams import TENANT, post, say
 
     web, bot_connector = teams_web
     with ctx.sessions.begin() as db:
@@ -346,7 +326,7 @@ def test_criteria_report_keeps_playbooks_apart_when_stage_and_criterion_ids_matc
 
     from bot.rendering import Renderer
     from playbooks.loader import load_library
-    from tests.conftest import Chat
+    from tests.helpers.chat import Chat
 
     source = ctx.settings.playbooks_dir
     (tmp_path / "enterprise.yaml").write_text((source / "enterprise.yaml").read_text())
@@ -371,7 +351,7 @@ def test_export_piped_into_a_reader_that_stops_early_ends_quietly(ctx, demo, dat
     import subprocess
     import sys
 
-    from tests.conftest import REPO
+    from tests.helpers.cli import REPO
 
     with ctx.sessions.begin() as db:
         acme = db.scalar(select(Deal).where(Deal.name == "Acme Corp"))

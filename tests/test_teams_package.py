@@ -288,7 +288,7 @@ def test_png_encoder_round_trips_every_pixel() -> None:
 
 
 def test_teams_package_command(tmp_path):
-    from tests.test_playbook_validation import run_cli
+    from tests.helpers.cli import run_cli
 
     ok = run_cli(
         "teams-package",

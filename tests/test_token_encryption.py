@@ -11,7 +11,7 @@ from slack_sdk.oauth.installation_store import Installation
 from sqlalchemy import select
 
 from bot.channels.slack_install import installation_store
-from tests.test_playbook_validation import run_cli
+from tests.helpers.cli import run_cli
 
 KEY = Fernet.generate_key().decode()
 

@@ -291,7 +291,7 @@ def test_two_deals_named_in_one_question_get_a_choice(chat_as):
 
 
 def test_choosing_among_deals_keeps_the_section_the_question_asked_for(ctx, demo, chat_as):
-    from tests.conftest import add_person
+    from tests.helpers.chat import add_person
 
     add_person(ctx, demo, "kim@example.com", "Kim Lee", manager="manager@example.com")
     kim = chat_as("kim@example.com")

@@ -22,10 +22,10 @@ import aiohttp
 import pytest
 
 from bot.context import AppContext
-from tests.conftest import REPO
 from tests.doubles.people import SLACK_SECRET, SLACK_TEAM
 from tests.doubles.slack_api import SlackDouble
-from tests.test_slack_app import chat_posts, header_of, mention, signed_headers
+from tests.helpers.cli import REPO
+from tests.helpers.slack import chat_posts, header_of, mention, signed_headers
 
 
 @pytest.fixture
@@ -134,8 +134,20 @@ def test_an_event_delivered_to_two_web_processes_is_answered_exactly_once(
         for n, inner in enumerate(asked):
             assert asyncio.run(_deliver_to_each(bases, _event_body(inner, f"EvTWICE{n}"))) == [200, 200]
         assert slack.wait_for(lambda: len(chat_posts(slack)) >= len(asked), timeout=20)
-        time.sleep(1.5)  # room for a second answer to any of them, were one coming
-        posts = chat_posts(slack)
+        # Each process answers one channel's requests in the order they arrived (bot/channels/slack.py): once
+        # every process has answered a later question in each channel, any second answer would be posted.
+        later = []
+        for n, inner in enumerate(asked):
+            for p, base in enumerate(bases):
+                question = mention("stage discovery", channel=inner["channel"])
+                assert asyncio.run(_deliver_to_each([base], _event_body(question, f"EvLATER{n}{p}"))) == [200]
+                later.append((question["channel"], question["ts"]))
+
+        def answered() -> set[tuple[str, str]]:
+            return {(p["channel"], p["thread_ts"]) for p in chat_posts(slack)}
+
+        assert slack.wait_for(lambda: answered() >= set(later), timeout=20)
+        posts = [p for p in chat_posts(slack) if (p["channel"], p["thread_ts"]) not in later]
         assert sorted((p["channel"], p["thread_ts"]) for p in posts) == sorted(
             (inner["channel"], inner["ts"]) for inner in asked
         )

@@ -12,7 +12,7 @@ from handlers.coaching.nudges import enqueue_nudges
 from handlers.quizzes.daily import enqueue_knowledge_checks
 from handlers.summaries.digest import enqueue_digests
 from storage.models import OutboxMessage, OutboxStatus, Person
-from tests.conftest import deliver
+from tests.helpers.chat import deliver
 
 
 def utc(text: str) -> datetime:
@@ -116,7 +116,7 @@ def test_no_knowledge_check_on_a_public_holiday_where_the_rep_works(ctx, chat_as
 
 
 def test_a_regional_holiday_counts_only_in_its_region_and_the_slot_follows_dst(ctx, demo, chat_as):
-    from tests.conftest import add_person
+    from tests.helpers.chat import add_person
 
     for email, region in (("bea@example.com", "BY"), ("nils@example.com", "NW")):
         add_person(ctx, demo, email, email.split("@")[0].title())
@@ -149,7 +149,7 @@ def test_a_coaching_nudge_and_a_digest_on_a_holiday_wait_for_the_next_working_da
 
 
 def test_pause_quizzes_until_a_date_holds_knowledge_checks_until_that_day(ctx, chat_as):
-    from tests.test_quizzes import MONDAY_0930_CHICAGO
+    from tests.helpers.clock import MONDAY_0930_CHICAGO
 
     chat = chat_as()
     reply = chat.say("pause quizzes until 25 Nov")
@@ -170,7 +170,7 @@ def test_pause_quizzes_until_a_date_holds_knowledge_checks_until_that_day(ctx, c
 
 
 def test_a_pause_set_after_the_check_was_queued_still_holds_it(ctx, chat_as):
-    from tests.test_quizzes import MONDAY_0930_CHICAGO
+    from tests.helpers.clock import MONDAY_0930_CHICAGO
 
     assert enqueue_knowledge_checks(ctx, MONDAY_0930_CHICAGO) == 2  # Riley and Sam
     chat_as().say("pause quizzes until 1 Dec")

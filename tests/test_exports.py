@@ -9,10 +9,9 @@ from datetime import datetime
 
 from openpyxl import load_workbook
 
-from tests.conftest import FIXED_NOW
-from tests.test_criteria import submit
-from tests.test_everyday_forms import _add_deal
-from tests.test_playbook_validation import run_cli
+from tests.helpers.chat import add_deal, submit
+from tests.helpers.cli import run_cli
+from tests.helpers.clock import FIXED_NOW
 
 
 def _coached(ctx, demo, note: str) -> None:
@@ -38,14 +37,17 @@ def _coached(ctx, demo, note: str) -> None:
 
 
 def test_deals_as_csv_and_xlsx_with_formulas_neutralized(ctx, demo, database_url, tmp_path):
-    _add_deal(ctx, demo, "=HYPERLINK(\"http://evil.example\",\"x\")")
+    add_deal(ctx, demo, '=HYPERLINK("http://evil.example","x")')
     env = {"DATABASE_URL": database_url}
     result = run_cli("export", "deals", "--format", "csv", env=env)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     by_name = {r["deal"]: r for r in rows}
-    assert by_name["Acme Corp"]["amount"] == "120000.00" and by_name["Acme Corp"]["owner_email"] == "rep@example.com"
-    assert "'=HYPERLINK(\"http://evil.example\",\"x\")" in by_name
+    assert (
+        by_name["Acme Corp"]["amount"] == "120000.00"
+        and by_name["Acme Corp"]["owner_email"] == "rep@example.com"
+    )
+    assert '\'=HYPERLINK("http://evil.example","x")' in by_name
     out = tmp_path / "deals.xlsx"
     result = run_cli("export", "deals", "--format", "xlsx", "--out", str(out), env=env)
     assert result.returncode == 0, result.stderr
@@ -56,14 +58,20 @@ def test_deals_as_csv_and_xlsx_with_formulas_neutralized(ctx, demo, database_url
     acme = next(v for v in values if v[1] == "Acme Corp")
     assert acme[8] == 120000 and isinstance(acme[10], datetime)  # typed number and date
     evil = next(v for v in values if "HYPERLINK" in str(v[1]))
-    assert evil[1] == "=HYPERLINK(\"http://evil.example\",\"x\")"  # shown as typed, as text
+    assert evil[1] == '=HYPERLINK("http://evil.example","x")'  # shown as typed, as text
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)  # no formula anywhere
 
 
 def test_confirmations_coaching_and_quiz_results_in_both_formats(ctx, chat_as, demo, database_url, tmp_path):
     rep = chat_as()
     rep.say("confirm acme")
-    submit(rep, rep.click("Confirm").form, criteria=["requirements-documented"], buyer_name="-Dana", evidence="@once")
+    submit(
+        rep,
+        rep.click("Confirm").form,
+        criteria=["requirements-documented"],
+        buyer_name="-Dana",
+        evidence="@once",
+    )
     _coached(ctx, demo, "+1 on the forecast")
     quiz = rep.say("quiz me")
     answer = next(b for b in quiz.buttons if b.action == "quiz.answer")

@@ -1,6 +1,7 @@
-"""`post weekly summary here` in a Microsoft Teams channel, end to end: activities POSTed to the real web
-app, the digest job at the manager's Monday 08:00 (a frozen clock), the outbox drained through the Teams
-sender, and the Bot Connector double recording where the digest went."""
+"""The weekly summary posted in a channel (`post weekly summary here`), end to end in Microsoft Teams and in
+Slack: requests into the real web app, the digest job at the manager's Monday 08:00 (a frozen clock), the
+outbox drained through the platform's sender, and the platform double recording where the digest went;
+the terminal says channel posts are for Slack and Teams."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from storage.people import get_or_create_workspace, person_by_email
 from tests.doubles.bot_connector import ConnectorFault
 from tests.doubles.people import TEAMS_BOT as BOT
 from tests.doubles.people import TEAMS_TENANT as TENANT
-from tests.test_teams_app import CHANNEL, activity, post, say, texts
+from tests.helpers.teams import CHANNEL, activity, post, say, texts
 
 MORGAN = {"id": "29:1morgan", "name": "Morgan Manager", "aadObjectId": "aad-morgan"}
 MORGAN_PERSONAL = {"conversationType": "personal", "tenantId": TENANT, "id": "a:1morgan-personal-chat"}
@@ -138,3 +139,49 @@ def test_here_in_a_personal_chat_says_to_say_it_in_the_channel(ctx, web, connect
     with ctx.sessions() as db:
         assert "summary_channel" not in (person_by_email(db, org, "manager@example.com").preferences or {})
     assert enqueue_channel_digests(ctx, MONDAY_8AM_CHICAGO) == 0
+
+
+def test_a_manager_subscribes_a_slack_channel_to_the_weekly_summary(ctx, slack_web):
+    from datetime import datetime, timedelta
+
+    from bot.channels.slack_outbound import SlackSender
+    from bot.delivery import Drainer
+    from handlers.channel_digest import enqueue_channel_digests
+    from handlers.proactive import compose
+    from storage.models import Platform
+    from storage.people import get_or_create_workspace, person_by_email
+    from tests.doubles.people import SLACK_TEAM
+    from tests.helpers.slack import dm, event, mention, wait_posts
+
+    web, slack_api = slack_web
+    with ctx.sessions.begin() as db:
+        org = get_or_create_workspace(db, Platform.SLACK, SLACK_TEAM).organization_id
+        person_by_email(db, org, "manager@example.com").slack_user_id = "UMORGAN"
+    event(web, dm("post weekly summary to <#C0SALES|sales>", user="UMORGAN"))
+    (answer,) = wait_posts(slack_api, 1)
+    assert "I'll post your team's summary to #sales" in json.dumps(answer)
+    event(web, mention("post weekly summary here"))  # Riley, a rep
+    refused = wait_posts(slack_api, 2)[1]
+    assert "Posting the weekly summary to a channel is for managers and enablement" in json.dumps(refused)
+
+    monday_8am_chicago = datetime.fromisoformat("2026-11-23T14:00:00+00:00")
+    assert enqueue_channel_digests(ctx, monday_8am_chicago - timedelta(minutes=1)) == 0
+    assert enqueue_channel_digests(ctx, monday_8am_chicago) == 1
+    assert enqueue_channel_digests(ctx, monday_8am_chicago + timedelta(hours=1)) == 0  # once a week
+    sender = SlackSender(lambda _ws: "xoxb-test", slack_api.url, timeout=5)
+    from functools import partial
+
+    Drainer(
+        ctx.sessions, {Platform.SLACK: sender}, "t", lambda: monday_8am_chicago, compose=partial(compose, ctx)
+    ).drain()
+    posted = wait_posts(slack_api, 3)[2]
+    assert posted["channel"] == "C0SALES" and "Team summary: 5 open deals" in json.dumps(posted)
+
+    event(web, dm("stop posting weekly summary", user="UMORGAN"))
+    assert "Stopped" in json.dumps(wait_posts(slack_api, 4)[3])
+    assert enqueue_channel_digests(ctx, monday_8am_chicago + timedelta(days=7)) == 0
+
+
+def test_the_terminal_says_channel_posts_are_for_slack(ctx, chat_as):
+    reply = chat_as("manager@example.com").say("post weekly summary to #sales")
+    assert reply.kind == "error" and "works in Slack for now" in reply.text

@@ -8,7 +8,6 @@ import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 import pytest
@@ -22,120 +21,31 @@ from bot.web import create_app
 from storage import outbox
 from storage.models import ConversationRef, Deal, OutboxMessage, OutboxStatus, Person, Platform
 from storage.people import get_or_create_workspace
-from tests.conftest import FIXED_NOW
 from tests.doubles.bot_connector import BotConnectorDouble, ConnectorFault
-from tests.doubles.people import TEAMS_BOT as BOT
-from tests.doubles.people import TEAMS_RILEY as RILEY
 from tests.doubles.people import TEAMS_ROSTER
-from tests.doubles.people import TEAMS_TENANT as TENANT
 from tests.doubles.server import BackgroundServer
-
-PERSONAL = {"conversationType": "personal", "tenantId": TENANT, "id": "a:1riley-personal-chat"}
-CHANNEL = {
-    "conversationType": "channel",
-    "tenantId": TENANT,
-    "isGroup": True,
-    "id": "19:sales@thread.tacv2;messageid=1700000000000",
-}
+from tests.helpers.clock import FIXED_NOW
+from tests.helpers.teams import (
+    BOT,
+    CHANNEL,
+    PERSONAL,
+    RILEY,
+    TENANT,
+    actions,
+    activity,
+    card,
+    channel_mention,
+    header,
+    post,
+    say,
+    settled,
+    texts,
+)
 
 
 @pytest.fixture
 def web(teams_web):
     return teams_web[0]
-
-
-_ids = iter(range(1, 100_000))
-
-
-def activity(
-    connector, kind: str = "message", *, user: dict = RILEY, conversation: dict = PERSONAL, **fields: Any
-) -> dict:
-    return {
-        "type": kind,
-        "id": f"17000000{next(_ids):05d}",
-        "timestamp": "2026-11-23T15:00:00.000Z",
-        "serviceUrl": connector.url,
-        "channelId": "msteams",
-        "from": user,
-        "conversation": conversation,
-        "recipient": BOT,
-        "locale": "en-US",
-        "channelData": {"tenant": {"id": TENANT}},
-        **fields,
-    }
-
-
-def say(connector, text: str, **kwargs: Any) -> dict:
-    return activity(
-        connector,
-        text=text,
-        textFormat="plain",
-        entities=[
-            {"type": "clientInfo", "locale": "en-US", "platform": "Web", "timezone": "America/Chicago"}
-        ],
-        **kwargs,
-    )
-
-
-def channel_mention(connector, text: str) -> dict:
-    return activity(
-        connector,
-        text=f"<at>Enablement</at> {text}",
-        textFormat="plain",
-        conversation=CHANNEL,
-        entities=[{"type": "mention", "mentioned": BOT, "text": "<at>Enablement</at>"}],
-        channelData={
-            "teamsChannelId": "19:sales@thread.tacv2",
-            "teamsTeamId": "19:team@thread.tacv2",
-            "channel": {"id": "19:sales@thread.tacv2"},
-            "team": {"id": "19:team@thread.tacv2"},
-            "tenant": {"id": TENANT},
-        },
-    )
-
-
-def post(web, body: dict, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    async def send() -> tuple[int, str]:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                f"{web.url}/api/messages",
-                data=json.dumps(body),
-                headers={"Content-Type": "application/json", **(headers or {})},
-            ) as response,
-        ):
-            return response.status, await response.text()
-
-    return asyncio.run(send())
-
-
-def card(sent: dict) -> dict:
-    (attachment,) = sent["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-    return attachment["content"]
-
-
-def texts(sent: dict) -> str:
-    def walk(node: Any) -> list[str]:
-        if isinstance(node, dict):
-            return [
-                node.get("text", "") if isinstance(node.get("text"), str) else "",
-                node.get("title", "") or "",
-                node.get("value", "") if isinstance(node.get("value"), str) else "",
-            ] + [s for v in node.values() for s in walk(v)]
-        if isinstance(node, list):
-            return [s for v in node for s in walk(v)]
-        return []
-
-    return "\n".join(s for s in walk(card(sent)) if s)
-
-
-def header(sent: dict) -> str:
-    return card(sent)["body"][0]["text"]
-
-
-def actions(sent: dict) -> list[dict]:
-    return card(sent)["actions"]
 
 
 def test_personal_message_is_answered_with_an_adaptive_card(web, connector, ctx):
@@ -225,8 +135,7 @@ def test_install_greets_once_and_stores_the_reference(web, connector, ctx):
     assert header(greeting) == "Hi, I'm your sales playbook in chat"
     post(web, activity(connector, "installationUpdate", action="add"))
     post(web, activity(connector, "conversationUpdate", membersAdded=[BOT]))
-    asyncio.run(asyncio.sleep(0.3))
-    assert len(connector.activities()) == 1  # greeted once
+    assert settled(web, connector) == [greeting]  # greeted once
     with ctx.sessions() as db:
         assert db.scalar(
             select(ConversationRef)
@@ -262,9 +171,8 @@ def test_redelivered_activity_is_answered_once(web, connector):
     body = say(connector, "help")
     post(web, body)
     post(web, body)
-    connector.wait_for(1)
-    asyncio.run(asyncio.sleep(0.3))
-    assert len(connector.activities()) == 1
+    (answer,) = settled(web, connector)
+    assert answer["_reply_to"] == body["id"]
 
 
 # -- connector clients: one per service URL -----------------------------------------------------------
@@ -366,7 +274,6 @@ def test_hostile_bodies_are_400_with_one_log_line_and_nothing_sent(web, connecto
     assert status == 400, text
     error = json.loads(text)["error"]
     assert 0 < len(error) < 80
-    asyncio.run(asyncio.sleep(0.2))
     assert connector.activities() == []
     assert [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()] == [
         f"rejected a Teams request: {error}"
@@ -374,9 +281,7 @@ def test_hostile_bodies_are_400_with_one_log_line_and_nothing_sent(web, connecto
     assert all(r.exc_info is None and r.levelno < 40 for r in caplog.records), caplog.text
     assert "Traceback" not in caplog.text
     assert "secret plan" not in caplog.text
-    # and the endpoint still answers a good activity
-    assert post(web, say(connector, "help"))[0] in (200, 201)
-    assert connector.wait_for(1)
+    assert settled(web, connector) == []  # the endpoint still answers a good activity, and only that
 
 
 SECRET = "my secret plan: discount Acme 40% before the board meets"
@@ -429,7 +334,9 @@ def test_with_an_app_id_requests_without_a_token_are_401(secured_web, connector)
     assert post(secured_web, say(connector, "help"), {"Authorization": "Basic dXNlcjpwYXNz"})[0] == 401
     bearer = {"Authorization": "Bearer not-a-jwt"}
     assert post(secured_web, without(say(connector, "help"), "from"), bearer)[0] == 400  # shape first
-    asyncio.run(asyncio.sleep(0.2))
+    # No later message can prove more here (none would pass without a token), and none is needed: a Teams
+    # turn runs inside its request (bot/channels/teams.py), so a request that has been answered has nothing
+    # left to run and anything it was going to send has been sent by now.
     assert connector.activities() == []
 
 

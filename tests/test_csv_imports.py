@@ -10,7 +10,7 @@ from bot.importers.deals import import_deals
 from bot.importers.people import import_people
 from storage.models import Deal, DealStageChange, DealStatus, Person, Role
 from storage.people import LOCAL_WORKSPACE, get_or_create_workspace
-from tests.test_playbook_validation import run_cli
+from tests.helpers.cli import run_cli
 
 PEOPLE_HEADER = "email,name,role,manager_email,slack_user_id,teams_user_id,timezone\n"
 DEALS_HEADER = "name,owner_email,stage,amount,close_date,crm_id\n"
@@ -291,3 +291,22 @@ def test_deals_csv_status_closes_deals_won_or_lost(ctx, demo, chat_as, tmp_path)
         assert session.scalar(select(Deal.status).where(Deal.crm_id == "DEMO-001")) == DealStatus.WON
     mine = chat_as().say("my deals").plain_text()
     assert "Acme Corp" not in mine and "Initech" in mine
+
+
+def test_people_import_says_why_a_manager_was_rejected_in_line_order_with_plurals(tmp_path):
+    header = "email,name,role,manager_email,slack_user_id,teams_user_id,timezone\n"
+    (tmp_path / "people.csv").write_text(
+        header
+        + "a@example.com,A,manager,b@example.com,,,\n"  # 2: a -> b -> a
+        + "b@example.com,B,manager,a@example.com,,,\n"  # 3
+        + "c@example.com,C,rep,a@example.com,,,\n"  # 4: a was rejected
+        + "d@example.com,D,rep,,,,\n",
+        encoding="utf-8",
+    )
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/i.db"}
+    result = run_cli("import", "people", str(tmp_path / "people.csv"), env=env)
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("people.csv: 1 person created, 0 updated, 3 rows rejected:")
+    assert [line.split("people.csv:")[1].split(":")[0] for line in lines[1:]] == ["2", "3", "4"]
+    assert "manager_email a@example.com was rejected on line 2 (reporting line loops back" in lines[2]
+    assert "c@example.com" not in result.stdout or "not a known person" not in result.stdout

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from bot.confirmations import record
 from storage.models import Deal, DealStageChange
-from tests.conftest import FIXED_NOW, add_person, other_workspace
+from tests.helpers.chat import add_person, other_workspace
+from tests.helpers.clock import FIXED_NOW
 
 
 def section(reply, title_start: str):  # type: ignore[no-untyped-def]
@@ -217,7 +218,7 @@ def test_forged_button_for_someone_elses_deal_is_refused(ctx, chat_as):
 def test_workspaces_are_isolated(ctx, demo, chat_as):
     other = other_workspace(ctx)
     add_person(ctx, other, "rep@example.com", "Other Riley")
-    from tests.conftest import Chat
+    from tests.helpers.chat import Chat
 
     outsider = Chat(ctx, other, "rep@example.com")
     assert outsider.say("what's next for Acme").kind == "error"

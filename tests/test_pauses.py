@@ -88,7 +88,7 @@ def test_a_pause_holds_the_weekly_digest_too(ctx, chat_as):
 
 
 def test_enablement_gets_a_weekly_organization_report_a_pause_holds_it(ctx, chat_as):
-    from tests.conftest import deliver
+    from tests.helpers.chat import deliver
 
     monday_8am_london = datetime.fromisoformat("2026-11-23T08:00:00+00:00")
     from handlers.enablement_digest import enqueue_enablement_digests

@@ -4,40 +4,16 @@ Teams card (sent back filled in). The coaching form's deal is matched like every
 
 from __future__ import annotations
 
-import io
 import json
 from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
 
-from bot.channels.console import ConsoleConversation, run
 from storage.models import CoachingSession, CriterionEvent, Deal, Platform, QuizQuestion
 from storage.people import person_by_email
-from tests.test_playbook_validation import run_cli
-
-
-def _terminal(ctx, demo, email: str, script: str) -> str:
-    with ctx.sessions() as db:
-        person = person_by_email(db, demo.organization_id, email)
-        conversation = ConsoleConversation(ctx, demo.id, person.id)
-    out = io.StringIO()
-    run(conversation, person.name, stdin=io.StringIO(script), stdout=out)
-    return out.getvalue()
-
-
-def _add_deal(ctx, demo, name: str, owner: str = "rep@example.com") -> None:
-    with ctx.sessions.begin() as db:
-        rep = person_by_email(db, demo.organization_id, owner)
-        db.add(
-            Deal(
-                organization_id=demo.organization_id,
-                name=name,
-                owner_id=rep.id,
-                playbook_id="enterprise",
-                stage_id="discovery",
-            )
-        )
+from tests.helpers.chat import add_deal
+from tests.helpers.cli import run_cli, terminal
 
 
 def test_the_three_newcomer_paths_succeed_in_the_terminal(tmp_path):
@@ -50,7 +26,7 @@ def test_the_three_newcomer_paths_succeed_in_the_terminal(tmp_path):
     result = run_cli("chat", "--as", "enablement@example.com", env=env, stdin=quiz)
     assert result.returncode == 0, result.stderr
     assert "One per line; an empty line ends the list." in result.stdout
-    assert 'Added question chat-discovery-' in result.stdout and "limit is 2" not in result.stdout
+    assert "Added question chat-discovery-" in result.stdout and "limit is 2" not in result.stdout
 
     coaching = "log coaching\n1\n3\nAcme\nMapped the buying group\nmy coaching\n"
     result = run_cli("chat", "--as", "manager@example.com", env=env, stdin=coaching)
@@ -69,10 +45,10 @@ def test_a_list_of_one_choice_is_asked_again_and_the_other_answers_are_kept(ctx,
         "new quiz question\npricing\nWho owns the budget?\nThe champion\n\n2\n\n\n"
         "The champion\nThe economic buyer\n\n"
     )
-    out = _terminal(ctx, demo, "enablement@example.com", script)
+    out = terminal(ctx, demo, "enablement@example.com", script)
     assert "Choices, one per line (2 to 6): write at least 2, one per line." in out
     assert "You wrote: The champion" in out
-    assert 'Added question chat-pricing-' in out
+    assert "Added question chat-pricing-" in out
     with ctx.sessions() as db:
         (question,) = db.scalars(select(QuizQuestion).where(QuizQuestion.topic == "pricing")).all()
         assert question.choices == ["The champion", "The economic buyer"] and question.answer == 1
@@ -80,9 +56,9 @@ def test_a_list_of_one_choice_is_asked_again_and_the_other_answers_are_kept(ctx,
 
 
 def test_a_submission_to_fix_asks_again_only_the_wrong_field_and_keeps_the_rest(ctx, demo):
-    _add_deal(ctx, demo, "Acme Labs")
+    add_deal(ctx, demo, "Acme Labs")
     script = "log coaching\n1\n4\nacme\nMapped the buying group\nAcme Labs\n"
-    out = _terminal(ctx, demo, "manager@example.com", script)
+    out = terminal(ctx, demo, "manager@example.com", script)
     assert '"acme" could be "Acme Corp" or "Acme Labs": write the one you mean.' in out
     assert "Log coaching: question 3 of 4" in out.split("could be")[1]  # only the deal is asked again
     assert "Logged: coaching with Riley Chen on Account (Acme Labs)." in out
@@ -92,7 +68,7 @@ def test_a_submission_to_fix_asks_again_only_the_wrong_field_and_keeps_the_rest(
 
 
 def test_optional_fields_are_skipped_with_enter_and_never_store_a_dash(ctx, demo):
-    out = _terminal(ctx, demo, "rep@example.com", "confirm acme\n1\n1\n-\n\n\n")
+    out = terminal(ctx, demo, "rep@example.com", "confirm acme\n1\n1\n-\n\n\n")
     assert "Recorded: 1 criterion confirmed." in out
     with ctx.sessions() as db:
         event = db.scalars(select(CriterionEvent).order_by(CriterionEvent.id.desc())).first()
@@ -100,14 +76,14 @@ def test_optional_fields_are_skipped_with_enter_and_never_store_a_dash(ctx, demo
 
 
 def test_the_end_of_the_input_leaves_cleanly(ctx, demo):
-    out = _terminal(ctx, demo, "rep@example.com", "my deals")  # no newline, then EOF (Ctrl-D)
+    out = terminal(ctx, demo, "rep@example.com", "my deals")  # no newline, then EOF (Ctrl-D)
     assert "Acme Corp" in out
 
 
 def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marked(ctx, slack_web, demo):
     from storage.people import get_or_create_workspace
     from tests.doubles.people import SLACK_TEAM
-    from tests.test_slack_app import post
+    from tests.helpers.slack import post
 
     web, slack_api = slack_web
     with ctx.sessions.begin() as db:
@@ -123,7 +99,9 @@ def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marke
                     playbook_id="enterprise",
                     stage_id="discovery",
                 )
-            ) if db.scalar(select(Deal).where(Deal.organization_id == org, Deal.name == name)) is None else None
+            ) if db.scalar(
+                select(Deal).where(Deal.organization_id == org, Deal.name == name)
+            ) is None else None
         riley_id = riley.id
     metadata = json.dumps({"a": "coaching.log", "v": "abc123", "c": ""})
 
@@ -138,7 +116,13 @@ def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marke
             "type": "view_submission",
             "team": {"id": SLACK_TEAM},
             "user": {"id": "UMORGAN", "team_id": SLACK_TEAM},
-            "view": {"type": "modal", "id": "V1", "callback_id": "bot-form", "private_metadata": metadata, "state": {"values": values}},
+            "view": {
+                "type": "modal",
+                "id": "V1",
+                "callback_id": "bot-form",
+                "private_metadata": metadata,
+                "state": {"values": values},
+            },
         }
         return post(web, urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
@@ -151,7 +135,7 @@ def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marke
         assert db.scalars(select(CoachingSession)).all() == []
     status, body = submit("acme labs")
     assert status == 200 and body == ""
-    from tests.test_slack_app import wait_posts
+    from tests.helpers.slack import wait_posts
 
     (logged,) = wait_posts(slack_api, 1)
     assert "Logged: coaching with Riley Chen on Account (Acme Labs)." in json.dumps(logged)
@@ -160,7 +144,7 @@ def test_a_coaching_modal_with_an_ambiguous_deal_stays_open_with_the_field_marke
 def test_a_teams_card_to_fix_comes_back_filled_in(ctx, teams_web, demo):
     from storage.people import get_or_create_workspace
     from tests.doubles.people import TEAMS_TENANT
-    from tests.test_teams_app import actions, activity, card, post, say
+    from tests.helpers.teams import actions, activity, card, post, say
 
     web, bot_connector = teams_web
     morgan = {"id": "29:1morgan", "name": "Morgan Patel"}
@@ -181,11 +165,13 @@ def test_a_teams_card_to_fix_comes_back_filled_in(ctx, teams_web, demo):
     (resubmit,) = actions(bot_connector.wait_for(2)[1])
     assert resubmit["data"] == submit["data"]  # the same form (nonce): one log however often it is sent
     post(web, activity(bot_connector, user=morgan, value={**resubmit["data"], **answers, "deal": "acme"}))
-    assert "Logged: coaching with Riley Chen on Pipeline (Acme Corp)." in json.dumps(card(bot_connector.wait_for(3)[2]))
+    assert "Logged: coaching with Riley Chen on Pipeline (Acme Corp)." in json.dumps(
+        card(bot_connector.wait_for(3)[2])
+    )
 
 
 def test_a_confirmation_to_fix_comes_back_with_the_evidence_field_marked_and_the_answers_kept(ctx, chat_as):
-    from tests.test_criteria import open_form, submit
+    from tests.helpers.chat import open_form, submit
 
     rep = chat_as()
     form = open_form(rep)
@@ -211,7 +197,7 @@ def test_the_terminal_edits_lines_recalls_history_and_leaves_on_ctrl_d(tmp_path)
     import time
 
     pty = pytest.importorskip("pty")
-    from tests.conftest import REPO
+    from tests.helpers.cli import REPO
 
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real command
