@@ -454,3 +454,12 @@ def test_dates_people_type_for_pauses():
     assert parse_day("2026-12-24", today).isoformat() == "2026-12-24"
     assert parse_day("next week sometime", today) is None
     assert parse_day("31 Feb", today) is None
+
+
+def test_a_person_is_found_by_more_words_than_their_stored_name(ctx, chat_as, demo):
+    # People type the whole name they know ("Alex Garcia Lopez") for someone stored shorter ("Alex Garcia").
+    add_person(ctx, demo, "alex@example.com", "Alex Garcia")
+    manager = chat_as("manager@example.com")
+    assert manager.say("add Alex Garcia Lopez to my team").plain_text().startswith("Added Alex Garcia to your team.")
+    # a single letter is nobody's name
+    assert not manager.say("add x to my team").plain_text().startswith("Added")
