@@ -382,9 +382,7 @@ def dispatch(turn: Turn) -> Reply:
     if click is not None:
         handler = CLICKS.get(click.action)
         if handler is None:
-            return turn.render(
-                "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
-            )
+            return turn.render("replies/common.j2#button_inactive", kind="error")
         refused = roles.refusal(turn.person, click=click.action)
         if refused:
             return turn.render("message.j2", kind="refusal", text=refused)
