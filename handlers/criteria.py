@@ -82,9 +82,7 @@ def show_clicked(turn: Turn, value: str) -> Reply:
 def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
     found = deal_playbook_stage(turn, deal)
     if found is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
-        )
+        return turn.render("replies/criteria.j2#stage_gone", kind="error", deal=deal)
     _, stage = found
     items = states(turn, deal, stage)
     buttons = []
@@ -106,9 +104,7 @@ def _locate(turn: Turn, deal_id: str) -> tuple[Deal, Playbook, Stage] | Reply:
         return deal
     found = deal_playbook_stage(turn, deal)
     if found is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
-        )
+        return turn.render("replies/criteria.j2#stage_gone", kind="error", deal=deal)
     return deal, found[0], found[1]
 
 
@@ -162,9 +158,7 @@ def revoke_form(turn: Turn, value: str) -> Reply:
     deal, _, stage = located
     confirmed = [s for s in states(turn, deal, stage) if s.confirmed]
     if not confirmed:
-        return turn.render(
-            "message.j2", kind="error", text=f"Nothing is confirmed for {deal.name} in {stage.name} yet."
-        )
+        return turn.render("replies/criteria.j2#nothing_confirmed", kind="error", deal=deal, stage=stage)
     form = Form(
         title="Un-confirm criteria",
         submit_label="Un-confirm",
@@ -207,12 +201,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
         return located
     deal, playbook, stage = located
     if stage.id != stage_id:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{deal.name} has moved to {stage.name} since this form was opened, so nothing was recorded. "
-            f'Say "confirm {deal.name}" for the {stage.name} checklist.',
-        )
+        return turn.render("replies/criteria.j2#deal_moved_since", kind="error", deal=deal, stage=stage)
     answers = turn.request.form or {}
     chosen = _as_list(answers.get("criteria"))
     problem = _problem(playbook, stage, chosen, answers, confirmed)
@@ -225,7 +214,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
             from handlers.forms import send_back
 
             return send_back(turn, replace(again, value=value), {field: problem})
-        return turn.render("message.j2", kind="error", text=f"Nothing was recorded: {problem}")
+        return turn.render("replies/criteria.j2#nothing_recorded", kind="error", problem=problem)
     recorded = 0
     written: list[dict[str, Any]] = []
     for criterion_id in chosen:
