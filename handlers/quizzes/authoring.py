@@ -20,7 +20,7 @@ def new_question_form(turn: Turn) -> Reply:
             "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
         )
     form = question_form(secrets.token_hex(6))
-    return turn.render("message.j2", form=form, text="Write a question for all reps: it goes live at once.")
+    return turn.render("replies/quizzes.j2#new_question_form", form=form)
 
 
 def question_form(nonce: str) -> Form:
@@ -113,7 +113,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
             from handlers.forms import send_back
 
             return send_back(turn, question_form(nonce), wrong)
-        return turn.render("message.j2", kind="error", text=f"Nothing was added: {problems}.")
+        return turn.render("replies/quizzes.j2#nothing_added", kind="error", problems=problems)
     tests = str(answers.get("tests") or "").strip()
     section = None
     if tests:  # the same check as `tests:` in a quiz file, with the nearest name
@@ -149,9 +149,5 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
         ["organization_id", "external_id"],
     )
     if not added:
-        return turn.render("message.j2", text="Already added: this form was submitted before.")
-    tested = f" It tests the playbook's {section.label} (`{section.ref.key}`)." if section else ""
-    return turn.render(
-        "message.j2",
-        text=f'Added question {item.id} ("{item.question}") for all reps. They get it in their daily checks.{tested}',
-    )
+        return turn.render("replies/quizzes.j2#added_already")
+    return turn.render("replies/quizzes.j2#question_added", item=item, section=section)
