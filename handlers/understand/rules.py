@@ -52,11 +52,7 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
     found = deal_playbook_stage(turn, deal)
     next_stage = found[0].next_stage(deal.stage_id) if found else None
     if found is None or next_stage is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{deal.name} is at the last stage of its playbook: there is no stage to move it to.",
-        )
+        return turn.render("replies/deals.j2#at_last_stage", kind="error", deal=deal)
     if not u.deal_exact:
         return deal_cards.choose(
             turn,
@@ -122,7 +118,7 @@ def section_answer(turn: Turn, u: Understanding) -> Reply:
     if across is not None:
         return across
     return turn.render(
-        "message.j2", kind="choice", buttons=buttons, text=f"{title}: for which stage of {book.name}?"
+        "replies/playbook.j2#which_stage", kind="choice", buttons=buttons, title=title, playbook=book
     )
 
 
