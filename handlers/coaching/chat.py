@@ -26,7 +26,7 @@ MAX_NOTE = 1000
 
 def add_to_team(turn: Turn, words: str) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render("refused.j2", kind="refusal", what="a team", why="only managers have teams here.")
+        return turn.render("replies/refusals.j2#team_for_managers", kind="refusal")
     found = find_person(turn, words)
     if not isinstance(found, Person):
         return _who_do_you_mean(turn, words, found)
@@ -121,9 +121,7 @@ def set_cadence(turn: Turn, cadence: str) -> Reply:
 def log_typed(turn: Turn, rep_words: str, area_words: str, note: str | None) -> Reply:
     """ "coached Ana on pipeline: talked about the Q1 forecast"."""
     if turn.person.role == Role.REP:
-        return turn.render(
-            "refused.j2", kind="refusal", what="coaching logs", why="coaching is logged by managers."
-        )
+        return turn.render("replies/refusals.j2#coaching_logged_by_managers", kind="refusal")
     area = area_of(area_words)
     if area is None:
         return turn.render(
@@ -134,12 +132,7 @@ def log_typed(turn: Turn, rep_words: str, area_words: str, note: str | None) -> 
     if not isinstance(rep, Person):
         anyone = find_person(turn, rep_words)
         if isinstance(anyone, Person):
-            return turn.render(
-                "refused.j2",
-                kind="refusal",
-                what=f"log coaching for {anyone.name}",
-                why="they are not on your team.",
-            )
+            return turn.render("replies/refusals.j2#coaching_log_outside_team", kind="refusal", rep=anyone)
         return _who_do_you_mean(turn, rep_words, rep)
     return _record(turn, rep, area, None, note, key=None)
 
@@ -190,9 +183,7 @@ def log_submitted(turn: Turn, nonce: str) -> Reply:
     number = small_number(rep_id)
     rep = turn.db.get(Person, number) if number is not None else None
     if rep is None or rep.id not in team_ids(turn.db, turn.person):
-        return turn.render(
-            "refused.j2", kind="refusal", what="that coaching log", why="the rep is not on your team."
-        )
+        return turn.render("replies/refusals.j2#coaching_form_outside_team", kind="refusal")
     if area not in AREAS:
         return turn.render("replies/coaching.j2#pick_area", kind="error")
     deal = None
@@ -269,7 +260,7 @@ def ask_takeaway(turn: Turn, rep_id: str) -> Reply:
     number = small_number(rep_id)
     rep = turn.db.get(Person, number) if number is not None else None
     if rep is None or rep.id not in team_ids(turn.db, turn.person):
-        return turn.render("refused.j2", kind="refusal", what="that rep", why="they are not on your team.")
+        return turn.render("replies/refusals.j2#rep_outside_team", kind="refusal")
     session = turn.db.scalar(
         select(CoachingSession)
         .where(CoachingSession.rep_id == rep.id)

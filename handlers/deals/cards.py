@@ -121,12 +121,7 @@ def resolve_deal(
         reason = "ambiguous" if len(match.candidates) > 1 else "suggest"
         return choose(turn, list(match.candidates), action, value_suffix, reason=reason, words=words)
     if match.hidden:
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what=f'the deal "{words}"',
-            why="it belongs to someone outside your team.",
-        )
+        return turn.render("replies/refusals.j2#deal_outside_team", kind="refusal", name=words)
     closed = closed_deal_named(turn.db, turn.person, words)
     if closed is not None:
         return closed_card(turn, closed)
@@ -197,12 +192,7 @@ def deal_by_id(turn: Turn, deal_id: str) -> Deal | Reply:
     if deal is None or deal.organization_id != turn.organization.id:
         return turn.render("replies/deals.j2#deal_gone", kind="error")
     if not can_see(turn.db, turn.person, deal):
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what=f'the deal "{deal.name}"',
-            why="it belongs to someone outside your team.",
-        )
+        return turn.render("replies/refusals.j2#deal_outside_team", kind="refusal", name=deal.name)
     return deal
 
 

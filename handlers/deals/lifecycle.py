@@ -24,12 +24,7 @@ def reopen(turn: Turn, words: str) -> Reply:
         if found.deal is not None:
             return turn.render("replies/deals.j2#open_already", kind="error", name=found.deal.name)
         if found.hidden:
-            return turn.render(
-                "refused.j2",
-                kind="refusal",
-                what=f'the deal "{words}"',
-                why="it belongs to someone outside your team.",
-            )
+            return turn.render("replies/refusals.j2#deal_outside_team", kind="refusal", name=words)
         return turn.render("replies/deals.j2#no_closed_deal", kind="error", words=words)
     return _reopen(turn, deal)
 

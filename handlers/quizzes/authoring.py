@@ -16,9 +16,7 @@ from storage.models import (
 
 def new_question_form(turn: Turn) -> Reply:
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
-        )
+        return turn.render("replies/refusals.j2#quiz_authoring", kind="refusal")
     form = question_form(secrets.token_hex(6))
     return turn.render("replies/quizzes.j2#new_question_form", form=form)
 
@@ -77,9 +75,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
     from bot.quizfile import QuizItem
 
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
-        )
+        return turn.render("replies/refusals.j2#quiz_authoring", kind="refusal")
     answers = turn.request.form or {}
     choices = [line.strip() for line in str(answers.get("choices") or "").splitlines() if line.strip()]
     number = str(answers.get("answer") or "").strip()

@@ -18,9 +18,7 @@ from storage.models import (
 
 def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="channel quizzes", why="they are posted by enablement."
-        )
+        return turn.render("replies/refusals.j2#channel_quizzes", kind="refusal")
     if not turn.request.shared or not turn.request.channel_id:
         return turn.render("replies/quizzes.j2#channel_quiz_needs_channel", kind="error")
     question = turn.db.scalar(
@@ -83,9 +81,7 @@ def channel_close(turn: Turn, value: str) -> Reply:
     if quiz is None or quiz.organization_id != turn.organization.id:
         return turn.render("replies/quizzes.j2#quiz_gone", kind="error")
     if turn.person.role != Role.ENABLEMENT and turn.person.id != quiz.opened_by_id:
-        return turn.render(
-            "refused.j2", kind="refusal", what="close this quiz", why="enablement closes channel quizzes."
-        )
+        return turn.render("replies/refusals.j2#close_channel_quiz", kind="refusal")
     if quiz.closed_at is None:
         quiz.closed_at = turn.now()
     question = turn.db.get(QuizQuestion, quiz.question_id)

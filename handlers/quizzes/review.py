@@ -76,9 +76,7 @@ def _review_buttons(review: list[ToReview]) -> tuple[Button, ...]:
 def questions_to_review(turn: Turn) -> Reply:
     """Enablement's list of linked questions whose playbook section changed (or is gone) since review."""
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="questions to review", why="they are for enablement."
-        )
+        return turn.render("replies/refusals.j2#questions_to_review", kind="refusal")
     review = _to_review(turn)
     return turn.render("quiz_review.j2", review=review, buttons=_review_buttons(review))
 
@@ -86,9 +84,7 @@ def questions_to_review(turn: Turn) -> Reply:
 def mark_reviewed(turn: Turn, external_id: str) -> Reply:
     """'mark enterprise-evaluation-1 reviewed': the question stands against its section as it is now."""
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="reviewing questions", why="it is for enablement."
-        )
+        return turn.render("replies/refusals.j2#reviewing_questions", kind="refusal")
     question = turn.db.scalar(
         select(QuizQuestion).where(
             QuizQuestion.organization_id == turn.organization.id,

@@ -29,11 +29,10 @@ def refuse(turn: Turn, u: Understanding) -> Reply:
     for their Castle Freight Depot Services), that deal is offered as a button, never shown unasked."""
     offered = u.instead[:5]
     return turn.render(
-        "refused.j2",
+        "replies/refusals.j2#deal_outside_team",
         kind="refusal",
         buttons=tuple(Button(d.name, "deal.next", str(d.id)) for d in offered),
-        what=f'the deal "{u.deal_words}"',
-        why="it belongs to someone outside your team.",
+        name=u.deal_words,
         instead=[d.name for d in offered],
     )
 
