@@ -79,7 +79,8 @@ def show_clicked(turn: Turn, value: str) -> Reply:
     return deal if isinstance(deal, Reply) else _checklist(turn, deal)
 
 
-def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
+def _checklist(turn: Turn, deal: Deal, recorded: int | None = None, confirmed: bool = True) -> Reply:
+    """The deal's checklist at its stage; after a form, `recorded` says how many criteria it changed."""
     found = deal_playbook_stage(turn, deal)
     if found is None:
         return turn.render("replies/criteria.j2#stage_gone", kind="error", deal=deal)
@@ -93,7 +94,13 @@ def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
     if any(s.confirmed for s in items):
         buttons.append(Button("Un-confirm", "criteria.revoke-form", str(deal.id)))
     return turn.render(
-        "criteria.j2", buttons=tuple(buttons), deal=deal, stage=stage, items=items, notice=notice
+        "criteria.j2",
+        buttons=tuple(buttons),
+        deal=deal,
+        stage=stage,
+        items=items,
+        recorded=recorded,
+        confirmed=confirmed,
     )
 
 
@@ -242,12 +249,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
         from handlers.crm.writeback import queue_confirmations
 
         queue_confirmations(turn.db, deal, written, turn.now())  # only when the organization writes back
-    verb = "confirmed" if confirmed else "un-confirmed"
-    if recorded == 0:
-        notice = "Already recorded: this form was submitted before."
-    else:
-        notice = f"Recorded: {recorded} {'criterion' if recorded == 1 else 'criteria'} {verb}."
-    return _checklist(turn, deal, notice=notice)
+    return _checklist(turn, deal, recorded=recorded, confirmed=confirmed)
 
 
 def _problem(
