@@ -85,7 +85,9 @@ class Renderer:
         name, _, macro_name = template.partition("#")
         loaded = self.env.get_template(name)
         if macro_name:
-            macro = getattr(loaded.module, macro_name)
+            macro = getattr(loaded.module, macro_name, None)
+            if macro is None:
+                raise LookupError(f"{name} has no macro {macro_name!r}")
             if "me" not in macro.arguments:  # every turn offers the person talking; few replies name them
                 values.pop("me", None)
             text = str(macro(**values))
