@@ -8,6 +8,10 @@ Wording lives in `handlers/templates/*.j2`. A template renders a small document:
     Label:: value                a field (label/value pair) of the current section
     > footnote                   context shown small at the end
 
+Short replies are macros in one file per capability, `handlers/templates/replies/<capability>.j2`, named
+"replies/<capability>.j2#<macro>" (the macro's arguments are the data the reply shows); a longer reply has a
+file of its own.
+
 Buttons are not written in templates: they carry action ids and values, so handlers add them.
 """
 
@@ -78,7 +82,17 @@ class Renderer:
         form: Form | None = None,
         **values: Any,
     ) -> Reply:
-        text = self.env.get_template(template).render(**values)
+        name, _, macro_name = template.partition("#")
+        loaded = self.env.get_template(name)
+        if macro_name:
+            macro = getattr(loaded.module, macro_name, None)
+            if macro is None:
+                raise LookupError(f"{name} has no macro {macro_name!r}")
+            if "me" not in macro.arguments:  # every turn offers the person talking; few replies name them
+                values.pop("me", None)
+            text = str(macro(**values))
+        else:
+            text = loaded.render(**values)
         return replace(parse(text, buttons=buttons, kind=kind), form=form)
 
 

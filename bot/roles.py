@@ -1,12 +1,14 @@
 """Who may use which command: one declaration per route or button, checked by the router before the handler.
 
 Someone whose role may not use a command gets one sentence saying what it is for, who can do it, and
-(when there is one) the person to ask, instead of a half-working answer for a team they don't have.
+(when there is one) the person to ask, instead of a half-working answer for a team they don't have (its
+wording: `not_for_your_role` in handlers/templates/replies/refusals.j2).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from storage.models import Person, Role
 
@@ -23,18 +25,22 @@ class Allowed:
     roles: frozenset[Role]
     doing: str
 
-    def refusal(self, person: Person) -> str | None:
-        """None when `person` may; else the sentence telling them who can."""
+    def refusal(self, person: Person) -> dict[str, Any] | None:
+        """None when `person` may; else what the refusal says: what it is for, who can, and whom to ask."""
         if person.role in self.roles:
             return None
-        who = " and ".join(name for role, name in ROLE_NAMES.items() if role in self.roles)
-        sentence = f"{self.doing} is for {who}"
         if Role.MANAGER in self.roles and person.role == Role.REP:  # (the sentence says who; and whom to ask)
-            boss = person.manager
-            sentence += f"; ask your manager{f' ({boss.name})' if boss else ''} if it needs doing"
+            ask: str | None = "manager"
         elif self.roles == ENABLEMENT:
-            sentence += "; ask your enablement team to add it"
-        return sentence + "."
+            ask = "enablement"
+        else:
+            ask = None
+        return {
+            "doing": self.doing,
+            "who": [name for role, name in ROLE_NAMES.items() if role in self.roles],
+            "ask": ask,
+            "boss": person.manager if ask == "manager" else None,
+        }
 
 
 # route or button action -> who may use it
@@ -63,7 +69,8 @@ CLICKS: dict[str, Allowed] = {
 }
 
 
-def refusal(person: Person, *, route: str | None = None, click: str | None = None) -> str | None:
-    """The sentence refusing `person` this route or button, or None when they may use it."""
+def refusal(person: Person, *, route: str | None = None, click: str | None = None) -> dict[str, Any] | None:
+    """What refusing `person` this route or button says (the values of refusals.j2's `not_for_your_role`),
+    or None when they may use it."""
     allowed = ROUTES.get(route or "") if route is not None else CLICKS.get(click or "")
     return allowed.refusal(person) if allowed else None

@@ -382,12 +382,10 @@ def dispatch(turn: Turn) -> Reply:
     if click is not None:
         handler = CLICKS.get(click.action)
         if handler is None:
-            return turn.render(
-                "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
-            )
+            return turn.render("replies/common.j2#button_inactive", kind="error")
         refused = roles.refusal(turn.person, click=click.action)
-        if refused:
-            return turn.render("message.j2", kind="refusal", text=refused)
+        if refused is not None:
+            return turn.render("replies/refusals.j2#not_for_your_role", kind="refusal", **refused)
         return handler(turn, click.value)
     return answer_text(turn, turn.request.text)
 
@@ -416,8 +414,8 @@ def _answer_text(turn: Turn, typed: str) -> Reply:
     if found is not None:
         route, groups = found
         refused = roles.refusal(turn.person, route=route.name)  # who may use it: bot/roles.py
-        if refused:
-            return turn.render("message.j2", kind="refusal", text=refused)
+        if refused is not None:
+            return turn.render("replies/refusals.j2#not_for_your_role", kind="refusal", **refused)
         reply = route.handler(turn, groups)
         if reply is not None:  # None: the words only looked like a command (e.g. "... we lost")
             return reply

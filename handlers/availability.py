@@ -77,13 +77,9 @@ def parse_working_days(words: str) -> tuple[list[int] | None, str | None]:
 def set_working_days(turn: Turn, words: str) -> Reply:
     days, problem = parse_working_days(words)
     if days is None:
-        return _error(turn, f"Your working days are unchanged: {problem}")
+        return turn.render("replies/availability.j2#working_days_unchanged", kind="error", problem=problem)
     turn.person.working_days = ",".join(DAYS[d] for d in days)
-    names = ", ".join(DAY_NAMES[d].title() for d in days)
-    return turn.render(
-        "message.j2",
-        text=f"Your working days are now {names}. Knowledge checks and other messages from me come only on these days.",
-    )
+    return turn.render("replies/availability.j2#working_days_set", days=[DAY_NAMES[d].title() for d in days])
 
 
 def parse_clock(words: str) -> time | None:
@@ -105,18 +101,12 @@ def set_quiet_hours(turn: Turn, start_words: str, end_words: str) -> Reply:
     start, end = parse_clock(start_words), parse_clock(end_words)
     for words, parsed in ((start_words, start), (end_words, end)):
         if parsed is None:
-            return _error(
-                turn,
-                f'Your quiet hours are unchanged: I couldn\'t read "{words.strip()}" as a time. '
-                'Try "quiet hours 20:00-07:00" or "quiet hours 8pm to 7am".',
-            )
+            return turn.render("replies/availability.j2#unreadable_time", kind="error", words=words.strip())
     if start == end:
-        return _error(turn, "Your quiet hours are unchanged: they would start and end at the same time.")
+        return turn.render("replies/availability.j2#quiet_hours_empty", kind="error")
     turn.person.quiet_start, turn.person.quiet_end = f"{start:%H:%M}", f"{end:%H:%M}"
     return turn.render(
-        "message.j2",
-        text=f"Quiet hours set: I won't message you between {start:%H:%M} and {end:%H:%M} "
-        f"({turn.person.timezone or 'UTC'} time). Anything due then waits until {end:%H:%M}.",
+        "replies/availability.j2#quiet_hours_set", start=start, end=end, timezone=turn.person.timezone
     )
 
 
@@ -144,11 +134,8 @@ def set_country(turn: Turn, country_words: str, region_words: str | None = None)
         options = list(names) + [n.lower() for n in names.values()]
         near = nearest_few(words.lower(), [o.lower() for o in options], 3, cutoff=70)
         shown = [o.upper() if len(o) == 2 else o.title() for o in near]
-        hint = (
-            f" Did you mean {' or '.join(shown)}?" if shown else ' Use a two-letter code like "DE" or "US".'
-        )
-        return _error(
-            turn, f'Your country is unchanged: I don\'t know the public holidays of "{words}".{hint}'
+        return turn.render(
+            "replies/availability.j2#unknown_country", kind="error", words=words, suggestions=shown
         )
     region = None
     if region_words:
@@ -156,12 +143,13 @@ def set_country(turn: Turn, country_words: str, region_words: str | None = None)
         if region is None:
             regions = [r for r in supported.get(code, []) if len(r) <= 4]
             near = nearest_few(region_words.strip().upper(), regions, 3)
-            listed = ", ".join(regions[:40]) + (f" and {len(regions) - 40} more" if len(regions) > 40 else "")
-            hint = f" Did you mean {' or '.join(near)}?" if near else ""
-            return _error(
-                turn,
-                f'Your country is unchanged: "{region_words.strip()}" is not a region of {names.get(code, code)}.{hint} '
-                f"Its regions: {listed or 'none'}.",
+            return turn.render(
+                "replies/availability.j2#unknown_region",
+                kind="error",
+                words=region_words.strip(),
+                country=names.get(code, code),
+                suggestions=near,
+                regions=regions,
             )
     prefs = dict(turn.person.preferences or {})
     prefs["country"] = code
@@ -170,13 +158,18 @@ def set_country(turn: Turn, country_words: str, region_words: str | None = None)
     elif prefs.get("country") != (turn.person.preferences or {}).get("country"):
         prefs.pop("region", None)
     turn.person.preferences = prefs
-    return turn.render("message.j2", text=_holidays_sentence(turn, code, prefs.get("region")))
+    return turn.render(
+        "replies/availability.j2#holidays_set",
+        country=names.get(code, code),
+        region=prefs.get("region"),
+        upcoming=_next_holiday(public_holidays(code, prefs.get("region")), _today(turn)),
+    )
 
 
 def set_region(turn: Turn, region_words: str) -> Reply:
     country = (turn.person.preferences or {}).get("country")
     if not country:
-        return _error(turn, 'Tell me your country first, like "my country is DE", then your region.')
+        return turn.render("replies/availability.j2#country_first", kind="error")
     return set_country(turn, country, region_words)
 
 
@@ -186,14 +179,6 @@ def _region(code: str, words: str, supported: dict[str, list[str]]) -> str | Non
         if region.upper() == wanted:
             return region
     return None
-
-
-def _holidays_sentence(turn: Turn, code: str, region: str | None) -> str:
-    calendar = public_holidays(code, region)
-    where = f"{_countries().get(code, code)}{f' ({region})' if region else ''}"
-    upcoming = _next_holiday(calendar, _today(turn))
-    after = f" The next one is {upcoming[1]} on {upcoming[0]:%A %d %B %Y}." if upcoming else ""
-    return f"Got it: you work in {where}. I won't send you knowledge checks, nudges or digests on its public holidays.{after}"
 
 
 def _next_holiday(calendar, today: date) -> tuple[date, str] | None:
@@ -222,13 +207,7 @@ def pause_quizzes(turn: Turn, until_words: str) -> Reply:
         prefs[PAUSES] = kept[-KEPT_PAUSES:]
     prefs["quiz_paused_until"] = until.day.isoformat()
     turn.person.preferences = prefs
-    note = f" ({until.note})" if until.note else ""
-    return turn.render(
-        "message.j2",
-        text=f"Knowledge checks paused: the next one comes on your first working day from "
-        f"{long_form(until.day)}{note}. "
-        'Say "resume quizzes" to start again sooner.',
-    )
+    return turn.render("replies/availability.j2#quizzes_paused", until=long_form(until.day), note=until.note)
 
 
 def resume_quizzes(turn: Turn) -> Reply:
@@ -243,30 +222,23 @@ def resume_quizzes(turn: Turn) -> Reply:
     if spans:
         prefs[PAUSES] = spans
     turn.person.preferences = prefs
-    return turn.render(
-        "message.j2",
-        text="Knowledge checks are on again." if was else "Knowledge checks were not paused: they are on.",
-    )
+    return turn.render("replies/availability.j2#quizzes_resumed", was_paused=bool(was))
 
 
 def show(turn: Turn) -> Reply:
     person = turn.person
     prefs = person.preferences or {}
     available = Availability.of(person)
-    days = ", ".join(DAY_NAMES[d].title() for d in sorted(available.working_days))
-    lines = [
-        f"Time zone: {person.timezone or 'UTC'}",
-        f"Working days: {days}",
-        f"Quiet hours: {person.quiet_start}-{person.quiet_end}",
-    ]
-    if prefs.get("country"):
-        region = f" ({prefs['region']})" if prefs.get("region") else ""
-        upcoming = _next_holiday(available.holidays, _today(turn))
-        nxt = f"; next: {upcoming[1]}, {upcoming[0]:%d %B}" if upcoming else ""
-        lines.append(f"Public holidays: {_countries().get(prefs['country'], prefs['country'])}{region}{nxt}")
-    else:
-        lines.append('Public holidays: none set (say "my country is DE")')
+    country = prefs.get("country")
     paused = prefs.get("quiz_paused_until")
-    if paused and paused > _today(turn).isoformat():
-        lines.append(f"Knowledge checks: paused until {date.fromisoformat(paused):%A %d %B %Y}")
-    return turn.render("message.j2", text="When I message you:\n" + "\n".join(f"- {line}" for line in lines))
+    return turn.render(
+        "replies/availability.j2#settings",
+        timezone=person.timezone,
+        days=[DAY_NAMES[d].title() for d in sorted(available.working_days)],
+        quiet_start=person.quiet_start,
+        quiet_end=person.quiet_end,
+        country=_countries().get(country, country) if country else None,
+        region=prefs.get("region") if country else None,
+        upcoming=_next_holiday(available.holidays, _today(turn)) if country else None,
+        paused_until=date.fromisoformat(paused) if paused and paused > _today(turn).isoformat() else None,
+    )

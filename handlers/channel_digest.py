@@ -29,10 +29,6 @@ PREFERENCE = "summary_channel"
 
 
 HERE = ("", "here", "this channel", "to this channel", "in this channel")
-TEAMS_SAY_IT_IN_THE_CHANNEL = (
-    'Say "post weekly summary here" in the Teams channel itself (mention me there, with the app added to '
-    "the team); in this chat the weekly summary comes to you every Monday."
-)
 
 
 def teams_channel_conversation(conversation_id: str) -> str:
@@ -44,7 +40,7 @@ def _subscribe_teams(turn: Turn, where: str | None) -> Reply:
     words = (where or "").strip().lower()
     request = turn.request
     if words not in HERE or request.conversation_type != "channel" or not request.channel_id:
-        return turn.render("message.j2", kind="error", text=TEAMS_SAY_IT_IN_THE_CHANNEL)
+        return turn.render("replies/summaries.j2#teams_say_it_in_the_channel", kind="error")
     turn.person.preferences = {
         **(turn.person.preferences or {}),
         PREFERENCE: {
@@ -53,11 +49,10 @@ def _subscribe_teams(turn: Turn, where: str | None) -> Reply:
             "channel": teams_channel_conversation(request.channel_id),
         },
     }
-    what = "the organization's summary" if turn.person.role == Role.ENABLEMENT else "your team's summary"
     return turn.render(
-        "message.j2",
-        text=f"Every Monday at 08:00 your time I'll post {what} to this channel, as well as sending it to "
-        'you. Say "stop posting weekly summary" to end it.',
+        "replies/summaries.j2#posting_to_channel",
+        organization=turn.person.role == Role.ENABLEMENT,
+        channel=None,
     )
 
 
@@ -65,44 +60,32 @@ def subscribe(turn: Turn, where: str | None) -> Reply:
     if turn.workspace.platform == Platform.TEAMS:
         return _subscribe_teams(turn, where)
     if turn.workspace.platform != Platform.SLACK:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text="Posting the weekly summary to a channel works in Slack for now; here it comes to you in chat "
-            "every Monday.",
-        )
+        return turn.render("replies/summaries.j2#channel_posting_slack_only", kind="error")
     words = (where or "").strip()
     mentioned = SLACK_CHANNEL.search(words)
     if mentioned:
-        channel, name = mentioned[1], mentioned[2] or mentioned[1]
+        channel = mentioned[1]
     elif words.lower() in HERE and (turn.request.shared and turn.request.channel_id):
-        channel, name = turn.request.channel_id, "this channel"
+        channel = turn.request.channel_id
     else:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text='Name the channel with a link (type # and pick it: "post weekly summary to #sales"), or say '
-            '"post weekly summary here" in the channel itself, with me added to it.',
-        )
+        return turn.render("replies/summaries.j2#name_the_channel", kind="error")
     turn.person.preferences = {
         **(turn.person.preferences or {}),
         PREFERENCE: {"platform": "slack", "workspace_id": turn.workspace.id, "channel": channel},
     }
-    what = "the organization's summary" if turn.person.role == Role.ENABLEMENT else "your team's summary"
-    shown = f"#{name}" if mentioned else name
     return turn.render(
-        "message.j2",
-        text=f"Every Monday at 08:00 your time I'll post {what} to {shown}, as well as sending it to you. "
-        'Say "stop posting weekly summary" to end it.',
+        "replies/summaries.j2#posting_to_channel",
+        organization=turn.person.role == Role.ENABLEMENT,
+        channel=f"#{mentioned[2] or mentioned[1]}" if mentioned else None,
     )
 
 
 def unsubscribe(turn: Turn) -> Reply:
     prefs = dict(turn.person.preferences or {})
     if prefs.pop(PREFERENCE, None) is None:
-        return turn.render("message.j2", text="No channel gets your weekly summary.")
+        return turn.render("replies/summaries.j2#no_channel_posting")
     turn.person.preferences = prefs
-    return turn.render("message.j2", text="Stopped: the weekly summary no longer goes to the channel.")
+    return turn.render("replies/summaries.j2#channel_posting_stopped")
 
 
 def enqueue_channel_digests(ctx, now: datetime) -> int:

@@ -79,12 +79,11 @@ def show_clicked(turn: Turn, value: str) -> Reply:
     return deal if isinstance(deal, Reply) else _checklist(turn, deal)
 
 
-def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
+def _checklist(turn: Turn, deal: Deal, recorded: int | None = None, confirmed: bool = True) -> Reply:
+    """The deal's checklist at its stage; after a form, `recorded` says how many criteria it changed."""
     found = deal_playbook_stage(turn, deal)
     if found is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
-        )
+        return turn.render("replies/criteria.j2#stage_gone", kind="error", deal=deal)
     _, stage = found
     items = states(turn, deal, stage)
     buttons = []
@@ -95,7 +94,13 @@ def _checklist(turn: Turn, deal: Deal, notice: str | None = None) -> Reply:
     if any(s.confirmed for s in items):
         buttons.append(Button("Un-confirm", "criteria.revoke-form", str(deal.id)))
     return turn.render(
-        "criteria.j2", buttons=tuple(buttons), deal=deal, stage=stage, items=items, notice=notice
+        "criteria.j2",
+        buttons=tuple(buttons),
+        deal=deal,
+        stage=stage,
+        items=items,
+        recorded=recorded,
+        confirmed=confirmed,
     )
 
 
@@ -106,9 +111,7 @@ def _locate(turn: Turn, deal_id: str) -> tuple[Deal, Playbook, Stage] | Reply:
         return deal
     found = deal_playbook_stage(turn, deal)
     if found is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s stage is no longer in the playbooks."
-        )
+        return turn.render("replies/criteria.j2#stage_gone", kind="error", deal=deal)
     return deal, found[0], found[1]
 
 
@@ -162,9 +165,7 @@ def revoke_form(turn: Turn, value: str) -> Reply:
     deal, _, stage = located
     confirmed = [s for s in states(turn, deal, stage) if s.confirmed]
     if not confirmed:
-        return turn.render(
-            "message.j2", kind="error", text=f"Nothing is confirmed for {deal.name} in {stage.name} yet."
-        )
+        return turn.render("replies/criteria.j2#nothing_confirmed", kind="error", deal=deal, stage=stage)
     form = Form(
         title="Un-confirm criteria",
         submit_label="Un-confirm",
@@ -207,12 +208,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
         return located
     deal, playbook, stage = located
     if stage.id != stage_id:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{deal.name} has moved to {stage.name} since this form was opened, so nothing was recorded. "
-            f'Say "confirm {deal.name}" for the {stage.name} checklist.',
-        )
+        return turn.render("replies/criteria.j2#deal_moved_since", kind="error", deal=deal, stage=stage)
     answers = turn.request.form or {}
     chosen = _as_list(answers.get("criteria"))
     problem = _problem(playbook, stage, chosen, answers, confirmed)
@@ -225,7 +221,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
             from handlers.forms import send_back
 
             return send_back(turn, replace(again, value=value), {field: problem})
-        return turn.render("message.j2", kind="error", text=f"Nothing was recorded: {problem}")
+        return turn.render("replies/criteria.j2#nothing_recorded", kind="error", problem=problem)
     recorded = 0
     written: list[dict[str, Any]] = []
     for criterion_id in chosen:
@@ -253,12 +249,7 @@ def _record(turn: Turn, value: str, *, confirmed: bool) -> Reply:
         from handlers.crm.writeback import queue_confirmations
 
         queue_confirmations(turn.db, deal, written, turn.now())  # only when the organization writes back
-    verb = "confirmed" if confirmed else "un-confirmed"
-    if recorded == 0:
-        notice = "Already recorded: this form was submitted before."
-    else:
-        notice = f"Recorded: {recorded} {'criterion' if recorded == 1 else 'criteria'} {verb}."
-    return _checklist(turn, deal, notice=notice)
+    return _checklist(turn, deal, recorded=recorded, confirmed=confirmed)
 
 
 def _problem(

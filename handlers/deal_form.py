@@ -18,17 +18,15 @@ def deal_form(nonce: str) -> Form:
         value=nonce,
         fields=(
             FormField("name", "Deal name", "text", optional=False, max_length=200, placeholder="Acme Corp"),
-            FormField("stage", "Stage (leave empty for the first)", "text", max_length=100, placeholder="discovery"),
+            FormField(
+                "stage", "Stage (leave empty for the first)", "text", max_length=100, placeholder="discovery"
+            ),
         ),
     )
 
 
 def ask(turn: Turn) -> Reply:
-    return turn.render(
-        "message.j2",
-        form=deal_form(secrets.token_hex(6)),
-        text='What is the deal called? (Next time you can say it at once: "new deal Acme Corp in discovery".)',
-    )
+    return turn.render("replies/deals.j2#new_deal_form", form=deal_form(secrets.token_hex(6)))
 
 
 def submitted(turn: Turn, nonce: str) -> Reply:

@@ -18,10 +18,10 @@ def send_back(turn: Turn, form: Form, errors: dict[str, str]) -> Reply:
     labels = {f.id: f.label for f in form.fields}
     problems = " ".join(f"{labels.get(k, k)}: {v}" for k, v in errors.items())
     return turn.render(
-        "message.j2",
+        "replies/common.j2#form_sent_back",
         kind="error",
         form=form.again(turn.request.form, errors),
-        text=f"Nothing was recorded yet. {problems}",
+        problems=problems,
     )
 
 

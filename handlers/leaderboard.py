@@ -52,8 +52,8 @@ def is_on(organization: Organization) -> bool:
     return bool((organization.settings or {}).get(LEADERBOARD))
 
 
-def _enablement_names(turn: Turn) -> str:
-    names = list(
+def _enablement_names(turn: Turn) -> list[str]:
+    return list(
         turn.db.scalars(
             select(Person.name)
             .where(
@@ -65,49 +65,28 @@ def _enablement_names(turn: Turn) -> str:
             .limit(3)
         )
     )
-    return f" ({', '.join(names)})" if names else ""
 
 
 def switch(turn: Turn, on: bool) -> Reply:
     """ "leaderboard on" / "leaderboard off": enablement decides for the whole organization."""
     if turn.person.role != Role.ENABLEMENT:
         return turn.render(
-            "message.j2",
+            "replies/leaderboard.j2#switch_is_for_enablement",
             kind="refusal",
-            text=f"Turning the team leaderboard on or off is for enablement{_enablement_names(turn)}; "
-            "ask them if your team would like it.",
+            enablement=_enablement_names(turn),
         )
     was = is_on(turn.organization)
     turn.organization.settings = {**(turn.organization.settings or {}), LEADERBOARD: on}
-    if on:
-        text = (
-            "The team leaderboard is on" + (" already" if was else "") + ". Reps and managers can say "
-            '"leaderboard" to see their team ranked by mastery (how much of what they were asked they '
-            'still remember), not by how many questions they answered. Reps can say "hide me from the '
-            'leaderboard" to appear as "a teammate". Say "leaderboard off" to turn it off.'
-        )
-    else:
-        text = (
-            "The team leaderboard is off" + (" already" if not was else "") + ": nobody sees a ranking. "
-            'Streaks stay. Say "leaderboard on" to turn it on again.'
-        )
-    return turn.render("message.j2", text=text)
+    return turn.render("replies/leaderboard.j2#turned", on=on, already=was == on)
 
 
 def hide(turn: Turn, hidden: bool) -> Reply:
     """ "hide me from the leaderboard" / "show me on the leaderboard": the rep's own choice, kept whether or
     not the leaderboard is on."""
     turn.person.preferences = {**(turn.person.preferences or {}), HIDDEN: hidden}
-    if hidden:
-        text = (
-            'Done: on the leaderboard your teammates see you as "a teammate", never your name. '
-            'You still see your own place. Say "show me on the leaderboard" to change it back.'
-        )
-    else:
-        text = 'Done: your teammates see your name on the leaderboard. Say "hide me from the leaderboard" to hide it.'
-    if not is_on(turn.organization):
-        text += " (The leaderboard is off in your organization at the moment.)"
-    return turn.render("message.j2", text=text)
+    return turn.render(
+        "replies/leaderboard.j2#visibility", hidden=hidden, leaderboard_on=is_on(turn.organization)
+    )
 
 
 def _team(turn: Turn) -> list[Person] | None:
@@ -148,7 +127,9 @@ def standings(db: Session, organization: Organization, reps: list[Person], now: 
             continue  # asked but never answered
         standing = by_id[person_id]
         standing.questions += 1
-        totals[person_id] = totals.get(person_id, 0.0) + retrievability(scheduler, card, now + MASTERY_HORIZON)
+        totals[person_id] = totals.get(person_id, 0.0) + retrievability(
+            scheduler, card, now + MASTERY_HORIZON
+        )
     for person_id, total in totals.items():
         by_id[person_id].recall = total / by_id[person_id].questions
     ranked = sorted(
@@ -166,29 +147,17 @@ def show(turn: Turn) -> Reply:
     me = turn.person
     if not is_on(turn.organization):
         if me.role == Role.ENABLEMENT:
-            text = 'The team leaderboard is off. Say "leaderboard on" to let every team see theirs.'
-        else:
-            text = (
-                "The team leaderboard is off in your organization. Enablement"
-                f'{_enablement_names(turn)} can turn it on by saying "leaderboard on". '
-                'Your own streak and topics are under "my progress".'
-            )
-        return turn.render("message.j2", text=text)
+            return turn.render("replies/leaderboard.j2#off_for_enablement")
+        return turn.render("replies/leaderboard.j2#off", enablement=_enablement_names(turn))
     if me.role == Role.ENABLEMENT:
-        return turn.render(
-            "message.j2",
-            text="The leaderboard ranks each manager's team for its reps and manager. "
-            'For the whole organization, say "quiz report".',
-        )
+        return turn.render("replies/leaderboard.j2#per_team_only")
     team = _team(turn)
     if not team:
-        why = (
-            "No reps report to you yet, so there is no team to rank."
+        return turn.render(
+            "replies/leaderboard.j2#no_reports"
             if me.role == Role.MANAGER
-            else "You are not on a manager's team yet, so there is no team to rank. "
-            'Your own progress is under "my progress".'
+            else "replies/leaderboard.j2#not_on_a_team"
         )
-        return turn.render("message.j2", text=why)
     everyone = standings(turn.db, turn.organization, team, turn.now())
     top = everyone[:TOP]
     own = next((s for s in everyone[TOP:] if s.person_id == me.id), None)

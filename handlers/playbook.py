@@ -40,7 +40,7 @@ def stage_clicked(turn: Turn, value: str) -> Reply:
     playbook = turn.ctx.playbooks.get(playbook_id)
     stage = playbook.stage(stage_id) if playbook else None
     if playbook is None or stage is None:
-        return turn.render("message.j2", kind="error", text="That stage is no longer in the playbooks.")
+        return turn.render("replies/playbook.j2#stage_gone", kind="error")
     return turn.render("stage.j2", playbook=playbook, stage=stage)
 
 
@@ -102,11 +102,7 @@ def search(
             return None
         if fallback:
             return help.not_understood(turn, query)
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f'Nothing in the playbooks matches "{query}". Try other words, or "help".',
-        )
+        return turn.render("replies/playbook.j2#nothing_matches", kind="error", query=query)
     return turn.render("search.j2", query=query.rstrip("?"), hits=hits, kind_titles=KIND_TITLES)
 
 

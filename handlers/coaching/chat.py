@@ -26,54 +26,39 @@ MAX_NOTE = 1000
 
 def add_to_team(turn: Turn, words: str) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render("refused.j2", kind="refusal", what="a team", why="only managers have teams here.")
+        return turn.render("replies/refusals.j2#team_for_managers", kind="refusal")
     found = find_person(turn, words)
     if not isinstance(found, Person):
         return _who_do_you_mean(turn, words, found)
     if found.id == turn.person.id:
-        return turn.render("message.j2", kind="error", text="You can't be your own manager.")
+        return turn.render("replies/coaching.j2#own_manager", kind="error")
     chain: set[int] = set()
     boss: Person | None = turn.person
     while boss is not None and boss.id not in chain:
         chain.add(boss.id)
         boss = boss.manager
     if found.id in chain:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{found.name} is above you in the reporting line, so they can't report to you (that would make a loop).",
-        )
+        return turn.render("replies/coaching.j2#reporting_loop", kind="error", person=found)
     previous = found.manager
     if previous is not None and previous.id == turn.person.id:
-        return turn.render("message.j2", text=f"{found.name} is already on your team.")
+        return turn.render("replies/coaching.j2#on_team_already", person=found)
     found.manager_id = turn.person.id
-    moved = f" (moved from {previous.name}'s team)" if previous else ""
-    return turn.render(
-        "message.j2",
-        text=f"Added {found.name} to your team{moved}. I'll include them in your coaching nudges.",
-    )
+    return turn.render("replies/coaching.j2#added_to_team", person=found, previous=previous)
 
 
 def remove_from_team(turn: Turn, words: str) -> Reply:
     reports = list(turn.db.scalars(select(Person).where(Person.manager_id == turn.person.id)))
     found = find_person(turn, words, reports)
     if not isinstance(found, Person):
-        return turn.render("message.j2", kind="error", text=f'"{words}" is not on your team.')
+        return turn.render("replies/coaching.j2#not_on_team", kind="error", words=words)
     found.manager_id = None
-    return turn.render("message.j2", text=f"Removed {found.name} from your team.")
+    return turn.render("replies/coaching.j2#removed_from_team", person=found)
 
 
 def _who_do_you_mean(turn: Turn, words: str, found: list[Person] | None) -> Reply:
     if found:
-        names = ", ".join(f"{p.name} ({p.email})" for p in found)
-        return turn.render(
-            "message.j2", kind="choice", text=f'"{words}" could be {names}. Say it with their email.'
-        )
-    return turn.render(
-        "message.j2",
-        kind="error",
-        text=f'I don\'t know anyone called "{words}". Use their email, or import people with the CSV.',
-    )
+        return turn.render("replies/coaching.j2#which_person", kind="choice", words=words, people=found)
+    return turn.render("replies/coaching.j2#unknown_person", kind="error", words=words)
 
 
 def show_due(turn: Turn) -> Reply:
@@ -83,18 +68,13 @@ def show_due(turn: Turn) -> Reply:
     week, _ = weekly_slot(zone(turn.person.timezone), NUDGE_WEEKDAY, parse_hhmm(NUDGE_TIME), turn.now())
     reply = nudge_reply(turn.ctx, turn.db, turn.person, turn.now(), week)
     if reply is None:
-        return turn.render(
-            "message.j2",
-            text="Nobody on your team is due for coaching: everyone was coached within your cadence.",
-        )
+        return turn.render("replies/coaching.j2#nobody_due")
     return reply
 
 
 def snooze(turn: Turn, week: str) -> Reply:
     turn.person.preferences = {**(turn.person.preferences or {}), "snoozed_week": week}
-    return turn.render(
-        "message.j2", text=f"Snoozed: no more coaching reminders this week ({week}). See you next Monday."
-    )
+    return turn.render("replies/coaching.j2#snoozed", week=week)
 
 
 def pause(turn: Turn, until_words: str) -> Reply:
@@ -109,12 +89,11 @@ def pause(turn: Turn, until_words: str) -> Reply:
     except DateProblem as problem:
         return turn.render("message.j2", kind="error", text=str(problem))
     turn.person.preferences = {**(turn.person.preferences or {}), "paused_until": until.day.isoformat()}
-    note = f" ({until.note})" if until.note else ""
     return turn.render(
-        "message.j2",
-        text=f"Coaching nudges and weekly digests paused until {long_form(until.day)}{note}, "
-        f"{turn.person.timezone} time: they start again that day. "
-        'Say "resume nudges" to start again sooner.',
+        "replies/coaching.j2#paused",
+        until=long_form(until.day),
+        note=until.note,
+        timezone=turn.person.timezone,
     )
 
 
@@ -123,7 +102,7 @@ def resume(turn: Turn) -> Reply:
     prefs.pop("paused_until", None)
     prefs.pop("snoozed_week", None)
     turn.person.preferences = prefs
-    return turn.render("message.j2", text="Coaching nudges and weekly digests are on again.")
+    return turn.render("replies/coaching.j2#resumed")
 
 
 def set_cadence(turn: Turn, cadence: str) -> Reply:
@@ -134,38 +113,26 @@ def set_cadence(turn: Turn, cadence: str) -> Reply:
         .replace("fortnightly", "biweekly")
     )
     if cadence not in CADENCES:
-        return turn.render("message.j2", kind="error", text="Cadence can be weekly, biweekly or monthly.")
+        return turn.render("replies/coaching.j2#cadence_choices", kind="error")
     turn.person.preferences = {**(turn.person.preferences or {}), "cadence": cadence}
-    return turn.render(
-        "message.j2",
-        text=f"Your team's coaching cadence is now {cadence}: each rep is due every {CADENCES[cadence]} days.",
-    )
+    return turn.render("replies/coaching.j2#cadence_set", cadence=cadence, days=CADENCES[cadence])
 
 
 def log_typed(turn: Turn, rep_words: str, area_words: str, note: str | None) -> Reply:
     """ "coached Ana on pipeline: talked about the Q1 forecast"."""
     if turn.person.role == Role.REP:
-        return turn.render(
-            "refused.j2", kind="refusal", what="coaching logs", why="coaching is logged by managers."
-        )
+        return turn.render("replies/refusals.j2#coaching_logged_by_managers", kind="refusal")
     area = area_of(area_words)
     if area is None:
         return turn.render(
-            "message.j2",
-            kind="error",
-            text=f'"{area_words}" is not a coaching area. Areas: {", ".join(AREAS.values())}.',
+            "replies/coaching.j2#unknown_area", kind="error", words=area_words, areas=list(AREAS.values())
         )
     team = list(turn.db.scalars(select(Person).where(Person.id.in_(team_ids(turn.db, turn.person)))))
     rep = find_person(turn, rep_words, team)
     if not isinstance(rep, Person):
         anyone = find_person(turn, rep_words)
         if isinstance(anyone, Person):
-            return turn.render(
-                "refused.j2",
-                kind="refusal",
-                what=f"log coaching for {anyone.name}",
-                why="they are not on your team.",
-            )
+            return turn.render("replies/refusals.j2#coaching_log_outside_team", kind="refusal", rep=anyone)
         return _who_do_you_mean(turn, rep_words, rep)
     return _record(turn, rep, area, None, note, key=None)
 
@@ -177,15 +144,9 @@ def log_form(turn: Turn, _value: str = "") -> Reply:
         )
     )
     if not team:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text='You have no reps on your team yet. Say "add ana@example.com to my team".',
-        )
+        return turn.render("replies/coaching.j2#no_reps_yet", kind="error")
     form = coaching_form(team, secrets.token_hex(6))
-    return turn.render(
-        "message.j2", form=form, text="Log a coaching conversation: who, which area, and a short note."
-    )
+    return turn.render("replies/coaching.j2#log_form", form=form)
 
 
 def coaching_form(team: list[Person], nonce: str) -> Form:
@@ -222,11 +183,9 @@ def log_submitted(turn: Turn, nonce: str) -> Reply:
     number = small_number(rep_id)
     rep = turn.db.get(Person, number) if number is not None else None
     if rep is None or rep.id not in team_ids(turn.db, turn.person):
-        return turn.render(
-            "refused.j2", kind="refusal", what="that coaching log", why="the rep is not on your team."
-        )
+        return turn.render("replies/refusals.j2#coaching_form_outside_team", kind="refusal")
     if area not in AREAS:
-        return turn.render("message.j2", kind="error", text="Pick one of the five coaching areas.")
+        return turn.render("replies/coaching.j2#pick_area", kind="error")
     deal = None
     deal_words = str(answers.get("deal") or "").strip()
     if deal_words:
@@ -256,9 +215,7 @@ def _record(
 ) -> Reply:
     if note and len(note) > MAX_NOTE:
         return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"The note is limited to {MAX_NOTE} characters and yours has {len(note)}.",
+            "replies/coaching.j2#note_too_long", kind="error", limit=MAX_NOTE, length=len(note)
         )
     added = insert_or_ignore(
         turn.db,
@@ -277,7 +234,7 @@ def _record(
         ["idempotency_key"],
     )
     if not added:
-        return turn.render("message.j2", text="Already logged: this form was submitted before.")
+        return turn.render("replies/coaching.j2#logged_already")
     from bot.localtime import zone
 
     next_due = (
@@ -287,10 +244,12 @@ def _record(
     )
     button = Button(f"Ask {rep.name.split()[0]} for a takeaway", "coaching.ask-takeaway", str(rep.id))
     return turn.render(
-        "message.j2",
+        "replies/coaching.j2#logged",
         buttons=(button,),
-        text=f"Logged: coaching with {rep.name} on {AREAS[area]}{f' ({deal.name})' if deal else ''}. "
-        f"{rep.name.split()[0]} is next due around {next_due}.",
+        rep=rep,
+        area=AREAS[area],
+        deal=deal,
+        next_due=next_due,
     )
 
 
@@ -301,28 +260,22 @@ def ask_takeaway(turn: Turn, rep_id: str) -> Reply:
     number = small_number(rep_id)
     rep = turn.db.get(Person, number) if number is not None else None
     if rep is None or rep.id not in team_ids(turn.db, turn.person):
-        return turn.render("refused.j2", kind="refusal", what="that rep", why="they are not on your team.")
+        return turn.render("replies/refusals.j2#rep_outside_team", kind="refusal")
     session = turn.db.scalar(
         select(CoachingSession)
         .where(CoachingSession.rep_id == rep.id)
         .order_by(CoachingSession.occurred_at.desc())
     )
     if session is None:
-        return turn.render("message.j2", kind="error", text=f"No coaching with {rep.name} is logged yet.")
+        return turn.render("replies/coaching.j2#nothing_logged_for", kind="error", rep=rep)
     question = turn.ctx.renderer.render(
-        "message.j2",
-        text=(
-            f"{turn.person.name} logged a coaching conversation with you on {AREAS.get(session.area, session.area)}. "
-            'What is your one-line takeaway? Reply "takeaway: " and your line.'
-        ),
+        "replies/coaching.j2#takeaway_question",
+        manager=turn.person,
+        area=AREAS.get(session.area, session.area),
     )
     reach = outbox.reach(turn.db, rep.id)
     if reach is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"I can't reach {rep.name} in Slack, Teams or here yet: they need to write to me once first.",
-        )
+        return turn.render("replies/coaching.j2#unreachable", kind="error", person=rep)
     platform, way_in = reach
     outbox.enqueue(
         turn.db,
@@ -334,7 +287,7 @@ def ask_takeaway(turn: Turn, rep_id: str) -> Reply:
         now=turn.now(),
         person_id=rep.id,
     )
-    return turn.render("message.j2", text=f"I'll ask {rep.name} for their takeaway.")
+    return turn.render("replies/coaching.j2#takeaway_asked", rep=rep)
 
 
 def takeaway(turn: Turn, line: str) -> Reply:
@@ -344,8 +297,6 @@ def takeaway(turn: Turn, line: str) -> Reply:
         .order_by(CoachingSession.occurred_at.desc())
     )
     if session is None:
-        return turn.render(
-            "message.j2", kind="error", text="There is no coaching conversation logged for you yet."
-        )
+        return turn.render("replies/coaching.j2#nothing_logged_for_you", kind="error")
     session.rep_takeaway = line.strip()[:500]
-    return turn.render("message.j2", text="Thanks, your takeaway is saved with the coaching notes.")
+    return turn.render("replies/coaching.j2#takeaway_saved")

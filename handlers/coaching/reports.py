@@ -33,7 +33,7 @@ class RepCoaching:
 
 def my_coaching(turn: Turn) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render("refused.j2", kind="refusal", what="a coaching report", why="it is for managers.")
+        return turn.render("replies/refusals.j2#coaching_report_for_managers", kind="refusal")
     now = turn.now()
     reports = list(
         turn.db.scalars(select(Person).where(Person.manager_id == turn.person.id).order_by(Person.name))
@@ -84,12 +84,7 @@ def maturity(kept: int, areas: int, with_deal: int) -> str:
 
 def coaching_report(turn: Turn) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what="the coaching report",
-            why="it is for enablement and sales leaders.",
-        )
+        return turn.render("replies/refusals.j2#organization_coaching_report", kind="refusal")
     now = turn.now()
     since = now - timedelta(weeks=12)
     scope = team_ids(turn.db, turn.person) if turn.person.role == Role.MANAGER else None

@@ -72,12 +72,7 @@ def deal_card(
     """The deal's stage guidance; `confirmed` (the criteria confirmed at its stage) is read unless given."""
     found = deal_playbook_stage(turn, deal)
     if found is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{deal.name} is at stage '{deal.stage_id}' of playbook '{deal.playbook_id}', which the playbooks "
-            "no longer contain. Ask enablement to restore it, or move the deal to a current stage.",
-        )
+        return turn.render("replies/deals.j2#stage_missing_from_playbooks", kind="error", deal=deal)
     playbook, stage = found
     next_stage = playbook.next_stage(stage.id)
     days = max((turn.now() - deal.stage_entered_at).days, 0)
@@ -126,12 +121,7 @@ def resolve_deal(
         reason = "ambiguous" if len(match.candidates) > 1 else "suggest"
         return choose(turn, list(match.candidates), action, value_suffix, reason=reason, words=words)
     if match.hidden:
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what=f'the deal "{words}"',
-            why="it belongs to someone outside your team.",
-        )
+        return turn.render("replies/refusals.j2#deal_outside_team", kind="refusal", name=words)
     closed = closed_deal_named(turn.db, turn.person, words)
     if closed is not None:
         return closed_card(turn, closed)
@@ -200,14 +190,9 @@ def deal_by_id(turn: Turn, deal_id: str) -> Deal | Reply:
     number = small_number(deal_id)
     deal = turn.db.get(Deal, number) if number is not None else None
     if deal is None or deal.organization_id != turn.organization.id:
-        return turn.render("message.j2", kind="error", text="That deal no longer exists.")
+        return turn.render("replies/deals.j2#deal_gone", kind="error")
     if not can_see(turn.db, turn.person, deal):
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what=f'the deal "{deal.name}"',
-            why="it belongs to someone outside your team.",
-        )
+        return turn.render("replies/refusals.j2#deal_outside_team", kind="refusal", name=deal.name)
     return deal
 
 

@@ -22,21 +22,10 @@ def reopen(turn: Turn, words: str) -> Reply:
     if deal is None:
         found = find_deal(turn.db, turn.person, words)
         if found.deal is not None:
-            return turn.render(
-                "message.j2", kind="error", text=f"{found.deal.name} is open already. Nothing was changed."
-            )
+            return turn.render("replies/deals.j2#open_already", kind="error", name=found.deal.name)
         if found.hidden:
-            return turn.render(
-                "refused.j2",
-                kind="refusal",
-                what=f'the deal "{words}"',
-                why="it belongs to someone outside your team.",
-            )
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f'I couldn\'t find a closed deal called "{words}" among the deals you can see. Nothing was changed.',
-        )
+            return turn.render("replies/refusals.j2#deal_outside_team", kind="refusal", name=words)
+        return turn.render("replies/deals.j2#no_closed_deal", kind="error", words=words)
     return _reopen(turn, deal)
 
 
@@ -47,9 +36,7 @@ def reopen_clicked(turn: Turn, value: str) -> Reply:
 
 def _reopen(turn: Turn, deal: Deal) -> Reply:
     if deal.status == DealStatus.OPEN:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name} is open already. Nothing was changed."
-        )
+        return turn.render("replies/deals.j2#open_already", kind="error", name=deal.name)
     deal.status = DealStatus.OPEN
     deal.closed_at = None
     deal.closed_reason = None
@@ -62,7 +49,7 @@ def create(turn: Turn, name: str, stage_words: str | None) -> Reply:
     """Add a deal owned by the asker, at the named stage (or the first stage of their usual playbook)."""
     name = " ".join(name.split()).strip(" \"'")
     if not name or len(name) > 200:
-        return turn.render("message.j2", kind="error", text="A deal name must be 1 to 200 characters long.")
+        return turn.render("replies/deals.j2#name_length", kind="error")
     existing = turn.db.scalar(
         select(Deal).where(
             Deal.organization_id == turn.organization.id,
@@ -73,11 +60,7 @@ def create(turn: Turn, name: str, stage_words: str | None) -> Reply:
     if existing is not None:
         found = deal_playbook_stage(turn, existing)
         if not can_see(turn.db, turn.person, existing):
-            return turn.render(
-                "message.j2",
-                kind="error",
-                text=f'A deal called "{name}" already exists. Please pick another name.',
-            )
+            return turn.render("replies/deals.j2#name_taken", kind="error", name=name)
         return turn.render(
             "deal_exists.j2",
             kind="error",
@@ -149,9 +132,7 @@ def close(
     reason = " ".join((reason or "").split())
     if len(reason) > REASON_LIMIT:
         return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"That reason is {len(reason)} characters; the limit is {REASON_LIMIT}. Nothing was changed.",
+            "replies/deals.j2#reason_too_long", kind="error", length=len(reason), limit=REASON_LIMIT
         )
     if strict and exact_visible(turn, deal_words) is None:
         match = find_deal(turn.db, turn.person, deal_words)
@@ -171,9 +152,7 @@ def close_clicked(turn: Turn, value: str) -> Reply:
     deal_id, _, rest = value.partition(":")
     outcome_value, _, reason = rest.partition(":")
     if outcome_value not in (DealStatus.WON.value, DealStatus.LOST.value):
-        return turn.render(
-            "message.j2", kind="error", text='That button is no longer active. Say "help" to start again.'
-        )
+        return turn.render("replies/common.j2#button_inactive", kind="error")
     deal = deal_by_id(turn, deal_id)
     if isinstance(deal, Reply):
         return deal
@@ -182,24 +161,13 @@ def close_clicked(turn: Turn, value: str) -> Reply:
 
 def _close(turn: Turn, deal: Deal, outcome: DealStatus, reason: str) -> Reply:
     if deal.status != DealStatus.OPEN:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{deal.name} is already closed {deal.status.value}. Nothing was changed.",
-        )
+        return turn.render("replies/deals.j2#closed_already", kind="error", deal=deal)
     if outcome == DealStatus.LOST and not reason:
         buttons = tuple(
             Button(label, "deal.close", f"{deal.id}:{DealStatus.LOST.value}:{label}")
             for label in LOST_REASONS
         )
-        return turn.render(
-            "message.j2",
-            buttons=buttons,
-            text=(
-                f"Why was {deal.name} lost? Choose a reason below, or say "
-                f'"mark {deal.name} lost: <reason>". Nothing is changed until you do.'
-            ),
-        )
+        return turn.render("replies/deals.j2#why_lost", buttons=buttons, deal=deal)
     deal.status = outcome
     deal.closed_at = turn.now()
     deal.closed_reason = reason or None

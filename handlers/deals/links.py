@@ -15,9 +15,7 @@ from storage.models import ChannelLink, Deal
 def link_channel(turn: Turn, words: str) -> Reply:
     """Link the channel the request came from to a deal, so "this deal" there means that deal."""
     if not turn.request.shared or not turn.request.channel_id:
-        return turn.render(
-            "message.j2", kind="error", text="Linking works in a Slack or Teams channel: say it there."
-        )
+        return turn.render("replies/deals.j2#link_needs_channel", kind="error")
     deal = resolve_deal(turn, words, action="channel.link", write=True)
     if isinstance(deal, Reply):
         return deal
@@ -52,6 +50,6 @@ def unlink_channel(turn: Turn) -> Reply:
         )
     )
     if link is None:
-        return turn.render("message.j2", kind="error", text="This channel is not linked to a deal.")
+        return turn.render("replies/deals.j2#channel_not_linked", kind="error")
     turn.db.delete(link)
-    return turn.render("message.j2", text="This channel is no longer linked to a deal.")
+    return turn.render("replies/deals.j2#channel_unlinked")

@@ -44,9 +44,7 @@ def move_clicked(turn: Turn, value: str) -> Reply:
     playbook = turn.ctx.playbooks.get(deal.playbook_id)
     stage = playbook.stage(stage_id) if playbook else None
     if playbook is None or stage is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"The stage '{stage_id}' is no longer in the playbook."
-        )
+        return turn.render("replies/deals.j2#stage_gone", kind="error", stage_id=stage_id)
     return apply_move(turn, deal, playbook, stage)
 
 
@@ -59,17 +57,11 @@ def _move_to_words(turn: Turn, deal: Deal, stage_words: str) -> Reply:
     stage_words = TRAILING_FILLER.sub("", stage_words).strip() or stage_words  # "next stage pls"
     playbook = turn.ctx.playbooks.get(deal.playbook_id)
     if playbook is None:
-        return turn.render(
-            "message.j2", kind="error", text=f"{deal.name}'s playbook '{deal.playbook_id}' no longer exists."
-        )
+        return turn.render("replies/deals.j2#playbook_gone", kind="error", deal=deal)
     if utils.default_process(stage_words) in NEXT_STAGE:
         following = playbook.next_stage(deal.stage_id)
         if following is None:
-            return turn.render(
-                "message.j2",
-                kind="error",
-                text=f"{deal.name} is at the last stage of its playbook: there is no stage to move it to.",
-            )
+            return turn.render("replies/deals.j2#at_last_stage", kind="error", deal=deal)
         return apply_move(turn, deal, playbook, following)
     matches = [
         (p, s)

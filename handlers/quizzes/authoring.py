@@ -16,11 +16,9 @@ from storage.models import (
 
 def new_question_form(turn: Turn) -> Reply:
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
-        )
+        return turn.render("replies/refusals.j2#quiz_authoring", kind="refusal")
     form = question_form(secrets.token_hex(6))
-    return turn.render("message.j2", form=form, text="Write a question for all reps: it goes live at once.")
+    return turn.render("replies/quizzes.j2#new_question_form", form=form)
 
 
 def question_form(nonce: str) -> Form:
@@ -77,9 +75,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
     from bot.quizfile import QuizItem
 
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="quiz authoring", why="questions are written by enablement."
-        )
+        return turn.render("replies/refusals.j2#quiz_authoring", kind="refusal")
     answers = turn.request.form or {}
     choices = [line.strip() for line in str(answers.get("choices") or "").splitlines() if line.strip()]
     number = str(answers.get("answer") or "").strip()
@@ -113,7 +109,7 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
             from handlers.forms import send_back
 
             return send_back(turn, question_form(nonce), wrong)
-        return turn.render("message.j2", kind="error", text=f"Nothing was added: {problems}.")
+        return turn.render("replies/quizzes.j2#nothing_added", kind="error", problems=problems)
     tests = str(answers.get("tests") or "").strip()
     section = None
     if tests:  # the same check as `tests:` in a quiz file, with the nearest name
@@ -149,9 +145,5 @@ def create_submitted(turn: Turn, nonce: str) -> Reply:
         ["organization_id", "external_id"],
     )
     if not added:
-        return turn.render("message.j2", text="Already added: this form was submitted before.")
-    tested = f" It tests the playbook's {section.label} (`{section.ref.key}`)." if section else ""
-    return turn.render(
-        "message.j2",
-        text=f'Added question {item.id} ("{item.question}") for all reps. They get it in their daily checks.{tested}',
-    )
+        return turn.render("replies/quizzes.j2#added_already")
+    return turn.render("replies/quizzes.j2#question_added", item=item, section=section)

@@ -18,13 +18,9 @@ from storage.models import (
 
 def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="channel quizzes", why="they are posted by enablement."
-        )
+        return turn.render("replies/refusals.j2#channel_quizzes", kind="refusal")
     if not turn.request.shared or not turn.request.channel_id:
-        return turn.render(
-            "message.j2", kind="error", text="Post a channel quiz in the channel itself: mention me there."
-        )
+        return turn.render("replies/quizzes.j2#channel_quiz_needs_channel", kind="error")
     question = turn.db.scalar(
         select(QuizQuestion).where(
             QuizQuestion.organization_id == turn.organization.id,
@@ -32,11 +28,7 @@ def post_to_channel(turn: Turn, question_id: str, names: bool) -> Reply:
         )
     )
     if question is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f'There is no question with id {question_id}. Say "quiz report" for the list.',
-        )
+        return turn.render("replies/quizzes.j2#no_such_question", kind="error", question_id=question_id)
     quiz = ChannelQuiz(
         organization_id=turn.organization.id,
         question_id=question.id,
@@ -60,12 +52,12 @@ def channel_answer(turn: Turn, value: str) -> Reply:
     number, chosen = small_number(quiz_id), small_number(choice)
     quiz = turn.db.get(ChannelQuiz, number) if number is not None else None
     if quiz is None or quiz.organization_id != turn.organization.id or chosen is None:
-        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
+        return turn.render("replies/quizzes.j2#quiz_gone", kind="error")
     if quiz.closed_at is not None:
-        return turn.render("message.j2", text="This quiz is closed; the results are in the channel.")
+        return turn.render("replies/quizzes.j2#quiz_closed")
     question = turn.db.get(QuizQuestion, quiz.question_id)
     if question is None:
-        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
+        return turn.render("replies/quizzes.j2#quiz_gone", kind="error")
     added = insert_or_ignore(
         turn.db,
         ChannelQuizAnswer,
@@ -79,24 +71,22 @@ def channel_answer(turn: Turn, value: str) -> Reply:
         ["quiz_id", "person_id"],
     )
     if not added:
-        return turn.render("message.j2", text="You already answered this one: your first answer counts.")
-    return turn.render("message.j2", text="Thanks, your answer is in. The results come when the quiz closes.")
+        return turn.render("replies/quizzes.j2#answered_already")
+    return turn.render("replies/quizzes.j2#answer_in")
 
 
 def channel_close(turn: Turn, value: str) -> Reply:
     number = small_number(value)
     quiz = turn.db.get(ChannelQuiz, number) if number is not None else None
     if quiz is None or quiz.organization_id != turn.organization.id:
-        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
+        return turn.render("replies/quizzes.j2#quiz_gone", kind="error")
     if turn.person.role != Role.ENABLEMENT and turn.person.id != quiz.opened_by_id:
-        return turn.render(
-            "refused.j2", kind="refusal", what="close this quiz", why="enablement closes channel quizzes."
-        )
+        return turn.render("replies/refusals.j2#close_channel_quiz", kind="refusal")
     if quiz.closed_at is None:
         quiz.closed_at = turn.now()
     question = turn.db.get(QuizQuestion, quiz.question_id)
     if question is None:
-        return turn.render("message.j2", kind="error", text="That quiz no longer exists.")
+        return turn.render("replies/quizzes.j2#quiz_gone", kind="error")
     rows = turn.db.execute(
         select(ChannelQuizAnswer.choice, ChannelQuizAnswer.correct, Person.name)
         .join(Person, Person.id == ChannelQuizAnswer.person_id)

@@ -152,12 +152,7 @@ def weakest_topics(db, rep_ids: set[int], now: datetime) -> dict[int, tuple[str,
 
 def team_knowledge(turn: Turn) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what="your team's knowledge checks",
-            why='they are for managers. Say "my progress" for yours.',
-        )
+        return turn.render("replies/refusals.j2#team_knowledge_checks", kind="refusal")
     ids = (
         team_ids(turn.db, turn.person)
         if turn.person.role == Role.MANAGER
@@ -198,7 +193,7 @@ class QuestionStats:
 
 def quiz_report(turn: Turn) -> Reply:
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render("refused.j2", kind="refusal", what="the quiz report", why="it is for enablement.")
+        return turn.render("replies/refusals.j2#quiz_report", kind="refusal")
     db = turn.db
     questions = list(
         db.scalars(

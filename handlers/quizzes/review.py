@@ -76,9 +76,7 @@ def _review_buttons(review: list[ToReview]) -> tuple[Button, ...]:
 def questions_to_review(turn: Turn) -> Reply:
     """Enablement's list of linked questions whose playbook section changed (or is gone) since review."""
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="questions to review", why="they are for enablement."
-        )
+        return turn.render("replies/refusals.j2#questions_to_review", kind="refusal")
     review = _to_review(turn)
     return turn.render("quiz_review.j2", review=review, buttons=_review_buttons(review))
 
@@ -86,9 +84,7 @@ def questions_to_review(turn: Turn) -> Reply:
 def mark_reviewed(turn: Turn, external_id: str) -> Reply:
     """'mark enterprise-evaluation-1 reviewed': the question stands against its section as it is now."""
     if turn.person.role != Role.ENABLEMENT:
-        return turn.render(
-            "refused.j2", kind="refusal", what="reviewing questions", why="it is for enablement."
-        )
+        return turn.render("replies/refusals.j2#reviewing_questions", kind="refusal")
     question = turn.db.scalar(
         select(QuizQuestion).where(
             QuizQuestion.organization_id == turn.organization.id,
@@ -100,9 +96,8 @@ def mark_reviewed(turn: Turn, external_id: str) -> Reply:
             select(QuizQuestion.external_id).where(QuizQuestion.organization_id == turn.organization.id)
         ).all()
         near = nearest(external_id, ids)
-        hint = f' Did you mean "{near}"?' if near else ' Say "questions to review" for the list.'
         return turn.render(
-            "message.j2", kind="error", text=f"There is no question with id {external_id}.{hint}"
+            "replies/quizzes.j2#no_such_question_to_review", kind="error", question_id=external_id, near=near
         )
     return _mark(turn, question)
 
@@ -111,42 +106,19 @@ def reviewed_clicked(turn: Turn, value: str) -> Reply:
     number = small_number(value)
     question = turn.db.get(QuizQuestion, number) if number is not None else None
     if question is None or question.organization_id != turn.organization.id:
-        return turn.render("message.j2", kind="error", text="That question no longer exists.")
+        return turn.render("replies/quizzes.j2#question_gone", kind="error")
     return _mark(turn, question)
 
 
 def _mark(turn: Turn, question: QuizQuestion) -> Reply:
     if question.section_ref is None:
-        return turn.render(
-            "message.j2",
-            text=f"Question {question.external_id} names no playbook section (`tests:`), so there is nothing to review.",
-        )
+        return turn.render("replies/quizzes.j2#names_no_section", question=question)
     if question.review_flagged_at is None:
-        return turn.render("message.j2", text=f"Question {question.external_id} is not waiting for review.")
+        return turn.render("replies/quizzes.j2#not_waiting_for_review", question=question)
     try:
         marked = quizlinks.mark_reviewed(question, turn.ctx.playbooks.playbooks)
     except quizlinks.PlaybooksDiffer:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=(
-                f"The playbook section question {question.external_id} tests is not the same here as in the "
-                "bot's scheduler (new playbooks are being rolled out): nothing was marked. Try again in a few "
-                "minutes, once every part of the bot runs the new playbooks."
-            ),
-        )
+        return turn.render("replies/quizzes.j2#playbooks_rolling_out", kind="error", question=question)
     if not marked:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=(
-                f"The section question {question.external_id} tests ({question.section_ref}) is no longer in the "
-                "playbooks: point its `tests:` at a current section in its quiz file and import it again."
-            ),
-        )
-    left = len(_to_review(turn))
-    more = f" {left} still to review." if left else " Nothing else to review."
-    return turn.render(
-        "message.j2",
-        text=f"Marked {question.external_id} reviewed against the playbook as it is now.{more}",
-    )
+        return turn.render("replies/quizzes.j2#section_gone", kind="error", question=question)
+    return turn.render("replies/quizzes.j2#marked_reviewed", question=question, left=len(_to_review(turn)))

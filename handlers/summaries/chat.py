@@ -15,23 +15,13 @@ from storage.models import (
 
 def team_summary(turn: Turn) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what="a team summary",
-            why='summaries are for managers and enablement. Say "my deals" for yours.',
-        )
+        return turn.render("replies/refusals.j2#team_summary", kind="refusal")
     return turn.render("team_summary.j2", **team_summary_data(turn.ctx, turn.db, turn.person, turn.now()))
 
 
 def criteria_report(turn: Turn) -> Reply:
     if turn.person.role == Role.REP:
-        return turn.render(
-            "refused.j2",
-            kind="refusal",
-            what="the exit-criteria report",
-            why='it is for enablement and managers. Say "my deals" for yours.',
-        )
+        return turn.render("replies/refusals.j2#criteria_report", kind="refusal")
     owners = visible_owner_ids(turn.db, turn.person)
     stages, as_of = criteria_report_data(turn, owners)
     reply = turn.render(

@@ -29,11 +29,10 @@ def refuse(turn: Turn, u: Understanding) -> Reply:
     for their Castle Freight Depot Services), that deal is offered as a button, never shown unasked."""
     offered = u.instead[:5]
     return turn.render(
-        "refused.j2",
+        "replies/refusals.j2#deal_outside_team",
         kind="refusal",
         buttons=tuple(Button(d.name, "deal.next", str(d.id)) for d in offered),
-        what=f'the deal "{u.deal_words}"',
-        why="it belongs to someone outside your team.",
+        name=u.deal_words,
         instead=[d.name for d in offered],
     )
 
@@ -52,11 +51,7 @@ def move_forward(turn: Turn, u: Understanding) -> Reply:
     found = deal_playbook_stage(turn, deal)
     next_stage = found[0].next_stage(deal.stage_id) if found else None
     if found is None or next_stage is None:
-        return turn.render(
-            "message.j2",
-            kind="error",
-            text=f"{deal.name} is at the last stage of its playbook: there is no stage to move it to.",
-        )
+        return turn.render("replies/deals.j2#at_last_stage", kind="error", deal=deal)
     if not u.deal_exact:
         return deal_cards.choose(
             turn,
@@ -122,7 +117,7 @@ def section_answer(turn: Turn, u: Understanding) -> Reply:
     if across is not None:
         return across
     return turn.render(
-        "message.j2", kind="choice", buttons=buttons, text=f"{title}: for which stage of {book.name}?"
+        "replies/playbook.j2#which_stage", kind="choice", buttons=buttons, title=title, playbook=book
     )
 
 
