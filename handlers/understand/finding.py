@@ -50,6 +50,10 @@ from playbooks.search import STOPWORDS
 from playbooks.thesaurus import stem
 from storage.models import Deal, Role
 
+# An arrow from a deal to where it goes: "acme -> evaluation", "summit dental group → next stage".
+POINTS_TO = re.compile(r"→|->|=>|⇒")
+POINTS_TO_NEXT = re.compile(rf"(?:{POINTS_TO.pattern})\s*(?:the\s+)?next")
+
 
 @dataclass
 class Understanding:
@@ -156,7 +160,7 @@ def understand(turn: Turn, text: str) -> Understanding:
         # content, in the buyer's mouth, is the thing they object about
         if u.section == "content" and not STRONG_CONTENT & set(words):
             u.section = "objections"
-    arrow = re.search(r"(?:→|->|=>|⇒)\s*(?:the\s+)?next", text.lower()) is not None
+    arrow = POINTS_TO_NEXT.search(text.lower()) is not None
     # "push it to the next stage", "hold is placed, move it forward": on from where it is, whatever stage is named
     next_stage = bool(MOVE_VERBS & said) and (
         {"next", "stage"} <= said or bool({"forward", "ahead", "along"} & said)
@@ -179,7 +183,7 @@ def understand(turn: Turn, text: str) -> Understanding:
         )
     )
     # "move Initech to evaluation", "prairie-hill pecans -> water audit"
-    pointed = re.search(r"(?:→|->|=>|⇒)", text) is not None
+    pointed = POINTS_TO.search(text) is not None
     u.move_to_stage = bool(u.deals) and bool(u.stages) and bool(MOVE_VERBS & said or pointed) and not u.forward
     if (
         u.move_to_stage
